@@ -1,0 +1,9 @@
+"""paysages: a Keras/TensorFlow teaching kit built around the ml5js Landscapes dataset.
+
+The student-facing helper library. It holds no exercise solution: those live in the
+instructor-only ``solutions`` package.
+"""
+
+__version__ = "0.1.0"
+
+CLASS_NAMES = ("city", "field", "forest", "lake", "mountain", "ocean", "road")

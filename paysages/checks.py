@@ -1,0 +1,97 @@
+"""Checks used by the visible test cells, with messages in French that say what to fix.
+
+They turn student results into plain Python values before comparing them, so that an object
+claiming to equal everything (a custom ``__eq__``) cannot pass a test.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+class CheckFailed(AssertionError):
+    """A visible test failed; the message tells the student what to fix."""
+
+
+def fail(message: str):
+    raise CheckFailed(message)
+
+
+def plain_float(value, what: str) -> float:
+    """Return ``value`` as a built-in float, refusing anything that is not a real number."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        fail(f"{what} doit être un nombre réel, pas un objet de type {type(value).__name__}.")
+    result = float(value)
+    if not np.isfinite(result):
+        fail(f"{what} vaut {result} : ce n'est pas un nombre fini.")
+    return result
+
+
+def plain_int_array(value, what: str, *, length: int | None = None) -> np.ndarray:
+    """Return ``value`` as a fresh NumPy integer array (1-D), checking its length."""
+    if not isinstance(value, (np.ndarray, list, tuple)):
+        fail(f"{what} doit être un tableau NumPy ou une liste, pas {type(value).__name__}.")
+    array = np.array(value, copy=True)
+    if array.dtype.kind not in "iu":
+        fail(f"{what} doit contenir des entiers (indices), pas des valeurs de type {array.dtype}.")
+    if array.ndim != 1:
+        fail(f"{what} doit être un tableau à une dimension, pas de forme {array.shape}.")
+    if length is not None and len(array) != length:
+        fail(f"{what} doit contenir {length} éléments, il en contient {len(array)}.")
+    return array.astype(np.int64)
+
+
+def plain_float_array(value, what: str, *, shape: tuple | None = None) -> np.ndarray:
+    """Return ``value`` as a fresh float64 NumPy array, checking its shape (None = any size)."""
+    if not isinstance(value, (np.ndarray, list, tuple)):
+        fail(f"{what} doit être un tableau NumPy, pas {type(value).__name__}.")
+    array = np.array(value, dtype=np.float64, copy=True)
+    if shape is not None:
+        if len(shape) != array.ndim or any(
+            expected is not None and expected != actual for expected, actual in zip(shape, array.shape)
+        ):
+            fail(f"{what} doit avoir la forme {shape}, il a la forme {array.shape}.")
+    if not np.all(np.isfinite(array)):
+        fail(f"{what} contient des valeurs non finies (NaN ou infini).")
+    return array
+
+
+def keras_model(value, what: str):
+    """Check that ``value`` is a Keras model and return it."""
+    import keras
+
+    if not isinstance(value, keras.Model):
+        fail(f"{what} doit être un modèle Keras (keras.Model), pas {type(value).__name__}.")
+    return value
+
+
+def model_io(model, what: str, *, input_shape, num_classes: int) -> None:
+    """Check a classifier's input shape, output size and softmax output."""
+    actual_input = tuple(model.input_shape[1:])
+    if actual_input != tuple(input_shape):
+        fail(f"{what} doit accepter des images de forme {tuple(input_shape)}, pas {actual_input}.")
+    actual_output = tuple(model.output_shape[1:])
+    if actual_output != (num_classes,):
+        fail(f"{what} doit sortir {num_classes} probabilités (une par classe), pas {actual_output}.")
+    probe = np.random.default_rng(0).integers(0, 256, size=(2, *input_shape)).astype("float32")
+    probabilities = np.asarray(model(probe, training=False), dtype=np.float64)
+    if not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3) or probabilities.min() < 0:
+        fail(f"La sortie de {what} n'est pas une distribution de probabilités : utilisez softmax.")
+
+
+def uses_layer(model, layer_type, what: str) -> list:
+    """Return the layers of ``layer_type`` in ``model`` (searching nested models); fail if none."""
+    found = [layer for layer in iter_layers(model) if isinstance(layer, layer_type)]
+    if not found:
+        fail(f"{what} ne contient aucune couche {layer_type.__name__}.")
+    return found
+
+
+def iter_layers(model):
+    """Yield every layer of a model, descending into nested models."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from iter_layers(layer)

@@ -1,0 +1,96 @@
+"""Figures shared by the notebooks (written once, imported everywhere)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def _history_dict(history):
+    return getattr(history, "history", history)
+
+
+def plot_histories(histories: Mapping[str, object], metrics: Sequence[str] = ("loss", "accuracy"), *, title=None):
+    """Overlay the training (dashed) and validation (solid) curves of several trainings."""
+    figure, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4), squeeze=False)
+    for axis, metric in zip(axes[0], metrics):
+        for index, (name, history) in enumerate(histories.items()):
+            values = _history_dict(history)
+            colour = f"C{index % 10}"
+            if metric in values:
+                axis.plot(values[metric], linestyle="--", color=colour, alpha=0.7, label=f"{name} (train)")
+            if f"val_{metric}" in values:
+                axis.plot(values[f"val_{metric}"], color=colour, label=f"{name} (validation)")
+        axis.set_xlabel("époque")
+        axis.set_ylabel(metric)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize="small")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def show_images(images, titles=None, *, num_columns: int = 6, size: float = 2.2, colours=None):
+    """Show a grid of uint8 images with optional titles (and title colours)."""
+    images = list(images)
+    num_rows = max(1, int(np.ceil(len(images) / num_columns)))
+    figure, axes = plt.subplots(num_rows, num_columns, figsize=(size * num_columns, size * num_rows), squeeze=False)
+    for index, axis in enumerate(axes.ravel()):
+        axis.axis("off")
+        if index >= len(images):
+            continue
+        axis.imshow(np.asarray(images[index]).astype("uint8"))
+        if titles is not None:
+            colour = colours[index] if colours is not None else "black"
+            axis.set_title(titles[index], fontsize=8, color=colour)
+    figure.tight_layout()
+    return figure
+
+
+def plot_class_balance(counts: Mapping[str, int], *, title="Répartition des classes"):
+    """Bar chart of images per class."""
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    names = list(counts)
+    values = [counts[name] for name in names]
+    bars = axis.bar(names, values, color=[f"C{index}" for index in range(len(names))])
+    axis.bar_label(bars)
+    axis.set_ylabel("images")
+    axis.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_confusion_matrix(matrix, class_names, *, normalise=True, title="Matrice de confusion"):
+    """Heat-map of a confusion matrix (rows: true class, columns: predicted class)."""
+    import seaborn as sns
+
+    matrix = np.asarray(matrix, dtype=float)
+    if normalise:
+        matrix = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    figure, axis = plt.subplots(figsize=(6.5, 5.5))
+    sns.heatmap(matrix, annot=True, fmt=".2f" if normalise else ".0f", cmap="Blues",
+                xticklabels=class_names, yticklabels=class_names, ax=axis, cbar=False)
+    axis.set_xlabel("classe prédite")
+    axis.set_ylabel("vraie classe")
+    axis.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def scatter_embedding(embedding, labels, class_names, *, title="t-SNE", markers=None):
+    """2-D scatter of an embedding, one colour per class."""
+    embedding = np.asarray(embedding)
+    labels = np.asarray(labels)
+    figure, axis = plt.subplots(figsize=(7, 6))
+    for index, name in enumerate(class_names):
+        chosen = labels == index
+        axis.scatter(embedding[chosen, 0], embedding[chosen, 1], s=12, alpha=0.8, label=name, color=f"C{index}")
+    axis.legend(markerscale=2, fontsize="small")
+    axis.set_title(title)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    figure.tight_layout()
+    return figure
