@@ -1,0 +1,292 @@
+"""Build the nbgrader source notebooks ``course/*.ipynb`` from ``course/src/*.py``.
+
+Each source is a Python file in "percent" format. A line ``# %% [KIND] key=value ...`` opens a
+cell; the kinds are:
+
+* ``markdown``: locked instructions (each line's leading ``# `` is removed);
+* ``code``: a locked code cell students run as is (set-up, plots);
+* ``free``: an ordinary code cell students may change (not graded);
+* ``solution``: an autograded answer cell. A line ``#| solution: module.function`` is replaced
+  by that function's source from ``solutions/``: its signature and docstring stay visible and
+  its body goes between ``### BEGIN SOLUTION`` and ``### END SOLUTION``. The reference
+  implementation in ``solutions/`` is therefore the single source of every solution;
+* ``tests``: a locked, graded test cell (``points=N``); it must open with a docstring;
+* ``answer``: a manually graded markdown answer (``points=N``); its text is the instructor's
+  reference answer and becomes "YOUR ANSWER HERE" in the release.
+
+Every cell needs ``id=...`` except ``markdown``, ``code`` and ``free`` cells, which get one
+derived from their position. Run ``python -m autograde.build_notebooks`` (``make notebooks``)
+after editing a source or a solution; ``--check`` exits non-zero when a notebook is stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import importlib
+import inspect
+import json
+import re
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+
+REPOSITORY_DIR = Path(__file__).resolve().parents[1]
+SOURCE_DIR = REPOSITORY_DIR / "course" / "src"
+NOTEBOOK_DIR = REPOSITORY_DIR / "course"
+
+KINDS = ("markdown", "code", "free", "solution", "tests", "answer")
+_HEADER = re.compile(r"^# %% \[(?P<kind>[a-z]+)\](?P<attributes>.*)$")
+_DIRECTIVE = re.compile(r"^(?P<indent>\s*)#\| solution: (?P<target>[\w.]+)\s*$")
+_INCLUDE = re.compile(r"^#\| include: (?P<name>[\w]+)\s*$")
+COURSE_CONFIG = REPOSITORY_DIR / "autograde" / "course.json"
+
+
+def course_config() -> dict:
+    """The course settings (repository URL, assignment name) from autograde/course.json."""
+    return json.loads(COURSE_CONFIG.read_text(encoding="utf-8"))
+
+
+def _expand_includes(lines: list[str]) -> list[str]:
+    """Replace ``#| include: NAME`` by course/src/_NAME.py, with the course settings filled in."""
+    expanded = []
+    for line in lines:
+        match = _INCLUDE.match(line)
+        if match:
+            path = SOURCE_DIR / f"_{match.group('name')}.py"
+            text = path.read_text(encoding="utf-8").format(**course_config())
+            expanded.extend(text.splitlines())
+        else:
+            expanded.append(line)
+    return expanded
+
+
+class NotebookSourceError(ValueError):
+    """A course source file is malformed; the message names the file and line."""
+
+
+@dataclasses.dataclass
+class CellSource:
+    kind: str
+    attributes: dict[str, str]
+    lines: list[str]
+    line_number: int
+
+
+def parse_source(text: str, name: str = "<source>") -> list[CellSource]:
+    """Split a percent-format source into cells."""
+    cells: list[CellSource] = []
+    current: CellSource | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _HEADER.match(line)
+        if match:
+            kind = match.group("kind")
+            if kind not in KINDS:
+                raise NotebookSourceError(f"{name}:{number}: unknown cell kind [{kind}].")
+            attributes = {}
+            for item in match.group("attributes").split():
+                if "=" not in item:
+                    raise NotebookSourceError(f"{name}:{number}: attribute {item!r} is not key=value.")
+                key, value = item.split("=", 1)
+                attributes[key] = value
+            current = CellSource(kind, attributes, [], number)
+            cells.append(current)
+        elif current is None:
+            if line.strip() and not line.startswith("#"):
+                raise NotebookSourceError(f"{name}:{number}: code before the first cell header.")
+        else:
+            current.lines.append(line)
+    return cells
+
+
+def _strip_blank_edges(lines: list[str]) -> list[str]:
+    start, end = 0, len(lines)
+    while start < end and not lines[start].strip():
+        start += 1
+    while end > start and not lines[end - 1].strip():
+        end -= 1
+    return lines[start:end]
+
+
+def _markdown_text(lines: list[str], name: str, line_number: int) -> str:
+    text = []
+    for offset, line in enumerate(lines):
+        if line == "#":
+            text.append("")
+        elif line.startswith("# "):
+            text.append(line[2:])
+        elif not line.strip():
+            text.append("")
+        else:
+            raise NotebookSourceError(
+                f"{name}:{line_number + offset + 1}: markdown lines must start with '# '."
+            )
+    return "\n".join(_strip_blank_edges(text))
+
+
+def function_with_solution_region(target: str) -> str:
+    """Return a function's source with its body (after the docstring) as a solution region."""
+    module_name, _, function_name = target.rpartition(".")
+    module = importlib.import_module(module_name)
+    function = getattr(module, function_name)
+    source = textwrap.dedent(inspect.getsource(function))
+    tree = ast.parse(source)
+    definition = tree.body[0]
+    if not isinstance(definition, (ast.FunctionDef, ast.ClassDef)):
+        raise NotebookSourceError(f"{target} is not a function or class.")
+    body = definition.body
+    docstring = (
+        isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    )
+    first_solution_statement = body[1] if docstring else body[0]
+    if docstring and len(body) == 1:
+        raise NotebookSourceError(f"{target} has only a docstring: nothing to hide.")
+    lines = source.splitlines()
+    # Statement line numbers are 1-based; decorators and comments before it stay visible.
+    split_at = first_solution_statement.lineno - 1
+    while split_at > 0 and lines[split_at - 1].strip().startswith("#"):
+        split_at -= 1
+    head, tail = lines[:split_at], lines[split_at:]
+    indent = re.match(r"\s*", tail[0]).group(0)
+    return "\n".join(
+        head + [f"{indent}### BEGIN SOLUTION"] + tail + [f"{indent}### END SOLUTION"]
+    )
+
+
+def _expand_solution_directives(lines: list[str]) -> list[str]:
+    expanded = []
+    for line in lines:
+        match = _DIRECTIVE.match(line)
+        if match:
+            code = function_with_solution_region(match.group("target"))
+            expanded.extend(textwrap.indent(code, match.group("indent")).splitlines())
+        else:
+            expanded.append(line)
+    return expanded
+
+
+def _nbgrader_metadata(grade_id, *, grade, solution, locked, points=None, task=False) -> dict:
+    metadata = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": task,
+    }
+    if points is not None:
+        metadata["points"] = points
+    return metadata
+
+
+def build_notebook(source_path: Path) -> nbformat.NotebookNode:
+    """Turn one course source into an nbgrader source notebook."""
+    name = source_path.relative_to(REPOSITORY_DIR).as_posix()
+    cells = parse_source(source_path.read_text(encoding="utf-8"), name)
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "paysages": {
+            "generated_from": name,
+            "generator": "autograde/build_notebooks.py",
+            "note": "Generated file: edit the source and the solutions/ package, then run make notebooks.",
+        },
+    }
+    seen_ids = set()
+    stem = source_path.stem
+    for index, cell in enumerate(cells):
+        grade_id = cell.attributes.get("id") or f"{stem}_{cell.kind}_{index:02d}"
+        if grade_id in seen_ids:
+            raise NotebookSourceError(f"{name}:{cell.line_number}: duplicate cell id {grade_id!r}.")
+        seen_ids.add(grade_id)
+        points = cell.attributes.get("points")
+        if cell.kind in ("tests", "answer") and points is None:
+            raise NotebookSourceError(f"{name}:{cell.line_number}: a {cell.kind} cell needs points=N.")
+        if cell.kind in ("solution", "tests", "answer") and "id" not in cell.attributes:
+            raise NotebookSourceError(f"{name}:{cell.line_number}: a {cell.kind} cell needs id=...")
+        points_value = float(points) if points is not None else None
+        if points_value is not None and points_value.is_integer():
+            points_value = int(points_value)
+
+        if cell.kind in ("markdown", "answer"):
+            text = _markdown_text(cell.lines, name, cell.line_number)
+            new = nbformat.v4.new_markdown_cell(text)
+        else:
+            lines = _strip_blank_edges(_expand_includes(cell.lines))
+            if cell.kind == "solution":
+                lines = _expand_solution_directives(lines)
+                if not any("### BEGIN SOLUTION" in line for line in lines):
+                    raise NotebookSourceError(
+                        f"{name}:{cell.line_number}: a solution cell needs a solution region."
+                    )
+            if cell.kind == "tests":
+                body = "\n".join(lines).lstrip()
+                if not (body.startswith('"""') or body.startswith("'''")):
+                    raise NotebookSourceError(
+                        f"{name}:{cell.line_number}: a test cell must open with a docstring."
+                    )
+            new = nbformat.v4.new_code_cell("\n".join(lines))
+
+        if cell.kind == "markdown":
+            new.metadata["nbgrader"] = _nbgrader_metadata(grade_id, grade=False, solution=False, locked=True)
+        elif cell.kind == "code":
+            new.metadata["nbgrader"] = _nbgrader_metadata(grade_id, grade=False, solution=False, locked=True)
+        elif cell.kind == "solution":
+            new.metadata["nbgrader"] = _nbgrader_metadata(grade_id, grade=False, solution=True, locked=False)
+        elif cell.kind == "tests":
+            new.metadata["nbgrader"] = _nbgrader_metadata(
+                grade_id, grade=True, solution=False, locked=True, points=points_value
+            )
+        elif cell.kind == "answer":
+            new.metadata["nbgrader"] = _nbgrader_metadata(
+                grade_id, grade=True, solution=True, locked=False, points=points_value
+            )
+        new.id = re.sub(r"[^A-Za-z0-9_-]", "-", grade_id)[:64]
+        notebook.cells.append(new)
+    return notebook
+
+
+def render(notebook: nbformat.NotebookNode) -> str:
+    """Serialise a notebook the way it is committed (stable, no outputs)."""
+    return json.dumps(notebook, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def source_files() -> list[Path]:
+    return sorted(SOURCE_DIR.glob("[0-9][0-9]_*.py"))
+
+
+def build_all(check: bool = False) -> list[Path]:
+    """Write (or, with ``check``, compare) every notebook; return the stale or written paths."""
+    changed = []
+    for source in source_files():
+        target = NOTEBOOK_DIR / f"{source.stem}.ipynb"
+        text = render(build_notebook(source))
+        current = target.read_text(encoding="utf-8") if target.exists() else None
+        if current != text:
+            changed.append(target)
+            if not check:
+                target.write_text(text, encoding="utf-8")
+    return changed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report stale notebooks")
+    arguments = parser.parse_args(argv)
+    changed = build_all(check=arguments.check)
+    verb = "stale" if arguments.check else "written"
+    for path in changed:
+        print(f"{verb}: {path.relative_to(REPOSITORY_DIR)}")
+    if not changed:
+        print("All course notebooks are up to date.")
+    return 1 if (arguments.check and changed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

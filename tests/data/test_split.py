@@ -1,0 +1,114 @@
+"""The split: stratified 80/20, seeded, written once, reused, duplicates reported."""
+
+import shutil
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from paysages import split as split_module
+from paysages.data import load_split_arrays, prepare_split
+from paysages.errors import PrerequisiteError, SplitError
+from paysages.settings import get_settings
+
+REAL_COUNTS = {"city": 348, "field": 517, "forest": 686, "lake": 595, "mountain": 696, "ocean": 479, "road": 622}
+
+
+def test_per_class_proportions_are_within_one_image_of_80_20():
+    """Does every class of the real dataset's sizes keep 20% in validation, to one image?"""
+    labels = np.concatenate([np.full(count, index) for index, count in enumerate(REAL_COUNTS.values())])
+    train, validation = split_module.stratified_indices(labels, 0.2, seed=1)
+    assert len(np.intersect1d(train, validation)) == 0
+    assert len(train) + len(validation) == len(labels)
+    for index, count in enumerate(REAL_COUNTS.values()):
+        in_validation = int(np.sum(labels[validation] == index))
+        assert abs(in_validation - 0.2 * count) <= 1
+
+
+def test_split_is_deterministic_by_seed():
+    """Does the same seed give the same split and another seed a different one?"""
+    labels = np.repeat(np.arange(7), 30)
+    first = split_module.stratified_indices(labels, 0.2, seed=5)
+    again = split_module.stratified_indices(labels, 0.2, seed=5)
+    other = split_module.stratified_indices(labels, 0.2, seed=6)
+    assert np.array_equal(first[1], again[1])
+    assert not np.array_equal(first[1], other[1])
+
+
+def test_split_file_round_trip_and_refusal_to_overwrite(tmp_path):
+    """Is the split written once: re-writing the same is fine, a different one is refused?"""
+    paths = [f"c{index % 3}/image_{index}.jpg" for index in range(30)]
+    classes = [f"c{index % 3}" for index in range(30)]
+    frame = split_module.make_split_frame(paths, classes, 0.2, seed=0)
+    target = tmp_path / "run" / "split.csv"
+    split_module.write_split(frame, target)
+    assert split_module.read_split(target).equals(frame)
+    split_module.write_split(frame, target)
+    different = split_module.make_split_frame(paths, classes, 0.2, seed=1)
+    with pytest.raises(SplitError, match="different split already exists"):
+        split_module.write_split(different, target)
+    split_module.write_split(different, target, overwrite=True)
+    assert split_module.read_split(target).equals(different)
+
+
+def test_malformed_split_files_are_reported(tmp_path):
+    """Are a missing column, a bad subset and a missing image each reported clearly?"""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,class\na.jpg,city\n")
+    with pytest.raises(SplitError, match="lacks the column"):
+        split_module.read_split(bad)
+    bad.write_text("path,class,subset\na.jpg,city,test\n")
+    with pytest.raises(SplitError, match="Unknown subset"):
+        split_module.read_split(bad)
+    bad.write_text("path,class,subset\ncity/a.jpg,city,train\n")
+    with pytest.raises(SplitError, match="missing from"):
+        split_module.read_split(bad, dataset_dir=tmp_path)
+
+
+@pytest.fixture()
+def sample_settings(sample_dataset_dir, tmp_path):
+    """Settings whose data root holds a private copy of the session's sample dataset."""
+    data_root = tmp_path / "data"
+    shutil.copytree(sample_dataset_dir, data_root / "sample")
+    return get_settings(
+        "fast", environ={}, data_root=data_root, run_dir=tmp_path / "run", sample_per_class=40, seed=7
+    )
+
+
+def test_prepared_split_reuses_the_same_arrays(sample_settings):
+    """Does loading through the split file give identical arrays on every call?"""
+    frame = prepare_split(sample_settings)
+    first = load_split_arrays(sample_settings)
+    second = load_split_arrays(sample_settings)
+    assert np.array_equal(first.x_train, second.x_train)
+    assert np.array_equal(first.y_validation, second.y_validation)
+    assert first.train_paths == list(frame.loc[frame["subset"] == "train", "path"])
+    assert first.x_train.dtype == np.uint8 and first.x_train.shape[1:] == (64, 64, 3)
+    counts = Counter(frame.loc[frame["subset"] == "validation", "class"])
+    totals = Counter(frame["class"])
+    for class_name, total in totals.items():
+        assert abs(counts[class_name] - 0.2 * total) <= 1
+
+
+def test_missing_split_names_the_notebook_to_run(tmp_path):
+    """Without a split file, is the student told (in French) to run notebook 01 first?"""
+    settings = get_settings("fast", environ={}, data_root=tmp_path, run_dir=tmp_path / "run")
+    with pytest.raises(PrerequisiteError, match="01_separation"):
+        load_split_arrays(settings)
+
+
+def test_duplicates_across_the_split_are_reported(sample_settings):
+    """Is an exact copy of a validation image placed in training reported with both paths?"""
+    frame = prepare_split(sample_settings)
+    dataset_dir = sample_settings.dataset_dir
+    assert split_module.find_cross_duplicates(frame, dataset_dir).empty
+    validation_row = frame[frame["subset"] == "validation"].iloc[0]
+    copy_name = f"{validation_row['class']}/zz_copy.jpg"
+    shutil.copyfile(dataset_dir / validation_row["path"], dataset_dir / copy_name)
+    extra_row = pd.DataFrame([{"path": copy_name, "class": validation_row["class"], "subset": "train"}])
+    extended = pd.concat([frame, extra_row], ignore_index=True)
+    report = split_module.find_cross_duplicates(extended, dataset_dir)
+    assert len(report) == 1
+    assert report.iloc[0]["train_paths"] == [copy_name]
+    assert report.iloc[0]["validation_paths"] == [validation_row["path"]]
