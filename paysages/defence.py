@@ -1,0 +1,257 @@
+"""The defence pack (soutenance): a slide deck and a PDF built from a student's own run folder.
+
+Every course notebook saves its figures in ``<run folder>/figures/`` and its results in JSON.
+:func:`build_defence_pack` gathers them, section by section, into
+
+* ``soutenance.slides.html``: a reveal.js deck written by nbconvert's slides exporter;
+* ``soutenance.pdf``: the same content, one page per section (matplotlib, no LaTeX needed);
+* ``figures/``: each figure at print resolution (300 dpi), ready for another slide tool.
+
+It reads results; it never recomputes an exercise.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+
+from paysages.errors import PrerequisiteError  # noqa: E402
+from paysages.runs import RunFolder  # noqa: E402
+
+PRINT_DPI = 300
+
+
+@dataclasses.dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    notebook: str
+    figure_patterns: tuple[str, ...]
+    talking_points: tuple[str, ...]
+    minutes: float
+
+
+SECTIONS = (
+    Section("results", "Tableau des résultats", "05_comparaison", ("05_*.png",),
+            ("Quels modèles, sur quelle séparation, avec quelles métriques.",
+             "La règle de choix du meilleur modèle et pourquoi (classes déséquilibrées)."), 2.5),
+    Section("curves", "Courbes d'apprentissage", "02_cnn", ("02_*.png", "03_*.png", "04_*.png"),
+            ("Le CNN de base : où commence le sur-apprentissage ?",
+             "Chaque technique de régularisation, une à la fois : ce qu'elle change.",
+             "Le transfert : extraction de caractéristiques puis réglage fin."), 4.0),
+    Section("confusion", "Matrice de confusion", "06_erreurs", ("06_*confusion*.png", "06_*matri*.png"),
+            ("Les confusions dominantes et leur explication visuelle.",
+             "Précision et rappel par classe."), 1.5),
+    Section("errors", "Galerie d'erreurs", "06_erreurs", ("06_*erreur*.png", "06_*error*.png", "06_*gradcam*.png"),
+            ("Des erreurs compréhensibles (lac/océan, champ/route) ou non ?",), 2.0),
+    Section("tsne", "t-SNE de l'espace des caractéristiques", "07_tsne", ("07_*.png",),
+            ("Les classes séparées et celles qui se mélangent.",
+             "Précautions de lecture du t-SNE (perplexité, distances entre groupes)."), 1.5),
+    Section("neighbours", "Plus proches voisins", "08_voisins", ("08_*.png",),
+            ("Une image au hasard et ses 3 voisines : même classe ?",
+             "Ce que cela dit des caractéristiques apprises."), 1.5),
+)
+
+
+@dataclasses.dataclass
+class DefencePack:
+    slides: Path
+    pdf: Path
+    figures: list[Path]
+    missing: list[str]
+
+
+def suggested_outline() -> list[tuple[str, float]]:
+    """The suggested 15-minute plan: an introduction, one slot per section, a conclusion."""
+    outline = [("Introduction : le problème, les données, la démarche", 1.0)]
+    outline += [(section.title, section.minutes) for section in SECTIONS]
+    outline.append(("Conclusion et perspectives", 1.0))
+    return outline
+
+
+def _results_table(run: RunFolder):
+    try:
+        records = run.load_json("results")
+    except PrerequisiteError:
+        return None, None
+    best = None
+    try:
+        best = run.load_json("best")
+    except PrerequisiteError:
+        pass
+    return records, best
+
+
+def _table_figure(records, best) -> plt.Figure:
+    columns = [column for column in ("model", "accuracy", "macro_f1", "loss", "num_params", "epochs",
+                                     "training_seconds") if column in records[0]]
+    cells = []
+    for record in records:
+        row = []
+        for column in columns:
+            value = record.get(column)
+            if isinstance(value, float):
+                row.append(f"{value:.3f}" if column != "training_seconds" else f"{value:.0f}")
+            else:
+                row.append(str(value))
+        cells.append(row)
+    figure, axis = plt.subplots(figsize=(11, 0.45 * len(cells) + 1.2))
+    axis.axis("off")
+    table = axis.table(cellText=cells, colLabels=columns, loc="center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    table.scale(1, 1.3)
+    if best is not None:
+        for row_index, record in enumerate(records, start=1):
+            if record.get("model") == best.get("name"):
+                for column_index in range(len(columns)):
+                    table[row_index, column_index].set_facecolor("#d9f2d9")
+        axis.set_title(f"Meilleur modèle : {best.get('name')} — règle : {best.get('rule', '')}", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def _figure_from_png(path: Path) -> plt.Figure:
+    image = plt.imread(path)
+    height, width = image.shape[:2]
+    figure, axis = plt.subplots(figsize=(11, 11 * height / max(width, 1)))
+    axis.imshow(image)
+    axis.axis("off")
+    figure.tight_layout(pad=0)
+    return figure
+
+
+def _png_bytes(figure: plt.Figure, dpi: int) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _collect(run: RunFolder) -> tuple[list[tuple[Section, list[plt.Figure], list[str]]], list[str]]:
+    figures_dir = run.path / "figures"
+    collected, missing = [], []
+    for section in SECTIONS:
+        figures, names = [], []
+        if section.key == "results":
+            records, best = _results_table(run)
+            if records:
+                figures.append(_table_figure(records, best))
+                names.append("05_tableau_resultats.png")
+        seen = set()
+        for pattern in section.figure_patterns:
+            for path in sorted(figures_dir.glob(pattern)) if figures_dir.is_dir() else []:
+                if path.name not in seen:
+                    seen.add(path.name)
+                    figures.append(_figure_from_png(path))
+                    names.append(path.name)
+        if not figures:
+            missing.append(f"{section.title} : exécutez le notebook {section.notebook}.ipynb")
+        collected.append((section, figures, names))
+    return collected, missing
+
+
+def _write_pdf(path: Path, title: str, student: str, collected, missing) -> None:
+    with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(path) as pdf:
+        cover = plt.figure(figsize=(11.69, 8.27))
+        cover.text(0.5, 0.65, title, ha="center", fontsize=24, weight="bold")
+        if student:
+            cover.text(0.5, 0.56, student, ha="center", fontsize=14)
+        lines = ["Plan suggéré (15 minutes)"] + [f"{name} — {minutes:g} min" for name, minutes in suggested_outline()]
+        cover.text(0.5, 0.45, "\n".join(lines), ha="center", va="top", fontsize=11)
+        pdf.savefig(cover)
+        plt.close(cover)
+        for section, figures, _ in collected:
+            for index, figure in enumerate(figures or [None]):
+                page = plt.figure(figsize=(11.69, 8.27))
+                page.text(0.5, 0.95, section.title, ha="center", fontsize=18, weight="bold")
+                if figure is None:
+                    page.text(0.5, 0.5, f"Section manquante : exécutez le notebook {section.notebook}.ipynb",
+                              ha="center", fontsize=12, color="darkred")
+                else:
+                    image = plt.imread(io.BytesIO(_png_bytes(figure, 150)))
+                    axis = page.add_axes([0.05, 0.2, 0.9, 0.7])
+                    axis.imshow(image)
+                    axis.axis("off")
+                if index == 0:
+                    page.text(0.06, 0.14, "\n".join(f"• {point}" for point in section.talking_points),
+                              va="top", fontsize=11)
+                pdf.savefig(page)
+                plt.close(page)
+        info = pdf.infodict()
+        info["Title"] = title
+        info["Subject"] = "Soutenance — Projet Deep Learning MAPI3"
+
+
+def _write_slides(path: Path, title: str, student: str, collected, missing) -> None:
+    import nbformat
+    from nbconvert import SlidesExporter
+
+    def slide(text, slide_type="slide"):
+        cell = nbformat.v4.new_markdown_cell(text)
+        cell.metadata["slideshow"] = {"slide_type": slide_type}
+        return cell
+
+    notebook = nbformat.v4.new_notebook()
+    outline = "\n".join(f"1. {name} — {minutes:g} min" for name, minutes in suggested_outline())
+    notebook.cells.append(slide(f"# {title}\n\n{student}\n\n## Plan suggéré (15 minutes)\n\n{outline}"))
+    for section, figures, _ in collected:
+        points = "\n".join(f"- {point}" for point in section.talking_points)
+        if not figures:
+            notebook.cells.append(slide(
+                f"## {section.title}\n\n*Section manquante : exécutez le notebook {section.notebook}.ipynb.*"))
+            continue
+        for index, figure in enumerate(figures):
+            encoded = base64.b64encode(_png_bytes(figure, 110)).decode("ascii")
+            text = f"## {section.title}\n\n<img src=\"data:image/png;base64,{encoded}\" style=\"max-height:60vh\">"
+            if index == 0:
+                text += f"\n\n{points}"
+            notebook.cells.append(slide(text, "slide" if index == 0 else "subslide"))
+    notebook.cells.append(slide("## Conclusion et perspectives\n\n- Ce qui a le mieux marché, et pourquoi.\n"
+                                "- Ce que vous feriez avec plus de temps ou de données."))
+    exporter = SlidesExporter()
+    body, _ = exporter.from_notebook_node(notebook)
+    path.write_text(body, encoding="utf-8")
+
+
+def build_defence_pack(run_dir: Path | str, out_dir: Path | str, *, student: str = "",
+                       title: str = "Classification de paysages par réseaux de neurones") -> DefencePack:
+    """Build the slide deck, the PDF and the print-resolution figures from a run folder."""
+    run = RunFolder(run_dir)
+    if not run.path.is_dir():
+        raise PrerequisiteError(f"Le dossier de run {run.path} n'existe pas : exécutez d'abord les notebooks 00 à 08.")
+    out_dir = Path(out_dir)
+    figures_dir = out_dir / "figures"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    collected, missing = _collect(run)
+    if all(not figures for _, figures, _ in collected):
+        raise PrerequisiteError(
+            f"Aucune figure ni aucun résultat dans {run.path} : exécutez d'abord les notebooks 02 à 08."
+        )
+    written = []
+    for _, figures, names in collected:
+        for figure, name in zip(figures, names):
+            target = figures_dir / Path(name).with_suffix(".png").name
+            figure.savefig(target, dpi=PRINT_DPI, bbox_inches="tight")
+            written.append(target)
+    pdf_path = out_dir / "soutenance.pdf"
+    slides_path = out_dir / "soutenance.slides.html"
+    _write_pdf(pdf_path, title, student, collected, missing)
+    _write_slides(slides_path, title, student, collected, missing)
+    for _, figures, _ in collected:
+        for figure in figures:
+            plt.close(figure)
+    (out_dir / "soutenance.json").write_text(
+        json.dumps({"missing": missing, "figures": [path.name for path in written],
+                    "outline": suggested_outline()}, indent=2, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    return DefencePack(slides=slides_path, pdf=pdf_path, figures=written, missing=missing)

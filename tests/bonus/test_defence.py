@@ -1,0 +1,70 @@
+"""The defence pack: slides and PDF built from a run folder, every section present."""
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pytest
+from pypdf import PdfReader
+
+from paysages.defence import SECTIONS, build_defence_pack, suggested_outline
+from paysages.errors import PrerequisiteError
+from paysages.runs import RunFolder
+
+FIGURE_NAMES = ("02_courbes_cnn.png", "03_courbes_regularisation.png", "05_comparaison.png",
+                "06_matrice_confusion.png", "06_erreurs.png", "07_tsne.png", "08_voisins.png")
+
+
+def _fake_run(tmp_path, names=FIGURE_NAMES):
+    run = RunFolder(tmp_path / "run")
+    for index, name in enumerate(names):
+        figure, axis = plt.subplots(figsize=(4, 3))
+        axis.plot([0, 1, 2], [index, index + 1, index])
+        axis.set_title(name)
+        figure.savefig(run.figure_path(name), dpi=60)
+        plt.close(figure)
+    run.save_json("results", [
+        {"model": "transfer_finetuned", "accuracy": 0.81, "macro_f1": 0.8, "loss": 0.6, "num_params": 2300000},
+        {"model": "cnn", "accuracy": 0.62, "macro_f1": 0.6, "loss": 1.1, "num_params": 110000},
+    ])
+    run.save_json("best", {"name": "transfer_finetuned", "rule": "macro-F1 maximal"})
+    return run
+
+
+def test_pack_has_every_section_in_slides_and_pdf(tmp_path):
+    """Do the deck and the PDF both contain every section, the outline and print-resolution figures?"""
+    run = _fake_run(tmp_path)
+    pack = build_defence_pack(run.path, tmp_path / "pack", student="Camille Martin")
+    assert pack.slides.name.endswith(".slides.html") and pack.missing == []
+    html = pack.slides.read_text(encoding="utf-8")
+    pdf_text = "\n".join(page.extract_text() for page in PdfReader(pack.pdf).pages)
+    for section in SECTIONS:
+        assert section.title in html, section.title
+        assert section.title in pdf_text, section.title
+    assert "Plan suggéré (15 minutes)" in html and "Plan suggéré (15 minutes)" in pdf_text
+    assert "Camille Martin" in pdf_text and "reveal" in html.lower()
+    assert sum(minutes for _, minutes in suggested_outline()) == pytest.approx(15.0)
+    table_png = tmp_path / "pack" / "figures" / "05_tableau_resultats.png"
+    assert table_png in pack.figures
+    width = plt.imread(table_png).shape[1]
+    assert width >= 2000, "figures must be exported at print resolution"
+
+
+def test_missing_sections_are_named_with_their_notebook(tmp_path):
+    """Does a run folder without t-SNE or neighbours figures produce a pack that says what to run?"""
+    run = _fake_run(tmp_path, names=("02_courbes_cnn.png", "06_matrice_confusion.png", "06_erreurs.png"))
+    pack = build_defence_pack(run.path, tmp_path / "pack")
+    assert any("07_tsne" in line for line in pack.missing)
+    assert any("08_voisins" in line for line in pack.missing)
+    assert "exécutez le notebook 07_tsne.ipynb" in pack.slides.read_text(encoding="utf-8")
+    saved = json.loads((tmp_path / "pack" / "soutenance.json").read_text(encoding="utf-8"))
+    assert saved["missing"] == pack.missing
+
+
+def test_empty_run_folder_is_refused_in_french(tmp_path):
+    """Is a run folder with nothing to present refused with a French message?"""
+    (tmp_path / "run").mkdir()
+    with pytest.raises(PrerequisiteError, match="exécutez d'abord"):
+        build_defence_pack(tmp_path / "run", tmp_path / "pack")
