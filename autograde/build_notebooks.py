@@ -27,12 +27,15 @@ import dataclasses
 import importlib
 import inspect
 import json
+import os
 import re
 import sys
 import textwrap
 from pathlib import Path
 
 import nbformat
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPOSITORY_DIR = Path(__file__).resolve().parents[1]
 SOURCE_DIR = REPOSITORY_DIR / "course" / "src"

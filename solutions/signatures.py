@@ -5,7 +5,9 @@ cluster's *signature* is its mean activation pattern. Comparing how well the clu
 classes, layer after layer, says whether a layer adds separation.
 """
 
+import keras
 import numpy as np
+from keras import layers
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
@@ -42,16 +44,16 @@ def layer_signatures(activations, num_clusters, seed=0):
     return assignment, signatures
 
 
-def separation_by_layer(layer_activations, labels, seed=0, candidate_ks=range(2, 9)):
+def separation_by_layer(activations_by_layer, labels, seed=0, candidate_ks=range(2, 9)):
     """For each layer: chosen K, its silhouette, and how well clusters match labels (ARI).
 
-    ``layer_activations`` maps a layer name to its (N, units) activations, in network order.
+    ``activations_by_layer`` maps a layer name to its (N, units) activations, in network order.
     Returns a list of dicts with the layer, K, silhouette, ari and whether the layer separates
     the classes better than the previous one (``adds_separation``).
     """
     rows = []
     previous_ari = None
-    for name, activations in layer_activations.items():
+    for name, activations in activations_by_layer.items():
         best_k, scores = choose_num_clusters(activations, candidate_ks, seed)
         assignment, _ = layer_signatures(activations, best_k, seed)
         ari = float(adjusted_rand_score(labels, assignment))
@@ -66,3 +68,28 @@ def separation_by_layer(layer_activations, labels, seed=0, candidate_ks=range(2,
         )
         previous_ari = ari
     return rows
+
+
+def build_dense_network(num_inputs, hidden_units=(32, 16, 8), num_classes=2):
+    """Build a small dense classifier whose hidden layers are named hidden_1, hidden_2, ...
+
+    Each hidden layer is a ReLU ``Dense`` layer; the output is a softmax over ``num_classes``.
+    """
+    if not hidden_units:
+        raise ValueError("hidden_units must name at least one hidden layer.")
+    inputs = keras.Input(shape=(num_inputs,), name="pixels")
+    x = inputs
+    for index, units in enumerate(hidden_units, start=1):
+        x = layers.Dense(units, activation="relu", name=f"hidden_{index}")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="dense_network")
+
+
+def layer_activations(model, inputs, layer_names, batch_size=256):
+    """Return {layer name: (N, units) activations} of the named layers for ``inputs``."""
+    outputs = [model.get_layer(name).output for name in layer_names]
+    probe = keras.Model(model.inputs, outputs)
+    values = probe.predict(inputs, batch_size=batch_size, verbose=0)
+    if len(layer_names) == 1:
+        values = [values]
+    return {name: np.asarray(value, dtype="float64").reshape(len(inputs), -1) for name, value in zip(layer_names, values)}

@@ -1,0 +1,248 @@
+# %% [markdown]
+# # 10 — Signatures d'activation (bonus)
+#
+# **Objectifs**
+#
+# - ouvrir la « boîte noire » : que représentent les neurones d'une couche cachée ?
+# - regrouper les activations d'une couche par k-means, avec un nombre de groupes **K choisi
+#   par le score de silhouette** ;
+# - lire la *signature* de chaque groupe (son profil moyen d'activation) ;
+# - juger, couche après couche, si une couche **ajoute de la séparation** entre les classes ;
+# - refaire l'analyse sur les couches du CNN des paysages.
+#
+# Ce notebook est un **bonus** : ses points s'ajoutent au barème principal.
+
+# %% [code] id=bootstrap_10
+#| include: bootstrap
+
+# %% [code] id=setup_10
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from keras import layers
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_digits
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+from paysages import checks
+from paysages.notebook import start
+from paysages.split import stratified_indices
+
+context = start("10_signatures")
+settings, run = context.settings, context.run
+
+# %% [markdown]
+# ## 1. Des données réelles sans téléchargement : les chiffres 1 et 7
+#
+# scikit-learn embarque 1 797 chiffres manuscrits de 8 × 8 pixels. Nous gardons les « 1 » et
+# les « 7 », deux chiffres qui se ressemblent (un trait vertical), pour que la séparation ne soit
+# pas triviale. Les pixels (0 à 16) sont ramenés entre 0 et 1.
+
+# %% [code] id=digits_10
+digits = load_digits()
+keep = np.isin(digits.target, [1, 7])
+digit_pixels = digits.data[keep].astype("float32") / 16.0
+digit_labels = (digits.target[keep] == 7).astype("int64")
+train_indices, validation_indices = stratified_indices(digit_labels, 0.2, settings.seed)
+print(f"{len(digit_labels)} images : {np.sum(digit_labels == 0)} « 1 » et {np.sum(digit_labels == 1)} « 7 »")
+
+# %% [markdown]
+# ## 2. Un petit réseau dense
+#
+# Écrivez `build_dense_network(num_inputs, hidden_units, num_classes)` : des couches `Dense`
+# ReLU nommées `hidden_1`, `hidden_2`… (API fonctionnelle), puis une sortie softmax.
+
+# %% [solution] id=build_dense_network
+#| solution: solutions.signatures.build_dense_network
+
+# %% [tests] id=test_build_dense_network points=1
+"""Vérifie que build_dense_network crée les couches cachées nommées et une sortie softmax."""
+_network = checks.keras_model(build_dense_network(64, (12, 6), 2), "build_dense_network(64, (12, 6), 2)")
+for _name, _units in (("hidden_1", 12), ("hidden_2", 6)):
+    try:
+        _layer = _network.get_layer(_name)
+    except ValueError:
+        checks.fail(f"Il manque la couche cachée nommée « {_name} ».")
+    if not isinstance(_layer, layers.Dense) or _layer.units != _units:
+        checks.fail(f"La couche « {_name} » doit être une couche Dense de {_units} neurones.")
+if tuple(_network.output_shape[1:]) != (2,):
+    checks.fail("La sortie doit donner 2 probabilités.")
+print("build_dense_network : OK")
+### BEGIN HIDDEN TESTS
+_other = build_dense_network(10, (5, 4, 3), 3)
+if [layer.name for layer in _other.layers if isinstance(layer, layers.Dense)] != ["hidden_1", "hidden_2", "hidden_3", "predictions"] and len([layer for layer in _other.layers if isinstance(layer, layers.Dense)]) != 4:
+    raise AssertionError("build_dense_network doit créer une couche par élément de hidden_units, puis la sortie.")
+_probabilities = np.asarray(_other(np.zeros((3, 10), dtype="float32")), dtype=np.float64)
+if _probabilities.shape != (3, 3) or not np.allclose(_probabilities.sum(axis=1), 1.0, atol=1e-4):
+    raise AssertionError("La sortie doit être une distribution de probabilités (softmax).")
+### END HIDDEN TESTS
+
+# %% [code] id=train_10
+hidden_units = (32, 16, 8)
+keras.utils.set_random_seed(settings.seed)
+network = build_dense_network(64, hidden_units, 2)
+network.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+history = network.fit(
+    digit_pixels[train_indices], digit_labels[train_indices],
+    validation_data=(digit_pixels[validation_indices], digit_labels[validation_indices]),
+    epochs=30, batch_size=32, verbose=0,
+)
+print(f"Exactitude de validation : {history.history['val_accuracy'][-1]:.3f}")
+
+# %% [markdown]
+# ## 3. Activations et choix de K par la silhouette
+#
+# Pour une couche, chaque image donne un vecteur d'activations. k-means regroupe ces vecteurs
+# en K groupes ; mais quel K ? Le **score de silhouette** d'un regroupement est la moyenne, sur
+# les points, de $(b - a) / \max(a, b)$, où $a$ est la distance moyenne aux points de son groupe
+# et $b$ la distance moyenne au groupe voisin le plus proche. Il vaut près de 1 pour des groupes
+# compacts et bien séparés, près de 0 pour des groupes qui se chevauchent.
+#
+# Écrivez `layer_activations(model, inputs, layer_names)` puis
+# `choose_num_clusters(activations, candidate_ks, seed)`, qui renvoie le meilleur K et le
+# dictionnaire des scores (utilisez `KMeans(n_clusters=K, n_init=10, random_state=seed)` et
+# `silhouette_score`).
+
+# %% [solution] id=layer_activations
+#| solution: solutions.signatures.layer_activations
+
+# %% [solution] id=choose_num_clusters
+#| solution: solutions.signatures.choose_num_clusters
+
+# %% [tests] id=test_choose_num_clusters points=2
+"""Vérifie que choose_num_clusters retrouve le nombre de groupes d'un mélange bien séparé."""
+from sklearn.datasets import make_blobs
+
+_points, _ = make_blobs(n_samples=200, centers=3, n_features=4, cluster_std=0.5, random_state=0)
+_result = choose_num_clusters(_points, range(2, 7), 0)
+if not isinstance(_result, tuple) or len(_result) != 2:
+    checks.fail("choose_num_clusters doit renvoyer un couple (meilleur K, dictionnaire des scores).")
+_best = _result[0]
+if isinstance(_best, bool) or not isinstance(_best, (int, np.integer)):
+    checks.fail("Le meilleur K doit être un entier.")
+if int(_best) != 3:
+    checks.fail(f"Sur trois groupes bien séparés, le K choisi devrait être 3, pas {int(_best)}.")
+print("choose_num_clusters : OK")
+### BEGIN HIDDEN TESTS
+from solutions.signatures import choose_num_clusters as _reference_choose
+
+for _true_k, _seed in ((4, 1), (5, 2)):
+    _blobs, _ = make_blobs(n_samples=250, centers=_true_k, n_features=6, cluster_std=0.6, random_state=_seed)
+    _student_k, _student_scores = choose_num_clusters(_blobs, range(2, 9), 0)
+    _reference_k, _reference_scores = _reference_choose(_blobs, range(2, 9), 0)
+    if int(_student_k) != _reference_k:
+        raise AssertionError(f"K choisi {int(_student_k)} au lieu de {_reference_k}.")
+    for _k, _score in _reference_scores.items():
+        if abs(float(_student_scores[_k]) - _score) > 1e-6:
+            raise AssertionError("Les scores de silhouette ne correspondent pas à KMeans(n_init=10, random_state=seed).")
+_activations = layer_activations(network, digit_pixels[:20], ["hidden_1", "hidden_3"])
+if sorted(_activations) != ["hidden_1", "hidden_3"] or np.asarray(_activations["hidden_3"]).shape != (20, 8):
+    raise AssertionError("layer_activations doit renvoyer un tableau (N, neurones) par couche demandée.")
+_direct = keras.Model(network.inputs, network.get_layer("hidden_3").output).predict(digit_pixels[:20], verbose=0)
+if not np.allclose(np.asarray(_activations["hidden_3"], dtype=np.float64), _direct, atol=1e-5):
+    raise AssertionError("Les activations renvoyées ne sont pas celles de la couche demandée.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. Signatures et séparation, couche par couche
+#
+# La **signature** d'un groupe est son profil moyen d'activation : quels neurones s'allument
+# pour les images de ce groupe. Pour juger si une couche sépare les classes, on compare ses
+# groupes aux vraies étiquettes avec l'**indice de Rand ajusté** (ARI : 1 = groupes identiques
+# aux classes, 0 = pas mieux que le hasard). Une couche *ajoute de la séparation* si son ARI
+# dépasse nettement (de plus de 0,02) celui de la couche précédente.
+#
+# Écrivez `layer_signatures(activations, num_clusters, seed)` (regroupement k-means et profil
+# moyen de chaque groupe) puis `separation_by_layer(activations_by_layer, labels, seed, candidate_ks)`
+# qui renvoie, pour chaque couche, un dictionnaire `layer`, `k`, `silhouette`, `ari`,
+# `adds_separation` (`None` pour la première couche).
+
+# %% [solution] id=layer_signatures
+#| solution: solutions.signatures.layer_signatures
+
+# %% [solution] id=separation_by_layer
+#| solution: solutions.signatures.separation_by_layer
+
+# %% [tests] id=test_separation_by_layer points=2
+"""Vérifie que separation_by_layer reconnaît une couche qui sépare les classes mieux que du bruit."""
+_rng = np.random.default_rng(0)
+_labels = np.repeat([0, 1], 60)
+_layers = {
+    "bruit": _rng.normal(size=(120, 6)),
+    "separe": _rng.normal(size=(120, 6)) * 0.3 + _labels[:, None] * 3.0,
+}
+_rows = separation_by_layer(_layers, _labels, 0, range(2, 6))
+if not isinstance(_rows, list) or len(_rows) != 2:
+    checks.fail("separation_by_layer doit renvoyer une liste d'un dictionnaire par couche.")
+if _rows[0]["adds_separation"] is not None:
+    checks.fail("La première couche n'a pas de couche précédente : adds_separation doit valoir None.")
+if _rows[1]["adds_separation"] is not True:
+    checks.fail("Une couche dont les groupes suivent les classes doit ajouter de la séparation.")
+print("separation_by_layer : OK")
+### BEGIN HIDDEN TESTS
+from solutions.signatures import layer_signatures as _reference_signatures, separation_by_layer as _reference_separation
+
+_points = _rng.normal(size=(90, 5)) + np.repeat(np.eye(5)[:3] * 4, 30, axis=0)
+_assignment, _signatures = layer_signatures(_points, 3, 0)
+_reference_assignment, _reference_profiles = _reference_signatures(_points, 3, 0)
+if np.asarray(_signatures, dtype=np.float64).shape != (3, 5):
+    raise AssertionError("Les signatures doivent avoir la forme (K, neurones).")
+if not np.allclose(np.sort(np.asarray(_signatures, dtype=np.float64), axis=0), np.sort(_reference_profiles, axis=0), atol=1e-6):
+    raise AssertionError("Une signature est la moyenne des activations des points de son groupe.")
+_student_rows = separation_by_layer(_layers, _labels, 0, range(2, 6))
+for _student, _reference in zip(_student_rows, _reference_separation(_layers, _labels, 0, range(2, 6))):
+    if int(_student["k"]) != _reference["k"] or abs(float(_student["ari"]) - _reference["ari"]) > 1e-6:
+        raise AssertionError("K ou ARI ne correspondent pas au calcul de référence.")
+### END HIDDEN TESTS
+
+# %% [code] id=digits_signatures_10
+hidden_names = [f"hidden_{index}" for index in range(1, len(hidden_units) + 1)]
+validation_pixels = digit_pixels[validation_indices]
+validation_digits = digit_labels[validation_indices]
+digit_activations = layer_activations(network, validation_pixels, hidden_names)
+digit_table = pd.DataFrame(separation_by_layer(digit_activations, validation_digits, settings.seed))
+display(digit_table)
+
+figure, axes = plt.subplots(1, len(hidden_names), figsize=(5 * len(hidden_names), 3))
+for axis, row in zip(axes, digit_table.itertuples()):
+    assignment, signatures = layer_signatures(digit_activations[row.layer], row.k, settings.seed)
+    image = axis.imshow(signatures, aspect="auto", cmap="viridis")
+    axis.set_title(f"{row.layer} : K = {row.k}, ARI = {row.ari:.2f}")
+    axis.set_xlabel("neurone")
+    axis.set_ylabel("groupe")
+    figure.colorbar(image, ax=axis)
+figure.suptitle("Signatures d'activation (chiffres 1 et 7)")
+figure.tight_layout()
+figure.savefig(run.figure_path("10_signatures_chiffres.png"), dpi=300)
+plt.show()
+
+# %% [answer] id=analysis_digits_10 points=2
+# Réponse de référence (correcteur) : l'ARI augmente d'une couche à l'autre quand la couche
+# regroupe les images par classe ; une couche dont l'ARI n'augmente pas ne fait que recoder
+# l'information. Les signatures montrent des neurones spécialisés (actifs pour les 7 : la barre
+# horizontale) et des neurones morts (toujours nuls, typiques de ReLU).
+
+# %% [markdown]
+# ## 5. Même analyse sur le CNN des paysages
+#
+# Nous prenons les couches « à plat » du CNN du notebook 02 (après le dernier pooling) et
+# les activations de quelques centaines d'images de validation.
+
+# %% [code] id=cnn_signatures_10
+from paysages.data import load_split_arrays
+
+data = load_split_arrays(settings)
+cnn = run.load_model("cnn")
+flat_layers = [layer.name for layer in cnn.layers[1:-1] if len(layer.output.shape) == 2]
+subset = np.arange(min(len(data.y_validation), settings.tsne_samples))
+cnn_activations = layer_activations(cnn, data.x_validation[subset], flat_layers)
+cnn_table = pd.DataFrame(separation_by_layer(cnn_activations, data.y_validation[subset], settings.seed))
+display(cnn_table)
+run.save_json("signatures", {"digits": digit_table.to_dict("records"), "cnn": cnn_table.to_dict("records")})
+
+# %% [answer] id=analysis_cnn_10 points=2
+# Réponse de référence (correcteur) : sur les paysages, K choisi par la silhouette est souvent
+# plus petit que 7 : les couches regroupent des classes visuellement proches (lac et océan,
+# champ et route). La couche dense finale sépare mieux que le pooling global si son ARI est
+# plus élevé ; sinon elle n'apporte que la projection vers la sortie.
