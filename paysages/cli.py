@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 from paysages import __version__
+from paysages.cli_explore import add_explore_command
+from paysages.cli_instructor import add_instructor_commands
 from paysages.errors import PaysagesError
 
 
@@ -128,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the kit end to end on the embedded sample dataset")
     demo.add_argument("--out", default="build/demo", help="build folder (default build/demo)")
     demo.set_defaults(handler=_command_demo)
+
+    add_explore_command(commands)
+    add_instructor_commands(commands)
     return parser
 
 
