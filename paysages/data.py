@@ -54,16 +54,18 @@ def ensure_dataset(settings: Settings, *, progress: bool = True) -> Path:
     from paysages.download import fetch_landscapes, read_manifest
 
     manifest = read_manifest(settings.dataset_dir)
-    if manifest is not None:
+    wanted = bool(settings.exclude_no_derivatives)
+    if manifest is not None and bool(manifest.get("filter", {}).get("exclude_no_derivatives")) == wanted:
         return settings.dataset_dir
-    if settings.offline:
+    if settings.offline and manifest is None:
         raise DatasetError(
             f"The Landscapes dataset is not in {settings.dataset_dir} and offline mode is on "
             "(PAYSAGES_OFFLINE=1). Run `paysages data download --root "
             f"{settings.data_root}` on a machine with internet, or switch to the sample dataset "
             "(PAYSAGES_DATASET=sample)."
         )
-    return fetch_landscapes(settings.data_root, progress=progress)
+    # A different licence filter re-extracts from the kept archive (no download needed).
+    return fetch_landscapes(settings.data_root, exclude_no_derivatives=wanted, progress=progress)
 
 
 def class_names_of(settings: Settings) -> tuple[str, ...]:

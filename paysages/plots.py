@@ -57,6 +57,7 @@ def plot_class_balance(counts: Mapping[str, int], *, title="Répartition des cla
     values = [counts[name] for name in names]
     bars = axis.bar(names, values, color=[f"C{index}" for index in range(len(names))])
     axis.bar_label(bars)
+    axis.margins(y=0.12)
     axis.set_ylabel("images")
     axis.set_title(title)
     figure.tight_layout()

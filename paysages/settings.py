@@ -96,6 +96,7 @@ class Settings:
     data_root: Path
     run_dir: Path
     validation_fraction: float = 0.2
+    exclude_no_derivatives: bool = False
 
     @property
     def fast(self) -> bool:
@@ -147,6 +148,7 @@ _FIELD_TYPES = {
     "data_root": Path,
     "run_dir": Path,
     "validation_fraction": float,
+    "exclude_no_derivatives": bool,
 }
 
 
@@ -188,6 +190,7 @@ def get_settings(mode: str | None = None, environ=None, **overrides) -> Settings
         data_root=default_data_root(),
         run_dir=Path.cwd() / "paysages_run",
         validation_fraction=0.2,
+        exclude_no_derivatives=False,
     )
     values.update(_from_environment(environ))
     values.update({key: value for key, value in overrides.items() if value is not None})

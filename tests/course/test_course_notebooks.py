@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from autograde.execute import course_notebooks
 pytestmark = pytest.mark.slow
 
 REPOSITORY_DIR = Path(__file__).resolve().parents[2]
+# nbgrader runs `alembic` (its database migrations) by name: the venv's bin must be on PATH.
+ENVIRONMENT = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def _validate(notebooks, data_root, run_dir, invert=False):
@@ -33,7 +36,8 @@ def _validate(notebooks, data_root, run_dir, invert=False):
                "--run-dir", str(run_dir), *map(str, notebooks)]
     if invert:
         command.append("--invert")
-    completed = subprocess.run(command, cwd=REPOSITORY_DIR, capture_output=True, text=True, timeout=1800)
+    completed = subprocess.run(command, cwd=REPOSITORY_DIR, capture_output=True, text=True, timeout=1800,
+                               env=ENVIRONMENT)
     results = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
     if len(results) != len(notebooks):
         raise AssertionError(f"validation crashed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
@@ -80,7 +84,7 @@ def release_notebooks(tmp_path_factory):
     completed = subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", "projet", "--force",
          f"--CourseDirectory.root={course_dir}", "--CourseDirectory.course_id=paysages"],
-        cwd=course_dir, capture_output=True, text=True, timeout=600,
+        cwd=course_dir, capture_output=True, text=True, timeout=600, env=ENVIRONMENT,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     released = sorted((course_dir / "release" / "projet").glob("*.ipynb"))
