@@ -1,0 +1,580 @@
+# %% [markdown]
+# # 06 — Les erreurs du meilleur réseau
+#
+# **Objectifs**
+#
+# - regarder les images que le meilleur modèle du notebook 05 classe **mal**, en commençant
+#   par les erreurs commises avec le plus d'assurance ;
+# - lire une **matrice de confusion** et en extraire les confusions les plus fréquentes ;
+# - calculer la **précision** et le **rappel** de chaque classe, et comprendre ce que chacun
+#   mesure ;
+# - proposer des explications et des remèdes à partir de ce qu'on voit, pas d'un score global.
+#
+# Ce notebook lit `best.json` (écrit par `05_comparaison.ipynb`) et le modèle qu'il désigne ;
+# il écrit `errors.json` dans le dossier de run.
+
+# %% [code] id=bootstrap_06
+#| include: bootstrap
+
+# %% [code] id=setup_06
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import display
+from sklearn import metrics
+
+from paysages import checks
+from paysages.data import load_split_arrays
+from paysages.notebook import start
+from paysages.plots import plot_confusion_matrix, show_images
+
+context = start("06_erreurs")
+settings, run = context.settings, context.run
+data = load_split_arrays(settings)
+print(data.describe())
+
+best = run.load_json("best")
+best_name = best["name"]
+print(f"Modèle analysé : {best_name}")
+print(f"Règle de choix (notebook 05) : {best['rule']}")
+model = run.load_model(best_name)
+probabilities = model.predict(data.x_validation, batch_size=settings.batch_size, verbose=0)
+predictions = probabilities.argmax(axis=1)
+print(f"{int(np.sum(predictions != data.y_validation))} erreurs sur {len(predictions)} images de validation.")
+if settings.dataset == "sample":
+    print(
+        "ATTENTION : jeu d'images synthétiques (mode rapide) : les confusions observées ici ne "
+        "disent rien des vraies photos de paysages. Refaites l'analyse en mode complet."
+    )
+
+# %% [markdown]
+# ## 1. Les erreurs, des plus sûres aux plus hésitantes
+#
+# Pour chaque image, le modèle donne une probabilité par classe ; la classe prédite est la plus
+# probable, et cette probabilité est sa **confiance**. Toutes les erreurs ne se valent pas :
+#
+# - une erreur à **faible** confiance (0,35 contre 0,30 pour la bonne classe) est une
+#   hésitation : l'image est sans doute ambiguë ;
+# - une erreur à **forte** confiance (0,95) est plus inquiétante : le modèle s'est appuyé sur un
+#   indice trompeur (une couleur, une texture), ou bien **l'étiquette elle-même est fausse**.
+#   Trier les erreurs par confiance décroissante est la façon la plus rapide de trouver les
+#   étiquettes douteuses d'un jeu de données.
+#
+# Écrivez `misclassified_examples(labels, probabilities, class_names)` en suivant sa docstring.
+# Astuce : `np.flatnonzero` donne les positions où une condition est vraie, et
+# `np.lexsort((second_key, first_key))` trie selon plusieurs clés (la **dernière** d'abord).
+
+# %% [solution] id=misclassified_examples
+#| solution: solutions.errors.misclassified_examples
+
+# %% [tests] id=test_misclassified_examples points=3
+"""Vérifie misclassified_examples : les bonnes images, les bonnes colonnes, les plus sûres d'abord."""
+_labels = np.array([0, 1, 2, 1])
+_probabilities = np.array([[0.8, 0.1, 0.1], [0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.2, 0.3, 0.5]])
+_errors = misclassified_examples(_labels, _probabilities, ["city", "lake", "ocean"])
+if not isinstance(_errors, pd.DataFrame):
+    checks.fail(f"misclassified_examples doit renvoyer un pandas.DataFrame, pas {type(_errors).__name__}.")
+_columns = ["index", "true_label", "predicted_label", "true_class", "predicted_class", "confidence"]
+if [str(column) for column in _errors.columns] != _columns:
+    checks.fail(f"Colonnes attendues {_columns}, obtenu {list(_errors.columns)}.")
+_indices = checks.plain_int_array(_errors["index"].to_numpy(), "la colonne index")
+if sorted(_indices.tolist()) != [1, 3]:
+    checks.fail(f"Les images 1 et 3 sont mal classées (et elles seules), obtenu {sorted(_indices.tolist())}.")
+if _indices.tolist() != [1, 3]:
+    checks.fail("Triez par confiance décroissante : l'image 1 (0.7) avant l'image 3 (0.5).")
+_confidences = checks.plain_float_array(_errors["confidence"].to_numpy(), "la colonne confidence", shape=(2,))
+if not np.allclose(_confidences, [0.7, 0.5]):
+    checks.fail(f"La confiance est la probabilité de la classe prédite : attendu [0.7, 0.5], obtenu {_confidences}.")
+if [str(name) for name in _errors["predicted_class"]] != ["city", "ocean"]:
+    checks.fail("predicted_class doit donner le nom de la classe prédite (city pour l'image 1, ocean pour l'image 3).")
+print("misclassified_examples : OK")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+import pandas as _pd
+from paysages import checks as _checks
+from solutions.errors import misclassified_examples as _reference_misclassified
+
+
+def _plain_text(value, what):
+    if not isinstance(value, str):
+        raise AssertionError(f"{what} doit être une chaîne de caractères, pas {type(value).__name__}.")
+    return str.__getitem__(value, slice(None))
+
+
+def _plain_errors(frame):
+    """The student's error table as plain lists, column by column."""
+    if not isinstance(frame, _pd.DataFrame):
+        raise AssertionError("misclassified_examples doit renvoyer un pandas.DataFrame.")
+    columns = _pd.DataFrame.to_dict(frame, orient="list")
+
+    def integers(key):
+        values = columns[key]
+        return _checks.plain_int_array(_np.asarray(values) if len(values) else _np.zeros(0, dtype=int), key).tolist()
+
+    return {
+        "index": integers("index"),
+        "true_label": integers("true_label"),
+        "predicted_label": integers("predicted_label"),
+        "true_class": [_plain_text(name, "true_class") for name in columns["true_class"]],
+        "predicted_class": [_plain_text(name, "predicted_class") for name in columns["predicted_class"]],
+        "confidence": _checks.plain_float_array(_np.asarray(columns["confidence"], dtype=object).tolist(), "confidence"),
+    }
+
+
+_names_h = ["city", "field", "lake", "road"]
+# Image 1 is a tie (the first class wins), images 1 and 3 share a confidence (index order),
+# class "road" (3) is always right, image 0 and 4 are right.
+_labels_h = _np.array([0, 1, 2, 2, 1, 0, 3, 3])
+_probabilities_h = _np.array([
+    [0.7, 0.1, 0.1, 0.1], [0.4, 0.4, 0.2, 0.0], [0.05, 0.9, 0.05, 0.0], [0.4, 0.3, 0.2, 0.1],
+    [0.1, 0.6, 0.2, 0.1], [0.2, 0.2, 0.6, 0.0], [0.0, 0.0, 0.1, 0.9], [0.1, 0.2, 0.3, 0.4],
+])
+_generator = _np.random.default_rng(11)
+_cases = [
+    (_labels_h, _probabilities_h, _names_h),
+    (_generator.integers(0, 7, size=60), _generator.dirichlet(_np.ones(7), size=60), [f"c{i}" for i in range(7)]),
+    (_np.array([0, 1, 1]), _np.eye(2)[[0, 1, 1]], ["lake", "ocean"]),
+]
+for _labels_c, _probabilities_c, _names_c in _cases:
+    _expected = _reference_misclassified(_labels_c, _probabilities_c, _names_c)
+    _got = _plain_errors(misclassified_examples(_labels_c.copy(), _probabilities_c.copy(), list(_names_c)))
+    if _got["index"] != _expected["index"].tolist():
+        raise AssertionError("Les images mal classées ou leur ordre sont faux (ex æquo : la première classe gagne, puis l'ordre des indices).")
+    for _key in ("true_label", "predicted_label", "true_class", "predicted_class"):
+        if _got[_key] != _expected[_key].tolist():
+            raise AssertionError(f"La colonne {_key} est fausse sur un cas caché.")
+    if not _np.allclose(_got["confidence"], _expected["confidence"].to_numpy(), atol=1e-9):
+        raise AssertionError("La colonne confidence est fausse sur un cas caché.")
+try:
+    misclassified_examples(_np.array([0, 1]), _np.ones((3, 2)) / 2, ["a", "b"])
+except ValueError:
+    pass
+else:
+    raise AssertionError("misclassified_examples doit lever ValueError quand les formes ne concordent pas.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 2. Les erreurs du meilleur modèle
+#
+# La galerie montre les erreurs les plus sûres d'elles, avec la vraie classe, la classe prédite
+# et la confiance. Regardez-les vraiment : l'image est-elle ambiguë (un lac au pied d'une
+# montagne, une route à travers un champ) ? L'étiquette est-elle discutable ? Le modèle a-t-il
+# retenu une couleur plutôt qu'une forme ?
+
+# %% [code] id=gallery_06
+errors = misclassified_examples(data.y_validation, probabilities, data.class_names)
+print(f"{len(errors)} images mal classées sur {len(data.y_validation)} "
+      f"(taux d'erreur {len(errors) / len(data.y_validation):.1%}).")
+display(errors.head(10).style.format({"confidence": "{:.2f}"}).hide(axis="index"))
+shown = errors.head(18)
+titles = [
+    f"vrai : {row.true_class} / prédit : {row.predicted_class} ({row.confidence:.2f})"
+    for row in shown.itertuples()
+]
+figure = show_images(data.x_validation[shown["index"].to_numpy()], titles, num_columns=6, size=2.6,
+                     colours=["darkred"] * len(shown))
+figure.suptitle(f"Erreurs les plus confiantes de {best_name}", y=1.02)
+figure.savefig(run.figure_path("06_erreurs.png"), dpi=150, bbox_inches="tight")
+plt.show()
+
+# %% [tests] id=test_errors_best_model points=2
+"""Vérifie la liste d'erreurs du meilleur modèle : exactement les images mal classées, confiances recalculées."""
+_indices = checks.plain_int_array(errors["index"].to_numpy(), "errors['index']")
+_expected_count = int(np.sum(predictions != data.y_validation))
+if len(_indices) != _expected_count or len(set(_indices.tolist())) != len(_indices):
+    checks.fail(f"Le modèle se trompe sur {_expected_count} images : errors doit en contenir autant, sans doublon.")
+print(f"Erreurs du meilleur modèle : OK ({len(_indices)} images)")
+### BEGIN HIDDEN TESTS
+import json as _json
+
+import numpy as _np
+import pandas as _pd
+from paysages import checks as _checks
+from paysages.data import load_split_arrays as _load_split_arrays
+from paysages.runs import RunFolder as _RunFolder
+from paysages.settings import get_settings as _get_settings
+from solutions.errors import misclassified_examples as _reference_misclassified
+from solutions.evaluation import predict_probabilities as _predict
+
+
+def _plain_text(value, what):
+    if not isinstance(value, str):
+        raise AssertionError(f"{what} doit être une chaîne de caractères, pas {type(value).__name__}.")
+    return str.__getitem__(value, slice(None))
+
+
+def _plain_errors(frame):
+    """The student's error table as plain lists, column by column."""
+    if not isinstance(frame, _pd.DataFrame):
+        raise AssertionError("misclassified_examples doit renvoyer un pandas.DataFrame.")
+    columns = _pd.DataFrame.to_dict(frame, orient="list")
+
+    def integers(key):
+        values = columns[key]
+        return _checks.plain_int_array(_np.asarray(values) if len(values) else _np.zeros(0, dtype=int), key).tolist()
+
+    return {
+        "index": integers("index"),
+        "true_label": integers("true_label"),
+        "predicted_label": integers("predicted_label"),
+        "true_class": [_plain_text(name, "true_class") for name in columns["true_class"]],
+        "predicted_class": [_plain_text(name, "predicted_class") for name in columns["predicted_class"]],
+        "confidence": _checks.plain_float_array(_np.asarray(columns["confidence"], dtype=object).tolist(), "confidence"),
+    }
+
+
+_settings_h = _get_settings()
+_run_h = _RunFolder(_settings_h.run_dir)
+_data_h = _load_split_arrays(_settings_h)
+_best_h = _json.loads(_run_h.json_path("best").read_text(encoding="utf-8"))["name"]
+if _best_h not in _run_h.model_names():
+    raise AssertionError("best.json ne désigne pas un modèle sauvegardé : réexécutez le notebook 05.")
+_probabilities_h = _predict(_run_h.load_model(_best_h), _data_h.x_validation)
+_expected = _reference_misclassified(_data_h.y_validation, _probabilities_h, _data_h.class_names)
+_got = _plain_errors(errors)
+if sorted(_got["index"]) != sorted(_expected["index"].tolist()) or len(_got["index"]) != len(_expected):
+    raise AssertionError("errors ne contient pas exactement les images que le modèle sauvegardé classe mal.")
+_expected_by_index = {int(row["index"]): row for row in _expected.to_dict(orient="records")}
+for _position, _index in enumerate(_got["index"]):
+    _row = _expected_by_index[_index]
+    if abs(_got["confidence"][_position] - _row["confidence"]) > 1e-4:
+        raise AssertionError(f"La confiance de l'image {_index} ne correspond pas au modèle sauvegardé.")
+    if _got["predicted_label"][_position] != _row["predicted_label"] or _got["true_label"][_position] != _row["true_label"]:
+        raise AssertionError(f"Les classes de l'image {_index} ne correspondent pas au modèle sauvegardé.")
+if _np.any(_np.diff(_got["confidence"]) > 1e-6):
+    raise AssertionError("errors doit être trié par confiance décroissante.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3. La matrice de confusion
+#
+# La matrice de confusion compte, pour chaque vraie classe (ligne), combien d'images ont été
+# prédites dans chaque classe (colonne). La diagonale contient les réussites ; tout le reste,
+# ce sont des confusions. On l'affiche **normalisée par ligne** : la case (lac, océan) donne la
+# fraction des lacs prédits « océan », comparable d'une classe à l'autre même quand les
+# classes n'ont pas le même nombre d'images.
+
+# %% [code] id=confusion_06
+matrix = metrics.confusion_matrix(data.y_validation, predictions, labels=np.arange(len(data.class_names)))
+figure = plot_confusion_matrix(matrix, data.class_names, title=f"Matrice de confusion de {best_name} (validation)")
+figure.savefig(run.figure_path("06_confusion.png"), dpi=150)
+plt.show()
+
+# %% [markdown]
+# Une matrice 7 × 7 se lit mal d'un coup d'œil. Écrivez `most_confused_pairs(matrix,
+# class_names, top=5)` qui renvoie les confusions les plus fréquentes (hors diagonale), en
+# suivant sa docstring : c'est la liste des problèmes à expliquer.
+
+# %% [solution] id=most_confused_pairs
+#| solution: solutions.errors.most_confused_pairs
+
+# %% [code] id=pairs_06
+confusions = most_confused_pairs(matrix, data.class_names, top=5)
+display(confusions.style.format({"share": "{:.0%}"}).hide(axis="index"))
+
+# %% [tests] id=test_most_confused_pairs points=2
+"""Vérifie most_confused_pairs : confusions hors diagonale, les plus fréquentes d'abord, avec leur part."""
+_matrix = np.array([[5, 2, 0], [0, 4, 1], [3, 0, 6]])
+_pairs = most_confused_pairs(_matrix, ["lake", "ocean", "road"], top=2)
+if not isinstance(_pairs, pd.DataFrame):
+    checks.fail(f"most_confused_pairs doit renvoyer un pandas.DataFrame, pas {type(_pairs).__name__}.")
+if [str(column) for column in _pairs.columns] != ["true_class", "predicted_class", "count", "share"]:
+    checks.fail(f"Colonnes attendues true_class, predicted_class, count, share ; obtenu {list(_pairs.columns)}.")
+_found = list(zip(map(str, _pairs["true_class"]), map(str, _pairs["predicted_class"])))
+if _found != [("road", "lake"), ("lake", "ocean")]:
+    checks.fail(f"Attendu [('road', 'lake'), ('lake', 'ocean')] (3 puis 2 images, hors diagonale), obtenu {_found}.")
+_shares = checks.plain_float_array(_pairs["share"].to_numpy(), "la colonne share", shape=(2,))
+if not np.allclose(_shares, [3 / 9, 2 / 7]):
+    checks.fail("share est la part des images de la vraie classe : 3/9 pour road → lake, 2/7 pour lake → ocean.")
+print("most_confused_pairs : OK")
+### BEGIN HIDDEN TESTS
+import json as _json
+
+import numpy as _np
+import pandas as _pd
+from paysages import checks as _checks
+from paysages.data import load_split_arrays as _load_split_arrays
+from paysages.runs import RunFolder as _RunFolder
+from paysages.settings import get_settings as _get_settings
+from sklearn import metrics as _metrics
+from solutions.errors import most_confused_pairs as _reference_pairs
+from solutions.evaluation import predict_probabilities as _predict
+
+
+def _plain_text(value, what):
+    if not isinstance(value, str):
+        raise AssertionError(f"{what} doit être une chaîne de caractères, pas {type(value).__name__}.")
+    return str.__getitem__(value, slice(None))
+
+
+def _plain_pairs(frame):
+    if not isinstance(frame, _pd.DataFrame):
+        raise AssertionError("most_confused_pairs doit renvoyer un pandas.DataFrame.")
+    columns = _pd.DataFrame.to_dict(frame, orient="list")
+    return (
+        [_plain_text(name, "true_class") for name in columns["true_class"]],
+        [_plain_text(name, "predicted_class") for name in columns["predicted_class"]],
+        _checks.plain_int_array(_np.asarray(columns["count"]) if len(columns["count"]) else _np.zeros(0, dtype=int), "count").tolist(),
+        _checks.plain_float_array(_np.asarray(columns["share"], dtype=object).tolist(), "share"),
+    )
+
+
+def _same_pairs(got, expected):
+    return got[:3] == (list(expected["true_class"]), list(expected["predicted_class"]), expected["count"].tolist()) and (
+        _np.allclose(got[3], expected["share"].to_numpy(dtype=float), atol=1e-9) if len(got[3]) else len(expected) == 0
+    )
+
+
+_generator = _np.random.default_rng(3)
+_names_h = ["city", "field", "forest", "lake", "mountain", "ocean", "road"]
+for _matrix_h, _top in (
+    (_generator.integers(0, 5, size=(7, 7)), 5),
+    (_np.diag([3, 4, 5, 6, 7, 8, 9]), 5),                       # no confusion at all
+    (_np.array([[4, 2, 2] + [0] * 4, [1, 5] + [0] * 5] + [[0] * 7] * 5), 10),  # ties, empty classes
+):
+    _expected = _reference_pairs(_matrix_h, _names_h, top=_top)
+    if not _same_pairs(_plain_pairs(most_confused_pairs(_matrix_h.copy(), list(_names_h), top=_top)), _expected):
+        raise AssertionError("most_confused_pairs est faux sur une matrice cachée (diagonale exclue, ex æquo, top).")
+
+# The confusions of the saved best model, recomputed.
+_settings_h = _get_settings()
+_run_h = _RunFolder(_settings_h.run_dir)
+_data_h = _load_split_arrays(_settings_h)
+_best_h = _json.loads(_run_h.json_path("best").read_text(encoding="utf-8"))["name"]
+_predictions_h = _predict(_run_h.load_model(_best_h), _data_h.x_validation).argmax(axis=1)
+_matrix_best = _metrics.confusion_matrix(_data_h.y_validation, _predictions_h, labels=_np.arange(len(_data_h.class_names)))
+if not _np.array_equal(_checks.plain_float_array(matrix, "matrix", shape=_matrix_best.shape), _matrix_best):
+    raise AssertionError("matrix ne correspond pas aux prédictions du modèle sauvegardé.")
+if not _same_pairs(_plain_pairs(confusions), _reference_pairs(_matrix_best, list(_data_h.class_names), top=5)):
+    raise AssertionError("confusions ne correspond pas à la matrice de confusion du modèle sauvegardé.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. Précision et rappel par classe
+#
+# Pour une classe, disons `lake` :
+#
+# - la **précision** répond à « quand le modèle dit *lac*, a-t-il raison ? » (lacs bien
+#   prédits / images prédites *lac*) ;
+# - le **rappel** répond à « parmi les vrais lacs, combien le modèle en trouve-t-il ? » (lacs
+#   bien prédits / vrais lacs) ;
+# - le **F1** résume les deux (moyenne harmonique), et le **support** est le nombre d'images de
+#   la classe dans le jeu de validation.
+#
+# Une classe « aspirateur » (beaucoup d'images prédites dans cette classe) a un bon rappel mais
+# une précision faible ; une classe négligée a l'inverse. Écrivez `per_class_report(labels,
+# predictions, class_names)` avec `metrics.precision_recall_fscore_support`, en suivant sa
+# docstring.
+
+# %% [solution] id=per_class_report
+#| solution: solutions.errors.per_class_report
+
+# %% [code] id=report_06
+report = per_class_report(data.y_validation, predictions, data.class_names)
+display(report.style.format({"precision": "{:.2f}", "recall": "{:.2f}", "f1": "{:.2f}"}))
+figure, axis = plt.subplots(figsize=(8, 3.8))
+positions = np.arange(len(report))
+axis.bar(positions - 0.2, report["precision"], width=0.4, label="précision")
+axis.bar(positions + 0.2, report["recall"], width=0.4, label="rappel")
+axis.set_xticks(positions, report.index)
+axis.set_ylim(0, 1)
+axis.set_title(f"Précision et rappel par classe ({best_name}, validation)")
+axis.legend()
+figure.tight_layout()
+figure.savefig(run.figure_path("06_precision_rappel.png"), dpi=150)
+plt.show()
+
+# %% [tests] id=test_per_class_report points=2
+"""Vérifie per_class_report : précision, rappel, F1 et support de chaque classe, comme scikit-learn."""
+_report = per_class_report(np.array([0, 0, 1, 1, 2]), np.array([0, 1, 1, 1, 1]), ["city", "lake", "road"])
+if not isinstance(_report, pd.DataFrame):
+    checks.fail(f"per_class_report doit renvoyer un pandas.DataFrame, pas {type(_report).__name__}.")
+if [str(column) for column in _report.columns] != ["precision", "recall", "f1", "support"]:
+    checks.fail(f"Colonnes attendues precision, recall, f1, support ; obtenu {list(_report.columns)}.")
+if [str(name) for name in _report.index] != ["city", "lake", "road"]:
+    checks.fail("Il faut une ligne par classe, indexée par le nom de la classe, dans l'ordre de class_names.")
+_precision = checks.plain_float_array(_report["precision"].to_numpy(), "la colonne precision", shape=(3,))
+_recall = checks.plain_float_array(_report["recall"].to_numpy(), "la colonne recall", shape=(3,))
+if not np.allclose(_precision, [1.0, 0.5, 0.0]):
+    checks.fail(f"Précisions attendues [1, 0.5, 0] (lake : 2 bonnes sur 4 prédictions ; road jamais prédite → 0), obtenu {_precision}.")
+if not np.allclose(_recall, [0.5, 1.0, 0.0]):
+    checks.fail(f"Rappels attendus [0.5, 1, 0], obtenu {_recall}.")
+print("per_class_report : OK")
+### BEGIN HIDDEN TESTS
+import json as _json
+
+import numpy as _np
+import pandas as _pd
+from paysages import checks as _checks
+from paysages.data import load_split_arrays as _load_split_arrays
+from paysages.runs import RunFolder as _RunFolder
+from paysages.settings import get_settings as _get_settings
+from sklearn import metrics as _metrics
+from solutions.evaluation import predict_probabilities as _predict
+
+
+def _plain_report(frame, num_classes):
+    if not isinstance(frame, _pd.DataFrame):
+        raise AssertionError("per_class_report doit renvoyer un pandas.DataFrame.")
+    columns = _pd.DataFrame.to_dict(frame, orient="list")
+    return {
+        key: _checks.plain_float_array(_np.asarray(columns[key], dtype=object).tolist(), key, shape=(num_classes,))
+        for key in ("precision", "recall", "f1", "support")
+    }
+
+
+def _check_report(got, labels, predictions, names, what):
+    expected = _metrics.classification_report(
+        labels, predictions, labels=list(range(len(names))), target_names=list(names), output_dict=True, zero_division=0
+    )
+    for position, name in enumerate(names):
+        for key, sklearn_key in (("precision", "precision"), ("recall", "recall"), ("f1", "f1-score"), ("support", "support")):
+            if abs(got[key][position] - expected[name][sklearn_key]) > 1e-6:
+                raise AssertionError(f"{what} : {key} de la classe {name} ne correspond pas à scikit-learn.")
+
+
+_generator = _np.random.default_rng(8)
+_names_h = ["c0", "c1", "c2", "c3", "c4"]
+_labels_h = _generator.integers(0, 5, size=80)
+_predictions_h = _np.where(_generator.random(80) < 0.6, _labels_h, _generator.integers(0, 4, size=80))
+# Class 4 is never predicted (precision 0 by convention) and class 2 is perfectly recalled.
+_predictions_h[_predictions_h == 4] = 3
+_predictions_h[_labels_h == 2] = 2
+for _labels_c, _predictions_c in ((_labels_h, _predictions_h), (_np.arange(5), _np.arange(5))):
+    _got = _plain_report(per_class_report(_labels_c.copy(), _predictions_c.copy(), list(_names_h)), 5)
+    _check_report(_got, _labels_c, _predictions_c, _names_h, "per_class_report (cas caché)")
+
+# The report of the saved best model, recomputed.
+_settings_h = _get_settings()
+_run_h = _RunFolder(_settings_h.run_dir)
+_data_h = _load_split_arrays(_settings_h)
+_best_h = _json.loads(_run_h.json_path("best").read_text(encoding="utf-8"))["name"]
+_best_predictions = _predict(_run_h.load_model(_best_h), _data_h.x_validation).argmax(axis=1)
+_check_report(_plain_report(report, len(_data_h.class_names)), _data_h.y_validation, _best_predictions,
+              list(_data_h.class_names), "report du meilleur modèle")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 5. Sauvegarder l'analyse
+#
+# `errors.json` garde la trace de l'analyse : le modèle, la liste des erreurs (avec le chemin
+# de chaque image, pour aller la revoir), la matrice de confusion et le rapport par classe.
+
+# %% [code] id=save_06
+error_records = [
+    {
+        "index": int(error["index"]),
+        "path": data.validation_paths[int(error["index"])],
+        "true_class": error["true_class"],
+        "predicted_class": error["predicted_class"],
+        "confidence": float(error["confidence"]),
+    }
+    for error in errors.to_dict(orient="records")
+]
+run.save_json("errors", {
+    "model": best_name,
+    "num_images": int(len(data.y_validation)),
+    "num_errors": len(error_records),
+    "class_names": list(data.class_names),
+    "errors": error_records,
+    "confusion_matrix": matrix.tolist(),
+    "top_confusions": confusions.to_dict(orient="records"),
+    "per_class": report.to_dict(orient="index"),
+})
+print(f"errors.json écrit : {len(error_records)} erreurs de {best_name}.")
+
+# %% [tests] id=test_saved_errors points=2
+"""Vérifie errors.json : le modèle de best.json, ses erreurs, sa matrice de confusion et son rapport."""
+_saved = run.load_json("errors")
+if not isinstance(_saved, dict) or _saved.get("model") != best_name:
+    checks.fail("errors.json doit décrire le modèle de best.json : réexécutez la cellule précédente.")
+if len(_saved.get("errors", [])) != len(errors):
+    checks.fail("errors.json ne contient pas toutes les erreurs de errors : réexécutez la cellule précédente.")
+print("errors.json : OK")
+### BEGIN HIDDEN TESTS
+import json as _json
+
+import numpy as _np
+from paysages import checks as _checks
+from paysages.data import load_split_arrays as _load_split_arrays
+from paysages.runs import RunFolder as _RunFolder
+from paysages.settings import get_settings as _get_settings
+from sklearn import metrics as _metrics
+from solutions.errors import misclassified_examples as _reference_misclassified
+from solutions.evaluation import predict_probabilities as _predict
+
+_settings_h = _get_settings()
+_run_h = _RunFolder(_settings_h.run_dir)
+_data_h = _load_split_arrays(_settings_h)
+_best_h = _json.loads(_run_h.json_path("best").read_text(encoding="utf-8"))["name"]
+_file = _json.loads(_run_h.json_path("errors").read_text(encoding="utf-8"))
+if not isinstance(_file, dict) or _file.get("model") != _best_h:
+    raise AssertionError("errors.json doit décrire le modèle désigné par best.json.")
+_probabilities_h = _predict(_run_h.load_model(_best_h), _data_h.x_validation)
+_expected = _reference_misclassified(_data_h.y_validation, _probabilities_h, _data_h.class_names)
+_entries = _file.get("errors")
+if not isinstance(_entries, list) or not all(isinstance(entry, dict) for entry in _entries):
+    raise AssertionError("errors.json : errors doit être une liste d'objets.")
+_file_indices = _checks.plain_int_array([entry.get("index") for entry in _entries], "errors.json : index")
+if sorted(_file_indices.tolist()) != sorted(_expected["index"].tolist()) or len(_file_indices) != len(_expected):
+    raise AssertionError("errors.json ne liste pas exactement les images que le modèle sauvegardé classe mal.")
+_confidence_of = dict(zip(_expected["index"].tolist(), _expected["confidence"].tolist()))
+for _entry in _entries:
+    if abs(_checks.plain_float(_entry.get("confidence"), "errors.json : confidence") - _confidence_of[int(_entry["index"])]) > 1e-4:
+        raise AssertionError("errors.json : une confiance ne correspond pas au modèle sauvegardé.")
+_matrix_best = _metrics.confusion_matrix(
+    _data_h.y_validation, _probabilities_h.argmax(axis=1), labels=_np.arange(len(_data_h.class_names))
+)
+if not _np.array_equal(_checks.plain_float_array(_file.get("confusion_matrix"), "errors.json : confusion_matrix", shape=_matrix_best.shape), _matrix_best):
+    raise AssertionError("errors.json : la matrice de confusion ne correspond pas au modèle sauvegardé.")
+_precision, _recall, _, _ = _metrics.precision_recall_fscore_support(
+    _data_h.y_validation, _probabilities_h.argmax(axis=1), labels=_np.arange(len(_data_h.class_names)), zero_division=0
+)
+_per_class = _file.get("per_class")
+if not isinstance(_per_class, dict):
+    raise AssertionError("errors.json : per_class doit associer chaque classe à ses mesures.")
+for _position, _name in enumerate(_data_h.class_names):
+    _entry = _per_class.get(_name)
+    if not isinstance(_entry, dict):
+        raise AssertionError(f"errors.json : la classe {_name} manque dans per_class.")
+    if abs(_checks.plain_float(_entry.get("precision"), "precision") - _precision[_position]) > 1e-6 or abs(
+        _checks.plain_float(_entry.get("recall"), "recall") - _recall[_position]
+    ) > 1e-6:
+        raise AssertionError(f"errors.json : précision ou rappel de {_name} ne correspond pas au modèle sauvegardé.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 6. Analyse
+#
+# Répondez dans la cellule ci-dessous, en vous appuyant sur la galerie, la matrice de confusion
+# et le rapport par classe :
+#
+# 1. Quelles sont les **deux ou trois confusions** les plus fréquentes ? Sont-elles
+#    symétriques (lac → océan autant qu'océan → lac) ?
+# 2. **Pourquoi**, d'après les images ? Distinguez les images réellement ambiguës (plusieurs
+#    classes dans la même photo), les étiquettes douteuses et les vraies faiblesses du modèle
+#    (couleur, texture, cadrage).
+# 3. Quelle classe a la plus faible **précision** ? le plus faible **rappel** ? Qu'est-ce que
+#    cela dit du comportement du modèle sur ces classes ?
+# 4. Proposez **deux remèdes** concrets et dites pour chacun quelle erreur il devrait réduire.
+
+# %% [answer] id=analysis_06 points=4
+# Réponse de référence (correcteur) — sur les vraies photos (mode complet) :
+#
+# - confusions attendues : **lac ↔ océan** (une étendue d'eau bleue sous un ciel, l'horizon
+#   est le seul indice, et la rive n'est pas toujours visible), **champ ↔ route** (les routes de
+#   campagne traversent des champs ; une photo de route contient souvent surtout de l'herbe),
+#   parfois **montagne ↔ lac** (lacs de montagne) et **forêt ↔ champ** ; souvent asymétriques :
+#   la classe la plus nombreuse « aspire » la plus petite ;
+# - les erreurs très confiantes révèlent souvent des photos contenant deux classes ou des
+#   étiquettes discutables ; les erreurs hésitantes sont des images ambiguës ; une faiblesse
+#   du modèle se voit quand il s'appuie sur la couleur (ciel/eau bleus) plutôt que sur la
+#   structure (rivage, horizon, marquage au sol) ;
+# - une classe à faible précision est sur-prédite (elle « aspire » les autres), une classe à
+#   faible rappel est négligée — cohérent avec le déséquilibre des classes ;
+# - remèdes : plus de données ou d'augmentation (recadrages qui gardent l'horizon, pas de
+#   changements de teinte qui rendent un lac « océan »), images plus grandes (détails des
+#   rives, marquages), réglage fin d'un réseau pré-entraîné, pondération des classes ou
+#   sur-échantillonnage des petites classes, nettoyage des étiquettes repérées par la galerie.
+#   En mode rapide (images synthétiques), l'étudiant doit signaler que l'analyse n'a pas de
+#   portée réelle.
