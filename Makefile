@@ -37,7 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_loading.py
 
 notebooks: $(STAMP)
-	$(BIN)/python -m tools.build_notebooks
+	$(BIN)/python -m autograde.build_notebooks
 
 clean:
 	rm -rf build

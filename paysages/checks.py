@@ -29,6 +29,13 @@ def plain_float(value, what: str) -> float:
     return result
 
 
+def plain_str(value, what: str) -> str:
+    """Return ``value`` as a built-in str (a str subclass cannot bring its own ``__eq__``)."""
+    if not isinstance(value, str):
+        fail(f"{what} doit être une chaîne de caractères, pas {type(value).__name__}.")
+    return str.__getitem__(value, slice(None))
+
+
 def plain_int_array(value, what: str, *, length: int | None = None) -> np.ndarray:
     """Return ``value`` as a fresh NumPy integer array (1-D), checking its length."""
     if not isinstance(value, (np.ndarray, list, tuple)):

@@ -33,7 +33,12 @@ def start(name: str, *, quiet: bool = False, **overrides) -> NotebookContext:
         print(report.format())
     if not report.ok:
         raise RuntimeError("L'environnement ne convient pas :\n" + "\n".join(report.errors))
+    import tensorflow as tf
+
     from paysages.training import configure_mixed_precision, set_seed
+
+    # Retracing warnings (predicting with several models in a row) are noise for students.
+    tf.get_logger().setLevel("ERROR")
 
     set_seed(settings.seed)
     configure_mixed_precision(settings, verbose=not quiet)

@@ -10,7 +10,14 @@ def predict_probabilities(model, images, batch_size=64):
 
 
 def classification_scores(labels, probabilities):
-    """Accuracy, macro-F1 and mean cross-entropy of predicted probabilities against labels."""
+    """Score predicted class probabilities against integer labels.
+
+    Returns a dict with three floats: ``accuracy`` (share of images whose most probable class,
+    the argmax, is the true one), ``macro_f1`` (the F1 score of each class averaged with equal
+    weights, ``f1_score(average="macro", zero_division=0)``, fair to small classes) and ``loss``
+    (the mean cross-entropy -log p(true class), each probability clipped to [1e-7, 1] so that a
+    zero probability does not give an infinite loss).
+    """
     labels = np.asarray(labels, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     predictions = probabilities.argmax(axis=1)
