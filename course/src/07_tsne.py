@@ -1,0 +1,470 @@
+# %% [markdown]
+# # 07 — L'espace des caractéristiques vu par t-SNE
+#
+# **Objectifs**
+#
+# - comprendre ce qu'est l'**espace des caractéristiques** d'un réseau : la représentation que
+#   sa dernière couche transforme en probabilités ;
+# - construire, avec l'API fonctionnelle, un **extracteur de caractéristiques** qui partage les
+#   poids du meilleur modèle (notebook 05), qu'il s'agisse d'un CNN maison ou d'un modèle de
+#   transfert ;
+# - choisir un **sous-ensemble stratifié** de quelques centaines d'images de validation ;
+# - projeter ces caractéristiques en 2-D avec **t-SNE**, et savoir ce qu'une carte t-SNE permet
+#   de conclure… et ce qu'elle ne permet pas de conclure.
+#
+# Ce notebook lit `best.json` et le modèle retenu (notebook `05_comparaison.ipynb`), et écrit
+# `arrays/features.npz` (caractéristiques, étiquettes, indices, carte 2-D) que le notebook 08
+# réutilise. Exécutez d'abord les notebooks 01 à 05 avec le même dossier de run.
+
+# %% [code] id=bootstrap_07
+#| include: bootstrap
+
+# %% [code] id=setup_07
+import collections
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+from keras import layers
+from sklearn.manifold import TSNE, trustworthiness
+from sklearn.preprocessing import StandardScaler
+
+from paysages import checks
+from paysages.data import load_split_arrays
+from paysages.errors import PrerequisiteError
+from paysages.notebook import start
+from paysages.plots import scatter_embedding
+
+context = start("07_tsne")
+settings, run = context.settings, context.run
+data = load_split_arrays(settings)
+print(data.describe())
+
+best = run.load_json("best")
+if best.get("name") not in run.model_names():
+    raise PrerequisiteError(
+        f"best.json désigne le modèle {best.get('name')!r}, absent de {run.path / 'models'} : "
+        "exécutez à nouveau le notebook 05_comparaison.ipynb jusqu'au bout."
+    )
+model = run.load_model(best["name"], compile=False)
+print(f"Meilleur modèle (notebook 05) : {best['name']} — règle : {best.get('rule')}")
+if settings.offline and best["name"].startswith("transfer_"):
+    print(
+        "ATTENTION : mode hors ligne, ce modèle de transfert est parti de poids ALÉATOIRES "
+        "(pas de poids ImageNet) : son espace de caractéristiques n'est pas celui d'un vrai transfert."
+    )
+
+# %% [markdown]
+# ## 1. Quelques centaines d'images, dans les mêmes proportions que la validation
+#
+# t-SNE compare chaque image à toutes les autres : son coût croît bien plus vite que le nombre
+# d'images, et une carte de milliers de points devient illisible. On se contente donc de
+# `settings.tsne_samples` images de **validation** (des images que le réseau n'a pas apprises :
+# on veut voir comment il représente des images **nouvelles**).
+#
+# Tirer ces images au hasard parmi toutes ne suffit pas : une petite classe (`city`) pourrait
+# n'avoir que deux ou trois points, et l'on ne pourrait rien dire de sa place sur la carte. On
+# tire donc un sous-ensemble **stratifié** : chaque classe y garde sa proportion, arrondie à
+# l'image près, et y figure au moins une fois.
+#
+# Écrivez `stratified_subset(labels, num_samples, seed)` en suivant sa docstring. La méthode du
+# **plus fort reste** : chaque classe reçoit d'abord la partie entière de sa part exacte
+# (`num_samples * effectif / total`), puis les images restantes vont, une par une, aux classes
+# dont la partie décimale est la plus grande. Le tirage dans chaque classe utilise
+# `np.random.default_rng(seed)` : même graine, même sous-ensemble.
+
+# %% [solution] id=stratified_subset
+#| solution: solutions.features.stratified_subset
+
+# %% [tests] id=test_stratified_subset points=2
+"""Vérifie que stratified_subset respecte les proportions des classes et se répète à l'identique."""
+_labels = checks.plain_int_array(data.y_validation, "data.y_validation")
+_num_samples = min(50, len(_labels))
+_subset = checks.plain_int_array(stratified_subset(_labels.copy(), _num_samples, settings.seed), "stratified_subset(...)", length=_num_samples)
+if len(np.unique(_subset)) != _num_samples or _subset.min() < 0 or _subset.max() >= len(_labels):
+    checks.fail("stratified_subset doit renvoyer des indices distincts, valides pour labels.")
+if not np.array_equal(_subset, np.sort(_subset)):
+    checks.fail("stratified_subset doit renvoyer les indices triés (np.sort).")
+_counts = np.bincount(_labels[_subset], minlength=len(data.class_names))
+_quotas = np.bincount(_labels, minlength=len(data.class_names)) * _num_samples / len(_labels)
+if np.any(_counts == 0):
+    checks.fail("Chaque classe doit figurer au moins une fois dans le sous-ensemble.")
+if np.any(np.abs(_counts - _quotas) >= 1.0 + 1e-9):
+    checks.fail(f"Les effectifs par classe {_counts.tolist()} s'écartent de plus d'une image des parts exactes {np.round(_quotas, 2).tolist()}.")
+_again = checks.plain_int_array(stratified_subset(_labels.copy(), _num_samples, settings.seed), "stratified_subset(...)")
+if not np.array_equal(_subset, _again):
+    checks.fail("Deux appels avec la même graine doivent donner le même sous-ensemble (np.random.default_rng(seed)).")
+print("stratified_subset : OK")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from paysages import checks as _checks
+
+_generator = _np.random.default_rng(11)
+# An unbalanced label set whose classes are not sorted, then a label set with a very rare class.
+_cases = [
+    (_generator.permutation(_np.repeat(_np.arange(5), [120, 300, 45, 200, 335])), 100, False),
+    (_generator.permutation(_np.concatenate([_np.full(600, 2), _np.full(397, 0), _np.full(3, 1)])), 40, True),
+    (_np.repeat(_np.arange(7), 20), 140, False),
+]
+for _labels_h, _num_h, _rare in _cases:
+    _got = _checks.plain_int_array(stratified_subset(_labels_h.copy(), _num_h, 3), "stratified_subset(...)", length=_num_h)
+    if len(_np.unique(_got)) != _num_h or _got.min() < 0 or _got.max() >= len(_labels_h):
+        raise AssertionError("stratified_subset renvoie des indices répétés ou invalides sur un cas caché.")
+    if not _np.array_equal(_got, _np.sort(_got)):
+        raise AssertionError("stratified_subset doit renvoyer des indices triés.")
+    _counts_h = _np.bincount(_labels_h[_got], minlength=_labels_h.max() + 1)
+    _quotas_h = _np.bincount(_labels_h) * _num_h / len(_labels_h)
+    if _np.any(_counts_h == 0):
+        raise AssertionError("Une classe rare a disparu du sous-ensemble : chaque classe doit y figurer.")
+    if _np.any(_np.abs(_counts_h - _quotas_h) >= (2.0 if _rare else 1.0) + 1e-9):
+        raise AssertionError("Les proportions des classes ne sont pas respectées sur un cas caché.")
+    _again_h = _checks.plain_int_array(stratified_subset(_labels_h.copy(), _num_h, 3), "stratified_subset(...)")
+    if not _np.array_equal(_got, _again_h):
+        raise AssertionError("stratified_subset n'est pas déterministe pour une graine donnée.")
+_labels_h = _cases[0][0]
+_first = _checks.plain_int_array(stratified_subset(_labels_h.copy(), 100, 0), "stratified_subset(...)")
+_second = _checks.plain_int_array(stratified_subset(_labels_h.copy(), 100, 1), "stratified_subset(...)")
+if _np.array_equal(_first, _second):
+    raise AssertionError("Deux graines différentes donnent le même sous-ensemble : le tirage doit être aléatoire (rng.choice).")
+try:
+    stratified_subset(_labels_h.copy(), len(_labels_h) + 1, 0)
+except ValueError:
+    pass
+else:
+    raise AssertionError("stratified_subset doit lever ValueError quand num_samples dépasse le nombre d'images.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 2. L'espace des caractéristiques
+#
+# Un classifieur profond se lit en deux parties. Tout ce qui précède la **dernière couche**
+# transforme une image en un vecteur de caractéristiques ; la dernière couche, une `Dense` à
+# `softmax`, n'est qu'un classifieur **linéaire** sur ce vecteur. Pour que ce classifieur
+# réussisse, l'entraînement a dû apprendre une représentation où les classes sont (presque)
+# séparables par des hyperplans : c'est cet **espace des caractéristiques** qu'on veut
+# regarder. Dans le CNN du notebook 02 c'est la sortie de la couche `features` (128 valeurs) ;
+# dans un modèle de transfert, c'est la sortie du *pooling* qui suit la base MobileNetV2
+# (1280 valeurs).
+#
+# Avec l'API fonctionnelle, l'extracteur est un **nouveau modèle** qui relie l'entrée du modèle
+# à un tenseur intermédiaire : `keras.Model(model.input, tenseur)`. Il **partage les couches
+# et les poids** du modèle entraîné (rien n'est recopié ni ré-entraîné). Le tenseur voulu est
+# l'**entrée** de la dernière couche `Dense` (`couche.input`), qui fonctionne pour les deux
+# familles de modèles.
+#
+# Un détail : dans un modèle de transfert, un `Dropout` précède souvent la dernière couche. On
+# s'arrête **avant** lui (à son `input`) : en inférence il ne change rien, mais l'inclure ferait
+# dépendre les caractéristiques du mode `training` (des valeurs mises à zéro au hasard si
+# quelqu'un appelait l'extracteur avec `training=True`). La représentation, c'est ce que le
+# Dropout reçoit, pas le bruit qu'il ajoute pendant l'entraînement.
+#
+# Écrivez `feature_extractor(model)` puis `extract_features(model, images, batch_size)`, qui
+# renvoie un tableau `float32` de forme `(N, D)` (utilisez `predict` avec `batch_size`).
+
+# %% [solution] id=feature_extractor
+#| solution: solutions.features.feature_extractor
+
+# %% [solution] id=extract_features
+#| solution: solutions.features.extract_features
+
+# %% [tests] id=test_feature_extractor points=3
+"""Vérifie que l'extracteur renvoie la représentation que la dernière couche du meilleur modèle classe."""
+_extractor = checks.keras_model(feature_extractor(model), "feature_extractor(model)")
+if tuple(_extractor.input_shape[1:]) != tuple(model.input_shape[1:]):
+    checks.fail("L'extracteur doit prendre la même entrée que le modèle (keras.Model(model.input, ...)).")
+if len(_extractor.output_shape) != 2:
+    checks.fail(f"L'extracteur doit sortir un vecteur par image (forme (None, D)), pas {_extractor.output_shape}.")
+_images = data.x_validation[:8]
+_features = extract_features(model, _images, 4)
+if not isinstance(_features, np.ndarray) or _features.dtype != np.float32:
+    checks.fail("extract_features doit renvoyer un tableau NumPy float32 (np.asarray(..., dtype=np.float32)).")
+_features = checks.plain_float_array(_features, "extract_features(...)", shape=(8, _extractor.output_shape[-1]))
+# The final Dense layer (and what follows it) applied to the features must give back the probabilities.
+_last_dense = max(_index for _index, _layer in enumerate(model.layers) if isinstance(_layer, layers.Dense))
+_from_features = _features.astype("float32")
+for _layer in model.layers[_last_dense:]:
+    _from_features = _layer(_from_features)
+_from_features = np.asarray(keras.ops.convert_to_numpy(_from_features), dtype=np.float64)
+_probabilities = np.asarray(model.predict(_images, verbose=0), dtype=np.float64)
+if _from_features.shape != _probabilities.shape or np.max(np.abs(_from_features - _probabilities)) > 5e-3:
+    checks.fail("La dernière couche Dense appliquée à vos caractéristiques ne redonne pas les probabilités du modèle : prenez l'entrée de cette couche.")
+print(f"feature_extractor : OK ({_features.shape[1]} caractéristiques par image)")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+import keras as _keras
+from keras import layers as _layers
+from paysages import checks as _checks
+
+
+def _independent_penultimate(_model_h):
+    """Build the penultimate sub-model from the layer order: before the last Dense, minus Dropouts."""
+    _all = list(_model_h.layers)
+    _last_dense = max(_i for _i, _layer in enumerate(_all) if isinstance(_layer, _layers.Dense))
+    _before = _all[:_last_dense]
+    while isinstance(_before[-1], _layers.Dropout):
+        _before.pop()
+    return _keras.Model(_model_h.input, _before[-1].output)
+
+
+def _compare_extractor(_model_h, _images_h, _what):
+    _expected = _np.asarray(_independent_penultimate(_model_h).predict(_images_h, verbose=0), dtype=_np.float64)
+    _student_model = feature_extractor(_model_h)
+    if not isinstance(_student_model, _keras.Model) or type(_student_model).__name__ != "Functional":
+        raise AssertionError(f"feature_extractor doit renvoyer un modèle fonctionnel ({_what}).")
+    _by_model = _np.asarray(_student_model.predict(_images_h, verbose=0), dtype=_np.float64).reshape(len(_images_h), -1)
+    _by_function = _checks.plain_float_array(extract_features(_model_h, _images_h.copy(), 5), "extract_features(...)")
+    # A loose tolerance: a mixed-precision (float16) model on a GPU varies with the batch size.
+    _tolerance = 1e-3 * max(1.0, float(_np.abs(_expected).max()))
+    for _got_h in (_by_model, _by_function):
+        if _got_h.shape != _expected.shape or not _np.allclose(_got_h, _expected, rtol=1e-3, atol=_tolerance):
+            raise AssertionError(f"Les caractéristiques ne sont pas l'avant-dernière représentation ({_what}).")
+    return _student_model, _expected
+
+
+def _stops_before_dropout(_student_model, _images_h, _expected):
+    """In training mode a kept Dropout would zero features at random: the extractor must stop before it."""
+    _training = _np.asarray(_student_model(_images_h.astype("float32"), training=True), dtype=_np.float64)
+    if not _np.allclose(_training.reshape(_expected.shape), _expected, rtol=1e-4, atol=1e-5):
+        raise AssertionError("L'extracteur doit s'arrêter avant le Dropout qui précède la dernière couche.")
+
+
+_x_h = _np.random.default_rng(2).integers(0, 256, size=(6, 32, 32, 3)).astype("float32")
+_keras.utils.set_random_seed(5)
+_inputs = _keras.Input((32, 32, 3))
+_hidden = _layers.Rescaling(1.0 / 255)(_inputs)
+_hidden = _layers.Conv2D(8, 3, activation="relu")(_hidden)
+_hidden = _layers.GlobalAveragePooling2D()(_hidden)
+_hidden = _layers.Dense(12, activation="relu")(_hidden)
+_hidden = _layers.Dropout(0.5)(_hidden)
+_small_cnn = _keras.Model(_inputs, _layers.Dense(4, activation="softmax")(_hidden))
+_student_small, _expected_small = _compare_extractor(_small_cnn, _x_h, "CNN avec Dropout")
+_stops_before_dropout(_student_small, _x_h, _expected_small)
+_inputs = _keras.Input((32, 32, 3))
+_hidden = _layers.Rescaling(1.0 / 127.5, offset=-1.0)(_inputs)
+_base = _keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False, weights=None)
+_hidden = _base(_hidden, training=False)
+_hidden = _layers.GlobalAveragePooling2D()(_hidden)
+_hidden = _layers.Dropout(0.2)(_hidden)
+_transfer_like = _keras.Model(_inputs, _layers.Dense(7, activation="softmax")(_hidden))
+_ = _compare_extractor(_transfer_like, _x_h, "modèle de transfert")
+_ = _compare_extractor(run.load_model(run.load_json("best")["name"], compile=False), data.x_validation[:10], "meilleur modèle")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Calculons maintenant le sous-ensemble et ses caractéristiques. En mode rapide la validation
+# compte moins de `settings.tsne_samples` images : on les prend alors toutes (le sous-ensemble
+# reste « stratifié », trivialement).
+
+# %% [code] id=features_07
+num_samples = min(settings.tsne_samples, len(data.y_validation))
+indices = stratified_subset(data.y_validation, num_samples, settings.seed)
+labels = data.y_validation[indices]
+features = extract_features(model, data.x_validation[indices], settings.batch_size)
+print(f"{len(indices)} images de validation, {features.shape[1]} caractéristiques par image.")
+print("Images par classe :", dict(zip(data.class_names, np.bincount(labels, minlength=len(data.class_names)).tolist())))
+dead = int(np.sum(np.all(features == 0, axis=0)))
+print(f"Caractéristiques toujours nulles (unités ReLU « mortes ») : {dead} sur {features.shape[1]}.")
+
+# %% [markdown]
+# ## 3. t-SNE
+#
+# t-SNE (*t-distributed Stochastic Neighbor Embedding*) place chaque image sur un plan en
+# cherchant à **conserver ses voisins** :
+#
+# 1. dans l'espace des caractéristiques, il transforme les distances en probabilités d'être
+#    voisins (une gaussienne autour de chaque point). La largeur de chaque gaussienne est réglée
+#    par la **perplexité**, à peu près le **nombre de voisins effectifs** que chaque point
+#    regarde (30 par défaut) ; elle doit donc rester inférieure au nombre de points ;
+# 2. dans le plan, il place les points pour que des probabilités analogues (calculées avec une
+#    loi de Student, à queues lourdes) ressemblent le plus possible aux premières, en
+#    minimisant une divergence de Kullback-Leibler par descente de gradient.
+#
+# Les distances de départ sont euclidiennes : une caractéristique qui prend de grandes valeurs
+# pèserait bien plus que les autres. On **standardise** donc chaque caractéristique (moyenne
+# nulle, écart-type 1, `StandardScaler`) pour que toutes comptent autant ; les unités mortes
+# (toujours nulles, écart-type 0) restent à zéro au lieu de provoquer une division par zéro.
+#
+# Écrivez `tsne_embedding(features, seed, perplexity=30.0)` avec
+# `TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)`. L'initialisation
+# par ACP (`init="pca"`) rend la carte plus stable qu'une initialisation aléatoire et conserve
+# mieux la structure d'ensemble. Si la perplexité n'est pas strictement inférieure au nombre
+# d'images, levez une `ValueError` qui le dit (plutôt que de changer la perplexité en silence :
+# c'est un réglage qu'on interprète).
+
+# %% [solution] id=tsne_embedding
+#| solution: solutions.features.tsne_embedding
+
+# %% [tests] id=test_tsne_embedding points=2
+"""Vérifie que tsne_embedding renvoie une carte 2-D, identique d'un appel à l'autre avec la même graine."""
+_points = np.random.default_rng(0).normal(size=(60, 10))
+_first = checks.plain_float_array(tsne_embedding(_points.copy(), 0), "tsne_embedding(...)", shape=(60, 2))
+_second = checks.plain_float_array(tsne_embedding(_points.copy(), 0), "tsne_embedding(...)", shape=(60, 2))
+if not np.allclose(_first, _second, atol=1e-6):
+    checks.fail("Deux appels avec la même graine doivent donner la même carte (random_state=seed, init='pca').")
+if np.std(_first) < 1e-6:
+    checks.fail("La carte est dégénérée (tous les points au même endroit).")
+print("tsne_embedding : OK")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from paysages import checks as _checks
+from sklearn.neighbors import NearestNeighbors as _NearestNeighbors
+
+# Three clusters in six dimensions, hidden behind two dimensions of huge noise: standardising
+# the features lets t-SNE find the clusters; raw Euclidean distances only see the noise.
+_generator = _np.random.default_rng(0)
+_groups = _np.repeat(_np.arange(3), 20)
+_centres = _generator.normal(size=(3, 6)) * 4
+_points_h = _np.hstack([_centres[_groups] + _generator.normal(size=(60, 6)), _generator.normal(size=(60, 2)) * 1000.0])
+_map = _checks.plain_float_array(tsne_embedding(_points_h.copy(), 0), "tsne_embedding(...)", shape=(60, 2))
+_, _neighbours_h = _NearestNeighbors(n_neighbors=6).fit(_map).kneighbors(_map)
+_agreement = float(_np.mean(_groups[_neighbours_h[:, 1:]] == _groups[:, None]))
+if _agreement < 0.8:
+    raise AssertionError("Sur des données à échelles très différentes, la carte ne retrouve pas les groupes : standardisez les caractéristiques (StandardScaler).")
+for _perplexity in (10.0, 12.0):
+    try:
+        tsne_embedding(_points_h[:10].copy(), 0, perplexity=_perplexity)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("tsne_embedding doit lever ValueError quand la perplexité n'est pas inférieure au nombre d'images.")
+### END HIDDEN TESTS
+
+# %% [code] id=tsne_07
+embedding = tsne_embedding(features, settings.seed)
+run.save_arrays("features", features=features, labels=labels, indices=indices, embedding=embedding)
+figure = scatter_embedding(
+    embedding, labels, data.class_names,
+    title=f"t-SNE des caractéristiques de « {best['name']} » ({len(labels)} images de validation)",
+)
+figure.savefig(run.figure_path("07_tsne.png"), dpi=150)
+plt.show()
+
+# %% [tests] id=test_features_saved points=3
+"""Vérifie que arrays/features.npz contient les caractéristiques du meilleur modèle et leur carte t-SNE."""
+_saved = run.load_arrays("features")
+for _key in ("features", "labels", "indices", "embedding"):
+    if _key not in _saved:
+        checks.fail(f"arrays/features.npz ne contient pas « {_key} » : exécutez la cellule de sauvegarde.")
+_num_samples = min(settings.tsne_samples, len(data.y_validation))
+_indices = checks.plain_int_array(_saved["indices"], "indices", length=_num_samples)
+if not np.array_equal(_indices, checks.plain_int_array(stratified_subset(data.y_validation.copy(), _num_samples, settings.seed), "stratified_subset(...)")):
+    checks.fail("Les indices sauvegardés ne sont pas ceux de stratified_subset(data.y_validation, num_samples, settings.seed).")
+if not np.array_equal(checks.plain_int_array(_saved["labels"], "labels"), data.y_validation[_indices]):
+    checks.fail("Les étiquettes sauvegardées doivent être data.y_validation[indices].")
+_saved_features = checks.plain_float_array(_saved["features"], "features", shape=(_num_samples, None))
+_mine = checks.plain_float_array(extract_features(model, data.x_validation[_indices], settings.batch_size), "extract_features(...)")
+if _mine.shape != _saved_features.shape or not np.allclose(_mine, _saved_features, rtol=1e-3, atol=1e-3 * max(1.0, np.abs(_mine).max())):
+    checks.fail("Les caractéristiques sauvegardées ne sont pas celles du meilleur modèle : relancez les cellules de la partie 2.")
+_saved_embedding = checks.plain_float_array(_saved["embedding"], "embedding", shape=(_num_samples, 2))
+_remade = checks.plain_float_array(tsne_embedding(_saved_features, settings.seed), "tsne_embedding(...)", shape=(_num_samples, 2))
+# Trustworthiness: do the map's nearest neighbours stay neighbours in feature space (1 = always)?
+_trust_saved = trustworthiness(_saved_features, _saved_embedding, n_neighbors=5)
+_trust_remade = trustworthiness(_saved_features, _remade, n_neighbors=5)
+if _trust_saved < _trust_remade - 0.05:
+    checks.fail(f"La carte sauvegardée conserve moins bien les voisins ({_trust_saved:.2f}) que tsne_embedding(features, settings.seed) ({_trust_remade:.2f}) : relancez la cellule t-SNE.")
+print("features.npz : OK")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from paysages import checks as _checks
+from sklearn.manifold import trustworthiness as _trustworthiness
+from sklearn.preprocessing import StandardScaler as _StandardScaler
+from solutions.features import extract_features as _reference_extract, tsne_embedding as _reference_tsne
+
+_best_model = run.load_model(run.load_json("best")["name"], compile=False)
+_saved = run.load_arrays("features")
+_count = min(settings.tsne_samples, len(data.y_validation))
+_indices = _checks.plain_int_array(_saved["indices"], "indices", length=_count)
+if len(_np.unique(_indices)) != _count or _indices.min() < 0 or _indices.max() >= len(data.y_validation):
+    raise AssertionError("Les indices sauvegardés sont répétés ou hors de la validation.")
+_class_counts = _np.bincount(data.y_validation[_indices], minlength=len(data.class_names))
+_quotas = _np.bincount(data.y_validation, minlength=len(data.class_names)) * _count / len(data.y_validation)
+if _np.any(_class_counts == 0) or _np.any(_np.abs(_class_counts - _quotas) >= 1.0 + 1e-9):
+    raise AssertionError("Le sous-ensemble sauvegardé n'est pas stratifié.")
+if not _np.array_equal(_checks.plain_int_array(_saved["labels"], "labels"), data.y_validation[_indices]):
+    raise AssertionError("Les étiquettes sauvegardées ne correspondent pas aux indices.")
+# Recompute the features from the saved model: forged arrays cannot pass.
+_expected = _np.asarray(_reference_extract(_best_model, data.x_validation[_indices], 32), dtype=_np.float64)
+_saved_features = _checks.plain_float_array(_saved["features"], "features")
+if _saved_features.shape != _expected.shape or not _np.allclose(_saved_features, _expected, rtol=1e-3, atol=1e-3 * max(1.0, float(_np.abs(_expected).max()))):
+    raise AssertionError("Les caractéristiques sauvegardées diffèrent de celles recalculées avec le meilleur modèle.")
+# The saved map must be a faithful t-SNE of these features: its neighbours are feature neighbours.
+_standardised = _StandardScaler().fit_transform(_expected)
+_saved_embedding = _checks.plain_float_array(_saved["embedding"], "embedding", shape=(_count, 2))
+_reference_map = _reference_tsne(_expected, settings.seed)
+_trust_saved = _trustworthiness(_standardised, _saved_embedding, n_neighbors=5)
+_trust_reference = _trustworthiness(_standardised, _reference_map, n_neighbors=5)
+if _trust_saved < _trust_reference - 0.05:
+    raise AssertionError(f"La carte sauvegardée conserve mal les voisins (fiabilité {_trust_saved:.2f} contre {_trust_reference:.2f}).")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. La perplexité change l'image
+#
+# La même carte, calculée avec trois perplexités. Une petite perplexité ne regarde que quelques
+# voisins : elle morcelle les classes en petits îlots. Une grande perplexité regarde plus loin
+# et donne des groupes plus ronds et plus compacts. Aucune n'est « la vraie » : ce qui est
+# **stable d'une perplexité à l'autre** (quelles classes restent ensemble, lesquelles se
+# mêlent) est ce qu'on peut interpréter. Vous pouvez modifier cette cellule.
+
+# %% [free]
+perplexities = [5.0, 30.0, min(50.0, len(features) - 1.0)]
+figure, axes = plt.subplots(1, len(perplexities), figsize=(5 * len(perplexities), 4.5))
+for axis, perplexity in zip(axes, perplexities):
+    # The map of perplexity 30 is the one computed above.
+    points = embedding if perplexity == 30.0 else tsne_embedding(features, settings.seed, perplexity=perplexity)
+    for label, name in enumerate(data.class_names):
+        chosen = labels == label
+        axis.scatter(points[chosen, 0], points[chosen, 1], s=8, color=f"C{label}", label=name)
+    axis.set_title(f"perplexité {perplexity:g}")
+    axis.set_xticks([])
+    axis.set_yticks([])
+axes[0].legend(fontsize="small", markerscale=2)
+figure.tight_layout()
+figure.savefig(run.figure_path("07_tsne_perplexites.png"), dpi=150)
+plt.show()
+
+# %% [markdown]
+# ## 5. Ce que le modèle confond
+#
+# Pour relier la carte aux erreurs du notebook 06, voici les confusions les plus fréquentes du
+# meilleur modèle sur **toute** la validation (vraie classe → classe prédite).
+
+# %% [code] id=confusions_07
+predictions = model.predict(data.x_validation, batch_size=settings.batch_size, verbose=0).argmax(axis=1)
+confusions = collections.Counter(
+    (data.class_names[true_label], data.class_names[predicted_label])
+    for true_label, predicted_label in zip(data.y_validation, predictions)
+    if true_label != predicted_label
+)
+print(f"Exactitude de validation : {np.mean(predictions == data.y_validation):.3f}")
+for (true_name, predicted_name), count in confusions.most_common(6):
+    print(f"  {true_name:>9} → {predicted_name:<9} : {count} image(s)")
+
+# %% [markdown]
+# ## 6. Analyse
+#
+# Répondez dans la cellule ci-dessous (quelques phrases, en vous appuyant sur vos figures) :
+#
+# 1. Quelles classes forment des groupes bien séparés sur la carte ? Lesquelles se
+#    chevauchent ? Est-ce cohérent avec les confusions ci-dessus et celles du notebook 06 ?
+#    Proposez une raison visuelle (couleurs, textures, composition des photos).
+# 2. Deux groupes éloignés sur la carte sont-ils forcément plus différents, pour le réseau,
+#    que deux groupes proches ? Un groupe plus étalé est-il une classe plus variée ? Justifiez
+#    avec ce que fait t-SNE et avec la figure des perplexités.
+# 3. Une carte t-SNE où les classes se mélangent prouve-t-elle que les caractéristiques ne
+#    permettent pas de les séparer ?
+
+# %% [answer] id=analysis_07 points=4
+# Réponse de référence (correcteur) : les classes aux signatures visuelles nettes (p. ex.
+# forest, ocean, city) forment des groupes compacts ; des classes voisines visuellement se
+# chevauchent (lake / ocean : beaucoup d'eau et de ciel ; field / road ; mountain / lake),
+# et ce sont précisément les paires les plus confondues par le modèle (liste ci-dessus,
+# matrice du notebook 06) : le classifieur linéaire final ne peut pas séparer ce que la
+# représentation mélange. Attendus sur t-SNE : il ne conserve que le **voisinage local** ;
+# les distances entre groupes, leurs tailles et leurs étalements ne sont pas interprétables
+# (la loi de Student et la normalisation par point les déforment) ; la carte dépend de la
+# perplexité (et de l'initialisation/graine) : on n'interprète que ce qui est stable d'un
+# réglage à l'autre. Un mélange en 2-D ne prouve pas l'inséparabilité en dimension D (la
+# projection perd de l'information) : c'est l'exactitude du modèle, ou la précision des
+# voisins (notebook 08), qui le mesure. Valoriser les réponses qui citent leurs propres
+# classes et chiffres plutôt que ce corrigé.

@@ -1,0 +1,371 @@
+# %% [markdown]
+# # 08 — Les plus proches voisins dans l'espace des caractéristiques
+#
+# **Objectifs**
+#
+# - chercher, pour une image, les images **les plus proches** dans l'espace des
+#   caractéristiques du meilleur modèle, avec `sklearn.neighbors.NearestNeighbors` ;
+# - traiter correctement un piège classique : l'image elle-même, et ses **doublons exacts** ;
+# - mesurer, sur tout le sous-ensemble, la **précision des voisins** (la part des voisins de
+#   même classe) et la comparer au **hasard** ;
+# - en tirer ce que ces caractéristiques ont appris (et ce qu'elles n'ont pas appris).
+#
+# Ce notebook lit `arrays/features.npz` (notebook `07_tsne.ipynb`) et écrit `neighbours.json`.
+# Exécutez d'abord le notebook 07 avec le même dossier de run.
+
+# %% [code] id=bootstrap_08
+#| include: bootstrap
+
+# %% [code] id=setup_08
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.neighbors import NearestNeighbors
+
+from paysages import checks
+from paysages.data import load_split_arrays
+from paysages.errors import PrerequisiteError
+from paysages.notebook import start
+from paysages.plots import show_images
+
+context = start("08_voisins")
+settings, run = context.settings, context.run
+data = load_split_arrays(settings)
+best = run.load_json("best")
+
+saved = run.load_arrays("features")
+missing = [key for key in ("features", "labels", "indices") if key not in saved]
+if missing:
+    raise PrerequisiteError(
+        f"arrays/features.npz ne contient pas {', '.join(missing)} : exécutez à nouveau le "
+        "notebook 07_tsne.ipynb jusqu'au bout."
+    )
+features = np.asarray(saved["features"], dtype=np.float32)
+labels = np.asarray(saved["labels"], dtype=np.int64)
+indices = np.asarray(saved["indices"], dtype=np.int64)
+if (
+    features.ndim != 2
+    or len(features) != len(indices)
+    or indices.max() >= len(data.y_validation)
+    or not np.array_equal(labels, data.y_validation[indices])
+):
+    raise PrerequisiteError(
+        "arrays/features.npz ne correspond pas à la validation actuelle (la séparation a-t-elle "
+        "changé ?) : exécutez à nouveau le notebook 07_tsne.ipynb."
+    )
+print(f"Modèle : {best['name']} — {len(features)} images de validation, {features.shape[1]} caractéristiques chacune.")
+
+# %% [markdown]
+# ## 1. Chercher les voisins d'une image
+#
+# Chaque image du sous-ensemble du notebook 07 est un point de l'espace des caractéristiques
+# (ses `D` valeurs). Ses voisins sont les points à la plus petite **distance euclidienne**
+# $\|a - b\| = \sqrt{\sum_j (a_j - b_j)^2}$. On garde ici les caractéristiques **brutes**,
+# celles que la dernière couche du réseau reçoit (la standardisation du notebook 07 ne servait
+# qu'à la carte t-SNE).
+#
+# `NearestNeighbors(n_neighbors=k, metric="euclidean").fit(features)` range les points ;
+# `kneighbors(requêtes)` renvoie, pour chaque requête, les distances et les indices de ses `k`
+# plus proches points, triés par distance croissante. La requête fait elle-même partie des
+# points rangés : elle est sa propre voisine, à distance 0. Il faut donc demander **un voisin
+# de plus** et retirer la requête.
+#
+# Le piège : retirer « le point à distance 0 » ou « le premier résultat » est faux. Un jeu
+# collecté sur le web contient des **doublons exacts** (la même photo deux fois) : le doublon
+# est aussi à distance 0, il peut être renvoyé **avant** la requête, et c'est un vrai voisin
+# qu'il faut garder. On retire donc la requête **par son indice**.
+#
+# Un détail de précision : avec beaucoup de dimensions, l'algorithme par défaut (`"brute"`)
+# calcule $\|a-b\|^2 = \|a\|^2 + \|b\|^2 - 2\,a \cdot b$, rapide mais qui peut laisser une
+# distance de l'ordre de $10^{-6}$ entre deux images identiques. `algorithm="ball_tree"`
+# calcule chaque distance à partir des différences $a_j - b_j$ : un doublon est alors
+# exactement à distance 0.
+#
+# Écrivez `nearest_neighbours(features, query_index, num_neighbours=3)` en suivant sa
+# docstring. Renvoyez des `int` et des `float` Python (`int(...)`, `float(...)`) : ils
+# s'écrivent tels quels dans un fichier JSON.
+
+# %% [solution] id=nearest_neighbours
+#| solution: solutions.neighbours.nearest_neighbours
+
+# %% [tests] id=test_nearest_neighbours points=3
+"""Vérifie nearest_neighbours sur de petits exemples, dont une image en double."""
+_points = np.array([[0.0], [1.0], [3.0], [6.0], [10.0]])
+_found, _distances = nearest_neighbours(_points.copy(), 1, 3)
+_found = checks.plain_int_array(_found, "les indices renvoyés", length=3)
+_distances = checks.plain_float_array(_distances, "les distances renvoyées", shape=(3,))
+if 1 in _found.tolist():
+    checks.fail("La requête elle-même ne doit pas figurer parmi ses voisins : retirez-la par son indice.")
+if _found.tolist() != [0, 2, 3] or not np.allclose(_distances, [1.0, 2.0, 5.0]):
+    checks.fail(f"Voisins du point 1 attendus [0, 2, 3] aux distances [1, 2, 5], obtenu {_found.tolist()} et {np.round(_distances, 3).tolist()}.")
+# Points 0 and 1 are exact duplicates: each is the other's nearest neighbour, at distance 0.
+_twins = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [5.0, 0.0]])
+for _query, _expected in ((0, [1, 2, 3]), (1, [0, 2, 3])):
+    _found, _distances = nearest_neighbours(_twins.copy(), _query, 3)
+    _found = checks.plain_int_array(_found, "les indices renvoyés", length=3)
+    _distances = checks.plain_float_array(_distances, "les distances renvoyées", shape=(3,))
+    if _query in _found.tolist():
+        checks.fail(f"La requête {_query} figure parmi ses propres voisins : retirez-la par son indice, pas par sa distance.")
+    if _found.tolist() != _expected or not np.allclose(_distances, [0.0, 1.0, 5.0], atol=1e-6):
+        checks.fail(f"Avec un doublon exact, les voisins de {_query} sont {_expected} aux distances [0, 1, 5] (le doublon est un vrai voisin) ; obtenu {_found.tolist()}.")
+print("nearest_neighbours : OK")
+### BEGIN HIDDEN TESTS
+import numbers as _numbers
+import numpy as _np
+from paysages import checks as _checks
+from solutions.features import extract_features as _reference_extract
+
+
+def _brute_force(_points_h, _query_h, _count_h):
+    """The k nearest rows by a plain NumPy computation, the query excluded by its index."""
+    _all = _np.sqrt(((_points_h - _points_h[_query_h]) ** 2).sum(axis=1))
+    _all[_query_h] = _np.inf
+    return _np.sort(_all)[:_count_h], _all
+
+
+def _check_neighbours(_points_h, _query_h, _count_h, _what):
+    _points_h = _np.asarray(_points_h, dtype=_np.float64)
+    _raw_indices, _raw_distances = nearest_neighbours(_points_h.copy(), _query_h, _count_h)
+    if not all(isinstance(_item, _numbers.Integral) and not isinstance(_item, bool) for _item in list(_raw_indices)):
+        raise AssertionError(f"nearest_neighbours doit renvoyer des indices entiers ({_what}).")
+    _got = _checks.plain_int_array(_raw_indices, "indices", length=_count_h)
+    _got_distances = _checks.plain_float_array(_raw_distances, "distances", shape=(_count_h,))
+    if _query_h in _got.tolist() or len(set(_got.tolist())) != _count_h or _got.min() < 0 or _got.max() >= len(_points_h):
+        raise AssertionError(f"Indices invalides, répétés ou contenant la requête ({_what}).")
+    _expected, _all = _brute_force(_points_h, _query_h, _count_h)
+    if _np.any(_np.diff(_got_distances) < -1e-9):
+        raise AssertionError(f"Les voisins doivent être triés par distance croissante ({_what}).")
+    if not _np.allclose(_got_distances, _expected, rtol=1e-6, atol=1e-5) or not _np.allclose(_all[_got], _got_distances, rtol=1e-6, atol=1e-5):
+        raise AssertionError(f"Les voisins ou leurs distances diffèrent d'un calcul direct avec NumPy ({_what}).")
+
+
+_generator = _np.random.default_rng(21)
+_random_points = _generator.normal(size=(40, 16))
+for _query_h in (0, 7, 39):
+    for _count_h in (1, 3, 5):
+        _check_neighbours(_random_points, _query_h, _count_h, "données aléatoires")
+# Exact duplicates of the query, placed before and after it: they are neighbours at distance 0.
+_with_twins = _random_points.copy()
+_with_twins[3] = _with_twins[12]
+_with_twins[30] = _with_twins[12]
+for _query_h in (3, 12, 30):
+    _check_neighbours(_with_twins, _query_h, 3, "avec des doublons")
+    _twin_indices, _ = nearest_neighbours(_with_twins.copy(), _query_h, 2)
+    if sorted(_checks.plain_int_array(_twin_indices, "indices").tolist()) != sorted({3, 12, 30} - {_query_h}):
+        raise AssertionError("Un doublon exact de la requête doit être renvoyé, à distance 0.")
+# The student's saved features, then the features recomputed from the saved model.
+_saved_h = run.load_arrays("features")
+_student_features = _checks.plain_float_array(_saved_h["features"], "features")
+_best_model = run.load_model(run.load_json("best")["name"], compile=False)
+_indices_h = _checks.plain_int_array(_saved_h["indices"], "indices")
+_model_features = _np.asarray(_reference_extract(_best_model, data.x_validation[_indices_h], 32), dtype=_np.float64)
+for _query_h in _generator.choice(len(_indices_h), size=4, replace=False):
+    _check_neighbours(_student_features, int(_query_h), 3, "caractéristiques du notebook 07")
+    _check_neighbours(_model_features, int(_query_h), 3, "caractéristiques recalculées avec le modèle")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 2. Une image au hasard et ses trois voisins
+#
+# La cellule suivante tire une image au hasard, avec un générateur initialisé par la graine
+# des réglages (le tirage se répète d'une exécution à l'autre). Changez la graine, ou fixez
+# vous-même `query_position` (un entier de 0 à `len(features) - 1`), pour explorer d'autres
+# images : c'est le meilleur moyen de comprendre ce que le réseau juge « semblable ».
+
+# %% [free]
+rng = np.random.default_rng(settings.seed)
+query_position = int(rng.integers(len(features)))
+print(f"Image requête : position {query_position} du sous-ensemble.")
+
+# %% [code] id=neighbours_08
+neighbour_positions, neighbour_distances = nearest_neighbours(features, query_position, num_neighbours=3)
+query_class = data.class_names[labels[query_position]]
+titles = [f"requête : {query_class}"]
+colours = ["black"]
+for position, distance in zip(neighbour_positions, neighbour_distances):
+    name = data.class_names[labels[position]]
+    titles.append(f"{name}\ndistance {distance:.2f}")
+    colours.append("green" if name == query_class else "red")
+positions = [query_position, *neighbour_positions]
+figure = show_images(data.x_validation[indices[positions]], titles, num_columns=4, size=2.8, colours=colours)
+figure.suptitle(f"Les 3 plus proches voisins dans l'espace des caractéristiques de « {best['name']} »", fontsize=10)
+figure.tight_layout()
+figure.savefig(run.figure_path("08_voisins.png"), dpi=150)
+plt.show()
+
+
+def describe(position):
+    """The record of one image of the subset: where it is and what it shows."""
+    validation_index = int(indices[position])
+    return {
+        "position": int(position),
+        "validation_index": validation_index,
+        "path": data.validation_paths[validation_index],
+        "class": data.class_names[labels[position]],
+    }
+
+
+record = {
+    "model": best["name"],
+    "num_images": int(len(features)),
+    "query": describe(query_position),
+    "neighbours": [
+        {**describe(position), "distance": float(distance)}
+        for position, distance in zip(neighbour_positions, neighbour_distances)
+    ],
+}
+run.save_json("neighbours", record)
+
+# %% [tests] id=test_neighbours_json points=2
+"""Vérifie que neighbours.json décrit la requête et ses trois plus proches voisins."""
+_record = run.load_json("neighbours")
+if not isinstance(_record, dict) or "query" not in _record or "neighbours" not in _record:
+    checks.fail("neighbours.json doit contenir « query » et « neighbours » : exécutez la cellule précédente.")
+_query = int(checks.plain_float(_record["query"]["position"], "la position de la requête"))
+_positions = checks.plain_int_array([item["position"] for item in _record["neighbours"]], "les positions des voisins", length=3)
+_mine, _mine_distances = nearest_neighbours(features.copy(), _query, 3)
+if _positions.tolist() != checks.plain_int_array(_mine, "nearest_neighbours(...)").tolist():
+    checks.fail("Les voisins enregistrés ne sont pas ceux que renvoie nearest_neighbours : relancez la cellule précédente.")
+for _item in [_record["query"], *_record["neighbours"]]:
+    _position = int(checks.plain_float(_item["position"], "position"))
+    if int(checks.plain_float(_item["validation_index"], "validation_index")) != int(indices[_position]) or str(_item["class"]) != data.class_names[labels[_position]]:
+        checks.fail("Chaque image de neighbours.json doit donner son indice de validation (indices[position]) et sa classe.")
+print("neighbours.json : OK")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from paysages import checks as _checks
+from solutions.features import extract_features as _reference_extract
+
+_record_h = run.load_json("neighbours")
+_saved_h = run.load_arrays("features")
+_indices_h = _checks.plain_int_array(_saved_h["indices"], "indices")
+_best_model = run.load_model(run.load_json("best")["name"], compile=False)
+_model_features = _np.asarray(_reference_extract(_best_model, data.x_validation[_indices_h], 32), dtype=_np.float64)
+_query_h = int(_checks.plain_float(_record_h["query"]["position"], "position"))
+if not 0 <= _query_h < len(_indices_h):
+    raise AssertionError("La position de la requête est hors du sous-ensemble.")
+_all = _np.sqrt(((_model_features - _model_features[_query_h]) ** 2).sum(axis=1))
+_all[_query_h] = _np.inf
+_positions_h = _checks.plain_int_array([_item["position"] for _item in _record_h["neighbours"]], "positions", length=3)
+_distances_h = _checks.plain_float_array([_item["distance"] for _item in _record_h["neighbours"]], "distances", shape=(3,))
+# Recomputed from the saved model: the recorded neighbours must be the true nearest ones.
+_scale = 1e-3 * max(1.0, float(_np.abs(_model_features).max()))
+if _query_h in _positions_h.tolist() or not _np.allclose(_all[_positions_h], _np.sort(_all)[:3], rtol=1e-3, atol=_scale):
+    raise AssertionError("Les voisins enregistrés ne sont pas les plus proches dans l'espace du meilleur modèle.")
+if not _np.allclose(_distances_h, _all[_positions_h], rtol=1e-3, atol=_scale):
+    raise AssertionError("Les distances enregistrées ne correspondent pas aux caractéristiques du meilleur modèle.")
+for _item in [_record_h["query"], *_record_h["neighbours"]]:
+    _index_h = int(_checks.plain_float(_item["validation_index"], "validation_index"))
+    if _index_h != int(_indices_h[int(_checks.plain_float(_item["position"], "position"))]):
+        raise AssertionError("Un indice de validation de neighbours.json ne correspond pas à sa position.")
+    if str.__getitem__(str(_item["class"]), slice(None)) != data.class_names[int(data.y_validation[_index_h])]:
+        raise AssertionError("Une classe de neighbours.json est fausse.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3. Les voisins sont-ils de la même classe ? La précision des voisins
+#
+# Une image ne prouve rien. Mesurons, pour **chaque** image du sous-ensemble, la part de ses
+# trois plus proches voisins qui sont de **sa** classe, puis faisons la moyenne : c'est la
+# **précision à 3** d'un moteur de recherche d'images semblables qui utiliserait ces
+# caractéristiques.
+#
+# Pour la juger, il faut un point de comparaison : des voisins tirés **au hasard** seraient de
+# la même classe qu'une image de classe $c$ avec une probabilité $(n_c - 1)/(N - 1)$ (les
+# autres images de sa classe parmi les autres images).
+#
+# Écrivez `neighbour_class_agreement(features, labels, num_neighbours=3)`. Rechercher les
+# voisins image par image (en appelant `nearest_neighbours` N fois) fonctionne, mais
+# reconstruit la structure de recherche à chaque appel : faites **une seule** recherche,
+# `kneighbors(features)`, pour toutes les images à la fois (avec un voisin de plus, que vous
+# retirez par son indice comme plus haut).
+
+# %% [solution] id=neighbour_class_agreement
+#| solution: solutions.neighbours.neighbour_class_agreement
+
+# %% [tests] id=test_neighbour_class_agreement points=2
+"""Vérifie neighbour_class_agreement sur un petit exemple calculé à la main."""
+_points = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.3]])
+_classes = np.array([0, 0, 1, 1, 1, 0])
+_got = checks.plain_float_array(neighbour_class_agreement(_points.copy(), _classes.copy(), 2), "neighbour_class_agreement(...)", shape=(6,))
+# Two nearest neighbours of each point: {1, 2}, {0, 2}, {1, 0}, {4, 5}, {3, 5}, {4, 3}.
+_expected = np.array([0.5, 0.5, 0.0, 0.5, 0.5, 0.0])
+if not np.allclose(_got, _expected):
+    checks.fail(f"Précision attendue {_expected.tolist()} (voisins de même classe parmi les 2 plus proches), obtenu {np.round(_got, 3).tolist()}.")
+print("neighbour_class_agreement : OK")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from paysages import checks as _checks
+from solutions.neighbours import neighbour_class_agreement as _reference_agreement
+
+_generator = _np.random.default_rng(8)
+_points_h = _generator.normal(size=(60, 8))
+_points_h[5] = _points_h[40]
+_classes_h = _generator.integers(0, 4, size=60)
+for _count_h in (1, 3, 5):
+    _expected_h = _reference_agreement(_points_h, _classes_h, _count_h)
+    _got_h = _checks.plain_float_array(neighbour_class_agreement(_points_h.copy(), _classes_h.copy(), _count_h), "neighbour_class_agreement(...)", shape=(60,))
+    if not _np.allclose(_got_h, _expected_h, atol=1e-9):
+        raise AssertionError("neighbour_class_agreement diffère de la référence (requête retirée par son indice ?).")
+_saved_h = run.load_arrays("features")
+_student_features = _checks.plain_float_array(_saved_h["features"], "features")
+_saved_labels = _checks.plain_int_array(_saved_h["labels"], "labels")
+_got_h = _checks.plain_float_array(neighbour_class_agreement(_student_features.copy(), _saved_labels.copy(), 3), "neighbour_class_agreement(...)")
+if not _np.allclose(_got_h, _reference_agreement(_student_features, _saved_labels, 3), atol=1e-9):
+    raise AssertionError("neighbour_class_agreement diffère de la référence sur les caractéristiques du notebook 07.")
+### END HIDDEN TESTS
+
+# %% [code] id=precision_08
+agreement = neighbour_class_agreement(features, labels, num_neighbours=3)
+counts = np.bincount(labels, minlength=len(data.class_names))
+chance = (counts - 1) / (len(labels) - 1)
+per_class = [float(agreement[labels == label].mean()) if counts[label] else 0.0 for label in range(len(data.class_names))]
+overall, overall_chance = float(agreement.mean()), float(chance[labels].mean())
+
+figure, axis = plt.subplots(figsize=(8, 4))
+axis.bar(data.class_names, per_class, color=[f"C{label}" for label in range(len(data.class_names))], label="voisins de même classe")
+axis.scatter(data.class_names, chance, marker="_", s=600, color="black", zorder=3, label="hasard")
+axis.axhline(overall, color="grey", linestyle="--", label=f"moyenne : {overall:.2f}")
+axis.set_ylim(0, 1)
+axis.set_ylabel("part des 3 voisins de même classe")
+axis.set_title(f"Précision des 3 plus proches voisins : {overall:.2f} (hasard : {overall_chance:.2f})")
+axis.legend(fontsize="small")
+figure.tight_layout()
+figure.savefig(run.figure_path("08_precision_voisins.png"), dpi=150)
+plt.show()
+
+record["retrieval_precision"] = {
+    "num_neighbours": 3,
+    "mean": overall,
+    "chance": overall_chance,
+    "per_class": dict(zip(data.class_names, per_class)),
+}
+run.save_json("neighbours", record)
+for name, value, level in zip(data.class_names, per_class, chance):
+    print(f"{name:>9} : {value:.2f} (hasard {level:.2f})")
+
+# %% [markdown]
+# ## 4. Analyse
+#
+# Répondez dans la cellule ci-dessous (quelques phrases, chiffres à l'appui) :
+#
+# 1. Les trois voisins de votre image (essayez-en plusieurs) sont-ils de la même classe
+#    qu'elle ? Quand ils ne le sont pas, qu'ont-ils en commun avec elle (couleurs, composition,
+#    textures) ?
+# 2. La précision des voisins est-elle nettement au-dessus du hasard ? Pour quelles classes
+#    est-elle la plus faible, et est-ce cohérent avec la carte t-SNE et les confusions du
+#    notebook 07 ?
+# 3. Qu'en concluez-vous sur ce que représentent les caractéristiques apprises par le réseau ?
+
+# %% [answer] id=analysis_08 points=3
+# Réponse de référence (correcteur) : le plus souvent les voisins partagent la classe de la
+# requête, et la précision à 3 est nettement au-dessus du hasard (environ 1/7 à 1/5 selon la
+# classe) : des images de même classe sont proches dans l'espace des caractéristiques, ce qui
+# montre que le réseau a appris une représentation **sémantique** (ce que la scène contient)
+# et pas seulement des pixels ; c'est aussi ce qui rend le classifieur linéaire final
+# efficace. Les erreurs de voisinage concernent les classes visuellement proches (lake /
+# ocean, field / road, mountain / lake...), les mêmes qui se chevauchent sur la carte t-SNE et
+# que le modèle confond : les voisins « faux » partagent couleurs dominantes, ligne d'horizon,
+# textures — le réseau s'appuie sur ces indices globaux. Limites à citer : un seul tirage ne
+# prouve rien (d'où la précision moyenne), le sous-ensemble est petit, et en mode hors ligne /
+# avec un modèle peu entraîné la précision est plus basse. Valoriser les réponses qui
+# s'appuient sur leurs propres figures et chiffres.
