@@ -17,11 +17,18 @@ from pathlib import Path
 from autograde.execute import course_notebooks, fast_environment, patched_environment
 
 
+# Fast mode trains small networks: a cell may take minutes on a loaded 2-core machine.
+CELL_TIMEOUT_SECONDS = 900
+
+
 def validate_notebook(path: Path, *, invert: bool = False) -> dict:
     """Run nbgrader's validator on one notebook; return {notebook, ok, seconds, problems}."""
     from nbgrader.validator import Validator
+    from traitlets.config import Config
 
-    validator = Validator(invert=invert)
+    config = Config()
+    config.Execute.timeout = CELL_TIMEOUT_SECONDS
+    validator = Validator(invert=invert, config=config)
     started = time.perf_counter()
     results = validator.validate(str(path))
     problems = []
