@@ -35,6 +35,7 @@ def use_drive_for_runs(subfolder: str = "paysages") -> Path | None:
     if folder is None:
         return None
     os.environ["PAYSAGES_RUN_DIR"] = str(folder / "run")
+    # The images stay on the runtime's fast local disk; a lost runtime downloads them again.
     os.environ.setdefault("PAYSAGES_DATA_ROOT", "/content/datasets")
     print(f"Dossier de run sur Google Drive : {folder / 'run'}")
     return folder

@@ -1,7 +1,8 @@
-"""What the first code cell of every course notebook calls.
+"""What the first code cells of every course notebook call.
 
-``start("02_cnn")`` resolves the settings, seeds everything, prints the environment check and
-returns a :class:`NotebookContext` with the settings and the run folder.
+``start("02_cnn", use_drive=USE_DRIVE)`` optionally moves the run folder to Google Drive, resolves
+the settings, seeds everything, prints the environment check and returns a
+:class:`NotebookContext` with the settings and the run folder.
 """
 
 from __future__ import annotations
@@ -20,13 +21,27 @@ class NotebookContext:
     run: RunFolder
 
 
-def start(name: str, *, quiet: bool = False, **overrides) -> NotebookContext:
-    """Prepare a notebook: settings, seeds, run folder and the environment check."""
+def grading() -> bool:
+    """True while nbgrader executes the notebook (autograde or validate)."""
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+def start(name: str, *, use_drive: bool = False, quiet: bool = False, **overrides) -> NotebookContext:
+    """Prepare a notebook: Drive (optional), settings, seeds, run folder and the environment check.
+
+    ``use_drive`` mounts Google Drive and keeps the run folder there, so that a recycled Colab
+    runtime loses no model and an interrupted training resumes. It is ignored outside Colab and
+    while nbgrader grades the notebook (grading never waits for a Drive prompt).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from paysages.envcheck import check_environment, in_colab
+
+    if use_drive and in_colab() and not grading():
+        from paysages.colab import use_drive_for_runs
+
+        use_drive_for_runs()
     settings = get_settings(**overrides)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    from paysages.envcheck import check_environment
-
     report = check_environment(settings)
     if not quiet:
         print(f"== {name} ==")
@@ -39,7 +54,6 @@ def start(name: str, *, quiet: bool = False, **overrides) -> NotebookContext:
 
     # Retracing warnings (predicting with several models in a row) are noise for students.
     tf.get_logger().setLevel("ERROR")
-
     set_seed(settings.seed)
     configure_mixed_precision(settings, verbose=not quiet)
     return NotebookContext(name=name, settings=settings, run=RunFolder.from_settings(settings))
