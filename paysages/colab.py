@@ -7,9 +7,12 @@ from pathlib import Path
 
 from paysages.envcheck import in_colab
 
+MOUNT_POINT = "/content/drive"
+LOCAL_DATA_ROOT = "/content/datasets"
 
-def mount_drive(subfolder: str = "paysages", mount_point: str = "/content/drive") -> Path | None:
-    """Mount Google Drive and return ``MyDrive/<subfolder>``, or None outside Colab.
+
+def mount_drive(subfolder: str = "paysages") -> Path | None:
+    """Mount Google Drive and return ``MyDrive/<subfolder>``, or None outside Colab or on failure.
 
     Saving the run folder on Drive means a recycled Colab runtime loses nothing: models and
     histories written there survive, and BackupAndRestore resumes an interrupted training.
@@ -20,22 +23,23 @@ def mount_drive(subfolder: str = "paysages", mount_point: str = "/content/drive"
     from google.colab import drive  # Only importable inside Colab.
 
     try:
-        drive.mount(mount_point)
+        drive.mount(MOUNT_POINT)
     except Exception as error:  # Colab raises plain exceptions on mount time-outs.
         print(f"Le montage de Google Drive a échoué ({error}) : le dossier local est utilisé.")
         return None
-    folder = Path(mount_point) / "MyDrive" / subfolder
+    folder = Path(MOUNT_POINT) / "MyDrive" / subfolder
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
 def use_drive_for_runs(subfolder: str = "paysages") -> Path | None:
-    """Mount Drive and point ``PAYSAGES_RUN_DIR`` (and the data root) there when possible."""
+    """Mount Drive and point ``PAYSAGES_RUN_DIR`` there when possible; return the run folder."""
     folder = mount_drive(subfolder)
     if folder is None:
         return None
-    os.environ["PAYSAGES_RUN_DIR"] = str(folder / "run")
+    run_dir = folder / "run"
+    os.environ["PAYSAGES_RUN_DIR"] = str(run_dir)
     # The images stay on the runtime's fast local disk; a lost runtime downloads them again.
-    os.environ.setdefault("PAYSAGES_DATA_ROOT", "/content/datasets")
-    print(f"Dossier de run sur Google Drive : {folder / 'run'}")
-    return folder
+    os.environ.setdefault("PAYSAGES_DATA_ROOT", LOCAL_DATA_ROOT)
+    print(f"Dossier de run sur Google Drive : {run_dir}")
+    return run_dir
