@@ -37,7 +37,7 @@ import pandas as pd
 from PIL import Image
 
 from paysages.errors import DatasetError
-from paysages.images import LICENCE_FOLDER_NAME, _ignore_reason, load_images, scan_image_folder
+from paysages.images import LICENCE_FOLDER_NAME, ignore_reason, load_images, scan_image_folder
 
 # The 2-D reductions explore_image_folder knows, with the names shown above each map.
 METHOD_TITLES = {
@@ -646,7 +646,7 @@ def discover_class_names(folder: str | os.PathLike) -> tuple[str, ...]:
     names = sorted(
         entry.name
         for entry in os.scandir(root)
-        if entry.is_dir() and _ignore_reason(entry.name, is_folder=True, at_root=True) is None
+        if entry.is_dir() and ignore_reason(entry.name, is_folder=True, at_root=True) is None
     )
     if not names:
         raise DatasetError(f"{root} holds no class sub-folder (one folder of images per class).")
