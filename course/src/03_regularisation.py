@@ -1,0 +1,493 @@
+# %% [markdown]
+# # 03 — Mieux généraliser : une technique à la fois
+#
+# **Objectifs**
+#
+# - connaître cinq techniques qui aident un réseau à **généraliser** (à bien classer des images
+#   qu'il n'a jamais vues) : augmentation de données, *dropout*, pénalité L2, normalisation par
+#   lots (*batch normalization*) et arrêt précoce (*early stopping*) ;
+# - comprendre **pourquoi** chacune agit contre le sur-apprentissage constaté au notebook 02 ;
+# - mener une **comparaison équitable** : une seule différence entre deux entraînements ;
+# - lire des courbes superposées et un tableau, et conclure avec des chiffres, coût compris.
+#
+# Ce notebook relit la séparation écrite par `01_separation.ipynb` (exécutez-le d'abord) et
+# sauvegarde dans le dossier de run un modèle par variante : `reg_baseline`, `reg_augmentation`,
+# `reg_dropout`, `reg_l2`, `reg_batch_norm` et `reg_early_stopping`.
+
+# %% [code] id=bootstrap_03
+#| include: bootstrap
+
+# %% [code] id=setup_03
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import display
+from keras import layers
+
+from paysages import checks
+from paysages.data import load_split_arrays
+from paysages.notebook import start
+from paysages.plots import plot_histories, show_images
+from paysages.training import training_seconds
+
+context = start("03_regularisation")
+settings, run = context.settings, context.run
+data = load_split_arrays(settings)
+print(data.describe())
+
+# %% [markdown]
+# ## 0. Une fonction du notebook 02 à réécrire
+#
+# Chaque notebook tourne dans son **propre noyau** Python : les fonctions écrites au
+# notebook 02 n'existent pas ici. Recopiez votre `compile_classifier(model, learning_rate)`
+# (Adam, `sparse_categorical_crossentropy`, métrique `accuracy`) : elle servira à compiler
+# chaque variante **de la même façon**.
+
+# %% [solution] id=compile_classifier_03
+#| solution: solutions.cnn.compile_classifier
+
+# %% [markdown]
+# ## 1. Pourquoi un réseau sur-apprend, et cinq remèdes
+#
+# Le CNN du notebook 02 a des centaines de milliers de paramètres pour quelques centaines
+# (mode rapide) ou quelques milliers (mode complet) d'images : il peut **mémoriser** le jeu
+# d'entraînement (perte d'entraînement qui baisse toujours) sans apprendre ce qui fait un lac
+# ou une forêt (perte de validation qui remonte). Chaque technique attaque ce problème par un
+# côté différent :
+#
+# | technique | ce qu'elle fait | pourquoi elle aide |
+# |---|---|---|
+# | **augmentation de données** | à chaque époque, chaque image est retournée, tournée, zoomée, décalée, contrastée au hasard | le réseau ne voit jamais deux fois exactement la même image : mémoriser les pixels ne paie plus, il doit apprendre des motifs **invariants** |
+# | ***dropout*** | pendant l'entraînement, met à zéro une fraction `dropout_rate` des activations, tirée au hasard à chaque lot | aucun neurone ne peut compter sur un autre : le réseau apprend des caractéristiques **redondantes** et robustes (une moyenne d'un grand nombre de sous-réseaux) |
+# | **pénalité L2** | ajoute $\lambda \sum w^2$ à la perte (`kernel_regularizer`) | préfère des poids **petits**, donc une fonction plus lisse, qui réagit moins aux détails d'une image particulière |
+# | **normalisation par lots** | centre et réduit les activations de chaque couche avec les statistiques du lot | l'optimisation est plus stable et plus rapide ; le bruit des statistiques d'un lot régularise un peu |
+# | **arrêt précoce** | surveille la perte de validation, arrête quand elle ne baisse plus depuis `patience` époques et remet les meilleurs poids | ne change pas le réseau, mais garde le modèle **avant** qu'il ne sur-apprenne |
+#
+# Trois de ces techniques (augmentation, *dropout*, normalisation par lots) se comportent
+# **différemment à l'entraînement et à l'inférence** : Keras leur passe `training=True`
+# pendant `fit` et `training=False` pendant `predict` et `evaluate`. L'augmentation et le
+# *dropout* disparaissent à l'inférence ; la normalisation par lots utilise alors ses
+# **moyennes mobiles** au lieu des statistiques du lot.
+#
+# ## 2. Un constructeur, une option par technique
+#
+# Pour que la comparaison soit **équitable**, chaque variante doit être le CNN du
+# notebook 02 **plus une seule technique**. Écrivez `build_regularised_cnn` en suivant sa
+# docstring :
+#
+# - avec toutes les options par défaut, il construit **exactement** le réseau de `build_cnn`
+#   (mêmes couches, mêmes tailles) ;
+# - `augmentation=True` ajoute, juste après l'entrée, `layers.RandomFlip("horizontal")`,
+#   `RandomRotation`, `RandomZoom`, `RandomTranslation` et `RandomContrast`. Un paysage a le
+#   ciel en haut : un retournement **vertical** ou une grande rotation fabriqueraient des
+#   images qui n'existent pas (facteurs modestes : rotation 0,05 tour, zoom et translation
+#   10 %, contraste 20 %) ;
+# - `dropout_rate > 0` ajoute une couche `Dropout` avant la couche dense et une autre avant
+#   la sortie ;
+# - `l2_factor > 0` passe `kernel_regularizer=keras.regularizers.L2(l2_factor)` à **toutes**
+#   les convolutions et couches denses ;
+# - `batch_norm=True` insère une `BatchNormalization` après chaque convolution. Le choix
+#   soigneux : convolution **sans biais** (`use_bias=False`, le décalage $\beta$ de la
+#   normalisation le remplace) et **sans activation**, puis la normalisation, puis
+#   `layers.Activation("relu")`. Avec peu d'étapes d'entraînement (quelques centaines en mode
+#   rapide), le `momentum` par défaut (0,99) laisse des moyennes mobiles très loin des vraies
+#   statistiques et le modèle s'effondre à l'inférence : prenez `momentum=0.9`.
+
+# %% [solution] id=build_regularised_cnn
+#| solution: solutions.regularisation.build_regularised_cnn
+
+# %% [tests] id=test_build_regularised_defaults points=2
+"""Vérifie que, sans option, build_regularised_cnn construit le CNN du notebook 02, sans régularisation."""
+model = checks.keras_model(build_regularised_cnn(settings.image_shape, len(data.class_names)), "build_regularised_cnn(...)")
+checks.model_io(model, "build_regularised_cnn(...)", input_shape=settings.image_shape, num_classes=len(data.class_names))
+checks.uses_layer(model, layers.Conv2D, "build_regularised_cnn(...)")
+_added = [
+    layer.name for layer in checks.iter_layers(model)
+    if isinstance(layer, (layers.Dropout, layers.BatchNormalization))
+    or type(layer).__name__.startswith("Random")
+    or getattr(layer, "kernel_regularizer", None) is not None
+]
+if _added:
+    checks.fail(f"Sans option, le modèle ne doit contenir aucune technique de régularisation ; trouvé : {', '.join(_added)}.")
+print("build_regularised_cnn (valeurs par défaut) : OK")
+### BEGIN HIDDEN TESTS
+from solutions.cnn import build_cnn as _build_cnn
+from solutions.regularisation import core_signature as _core_signature, model_techniques as _techniques
+
+_student = build_regularised_cnn((48, 48, 3), 5)
+_reference = _build_cnn((48, 48, 3), 5)
+if _techniques(_student):
+    raise AssertionError(f"Sans option, le modèle contient déjà : {sorted(_techniques(_student))}.")
+if _core_signature(_student) != _core_signature(_reference):
+    raise AssertionError(
+        "Sans option, l'architecture doit être celle de build_cnn (notebook 02) : "
+        f"attendu {_core_signature(_reference)}, obtenu {_core_signature(_student)}."
+    )
+if int(_student.count_params()) != int(_reference.count_params()):
+    raise AssertionError("Sans option, le nombre de paramètres doit être celui du CNN du notebook 02.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Les six variantes comparées : chacune est un jeu d'arguments de `build_regularised_cnn`.
+# `early_stopping` garde l'architecture de base : elle ne diffère que par son *callback*
+# (partie 3).
+
+# %% [code] id=variants_03
+VARIANTS = {
+    "baseline": {},
+    "augmentation": {"augmentation": True},
+    "dropout": {"dropout_rate": 0.3},
+    "l2": {"l2_factor": 1e-4},
+    "batch_norm": {"batch_norm": True},
+    "early_stopping": {},
+}
+
+# %% [tests] id=test_variants_one_technique points=4
+"""Vérifie que chaque variante ne diffère du modèle de base que par sa propre technique."""
+for _name, _arguments in VARIANTS.items():
+    _model = checks.keras_model(
+        build_regularised_cnn(settings.image_shape, len(data.class_names), **_arguments), f"la variante {_name}"
+    )
+    checks.model_io(_model, f"la variante {_name}", input_shape=settings.image_shape, num_classes=len(data.class_names))
+checks.uses_layer(build_regularised_cnn(settings.image_shape, len(data.class_names), augmentation=True), layers.RandomFlip, "la variante augmentation")
+checks.uses_layer(build_regularised_cnn(settings.image_shape, len(data.class_names), dropout_rate=0.3), layers.Dropout, "la variante dropout")
+checks.uses_layer(build_regularised_cnn(settings.image_shape, len(data.class_names), batch_norm=True), layers.BatchNormalization, "la variante batch_norm")
+if not any(getattr(layer, "kernel_regularizer", None) is not None
+           for layer in checks.iter_layers(build_regularised_cnn(settings.image_shape, len(data.class_names), l2_factor=1e-4))):
+    checks.fail("La variante l2 doit passer kernel_regularizer=keras.regularizers.L2(l2_factor) aux couches.")
+print("Chaque variante contient sa technique : OK")
+### BEGIN HIDDEN TESTS
+import keras as _keras
+import numpy as _np
+from keras import layers as _layers
+from paysages import checks as _checks
+from solutions.regularisation import core_signature as _core_signature, model_techniques as _techniques
+
+_shape = (40, 40, 3)
+_baseline = build_regularised_cnn(_shape, 5)
+_expected = {"augmentation": {"augmentation": True}, "dropout": {"dropout_rate": 0.45},
+             "l2": {"l2_factor": 3e-3}, "batch_norm": {"batch_norm": True}}
+for _technique, _arguments in _expected.items():
+    _variant = build_regularised_cnn(_shape, 5, **_arguments)
+    _found = _techniques(_variant)
+    if _found != {_technique}:
+        raise AssertionError(f"La variante {_technique} doit contenir sa seule technique, elle contient {sorted(_found)}.")
+    if _core_signature(_variant) != _core_signature(_baseline):
+        raise AssertionError(f"La variante {_technique} ne doit rien changer d'autre à l'architecture de base.")
+_all_layers = list(_checks.iter_layers(build_regularised_cnn(_shape, 5, dropout_rate=0.45)))
+if sorted(round(float(layer.rate), 6) for layer in _all_layers if isinstance(layer, _layers.Dropout)) != [0.45, 0.45]:
+    raise AssertionError("Il faut deux couches Dropout de taux dropout_rate (avant la couche dense et avant la sortie).")
+_penalised = build_regularised_cnn(_shape, 5, l2_factor=3e-3)
+_weighted = [layer for layer in _checks.iter_layers(_penalised) if isinstance(layer, (_layers.Conv2D, _layers.Dense))]
+for _layer in _weighted:
+    _regulariser = getattr(_layer, "kernel_regularizer", None)
+    if _regulariser is None or abs(float(_regulariser.get_config().get("l2", -1.0)) - 3e-3) > 1e-9:
+        raise AssertionError(f"La couche {_layer.name} doit avoir kernel_regularizer=L2(l2_factor).")
+_normalised = build_regularised_cnn(_shape, 5, batch_norm=True)
+_num_convolutions = sum(isinstance(layer, _layers.Conv2D) for layer in _checks.iter_layers(_normalised))
+_num_normalisations = sum(isinstance(layer, _layers.BatchNormalization) for layer in _checks.iter_layers(_normalised))
+if _num_normalisations != _num_convolutions:
+    raise AssertionError("Il faut une BatchNormalization après chaque convolution.")
+_augmented = build_regularised_cnn(_shape, 5, augmentation=True)
+_order = [type(layer).__name__ for layer in _checks.iter_layers(_augmented)]
+if _order.index("Conv2D") < max(index for index, name in enumerate(_order) if name.startswith("Random")):
+    raise AssertionError("L'augmentation doit être appliquée aux images, avant la première convolution.")
+if any(str(layer.mode) != "horizontal" for layer in _checks.iter_layers(_augmented) if isinstance(layer, _layers.RandomFlip)):
+    raise AssertionError("Un paysage a le ciel en haut : RandomFlip doit être \"horizontal\" seulement.")
+_probe = _np.random.default_rng(0).integers(0, 256, size=(4, *_shape)).astype("float32")
+_first = _np.asarray(_augmented(_probe, training=False), dtype=_np.float64)
+_second = _np.asarray(_augmented(_probe, training=False), dtype=_np.float64)
+_trained = _np.asarray(_augmented(_probe, training=True), dtype=_np.float64)
+if _np.abs(_first - _second).max() > 1e-6:
+    raise AssertionError("À l'inférence (training=False), l'augmentation ne doit rien changer.")
+if _np.abs(_trained - _first).max() < 1e-5:
+    raise AssertionError("À l'entraînement (training=True), l'augmentation doit transformer les images.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Voici ce que voit le réseau pendant l'entraînement avec l'augmentation : la même image
+# d'entraînement, transformée au hasard six fois (les couches `Random...` appelées avec
+# `training=True`). Vérifiez que ces images restent des paysages plausibles.
+
+# %% [code] id=augmentation_preview_03
+augmenter = keras.Sequential(
+    [layer for layer in build_regularised_cnn(settings.image_shape, len(data.class_names), augmentation=True).layers
+     if type(layer).__name__.startswith("Random")],
+    name="augmenter",
+)
+original = data.x_train[:1].astype("float32")
+augmented = [np.clip(np.asarray(augmenter(original, training=True))[0], 0, 255) for _ in range(6)]
+figure = show_images([original[0], *augmented], ["originale"] + [f"tirage {index}" for index in range(1, 7)], num_columns=7)
+figure.savefig(run.figure_path("03_augmentation.png"), dpi=150)
+plt.show()
+
+# %% [markdown]
+# ## 3. L'arrêt précoce est un *callback*
+#
+# L'arrêt précoce ne change pas le réseau mais la **boucle d'entraînement** : c'est un
+# *callback* Keras, appelé à la fin de chaque époque. Écrivez `variant_callbacks(name, settings)`
+# qui renvoie la liste des *callbacks* propres à une variante : une liste vide pour toutes,
+# sauf `"early_stopping"` qui reçoit
+# `keras.callbacks.EarlyStopping(monitor="val_loss", patience=..., restore_best_weights=True)`.
+#
+# - on surveille la **perte de validation** (plus fine que l'exactitude, qui change par
+#   paliers d'une image) ;
+# - `patience` : combien d'époques sans amélioration on tolère (le bruit fait remonter la
+#   courbe d'une époque à l'autre) ; 2 en mode rapide (6 époques), 5 en mode complet ;
+# - `restore_best_weights=True` : à la fin, on garde les poids de la **meilleure** époque, pas
+#   ceux de la dernière.
+#
+# Un nom de variante inconnu doit lever une `ValueError`.
+
+# %% [solution] id=variant_callbacks
+#| solution: solutions.regularisation.variant_callbacks
+
+# %% [tests] id=test_variant_callbacks points=1
+"""Vérifie que seule la variante early_stopping reçoit un EarlyStopping bien réglé."""
+_callbacks = variant_callbacks("early_stopping", settings)
+if not isinstance(_callbacks, list) or len(_callbacks) != 1 or not isinstance(_callbacks[0], keras.callbacks.EarlyStopping):
+    checks.fail("variant_callbacks('early_stopping', settings) doit renvoyer une liste contenant un keras.callbacks.EarlyStopping.")
+if str(_callbacks[0].monitor) != "val_loss":
+    checks.fail("L'arrêt précoce doit surveiller la perte de validation (monitor='val_loss').")
+if _callbacks[0].restore_best_weights is not True:
+    checks.fail("Passez restore_best_weights=True pour garder les poids de la meilleure époque.")
+print("variant_callbacks : OK")
+### BEGIN HIDDEN TESTS
+import keras as _keras
+
+_patience = int(_callbacks[0].patience)
+if not 1 <= _patience < settings.num_epochs:
+    raise AssertionError(f"La patience ({_patience}) doit être d'au moins 1 et inférieure au nombre d'époques ({settings.num_epochs}).")
+for _name in VARIANTS:
+    if _name != "early_stopping":
+        _other = variant_callbacks(_name, settings)
+        if not isinstance(_other, list) or any(isinstance(callback, _keras.callbacks.EarlyStopping) for callback in _other):
+            raise AssertionError(f"La variante {_name} ne doit pas recevoir d'arrêt précoce.")
+try:
+    variant_callbacks("mixup", settings)
+except ValueError:
+    pass
+else:
+    raise AssertionError("Un nom de variante inconnu doit lever une ValueError.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. Entraîner chaque variante, équitablement
+#
+# Comparer deux entraînements n'a de sens que s'ils ne diffèrent que par la technique
+# étudiée. `train_variant(name, data, settings, run)` garantit donc, pour chaque variante :
+#
+# - la **même graine** : `keras.utils.set_random_seed(settings.seed)` juste avant de
+#   construire le modèle. Les poids initiaux et l'ordre des lots sont alors les mêmes ; sans
+#   cela, une variante pourrait « gagner » simplement grâce à une meilleure initialisation
+#   (sur quelques centaines d'images de validation, ce hasard pèse plusieurs points) ;
+# - les **mêmes données** (la séparation du notebook 01), le même optimiseur et le même taux
+#   d'apprentissage (`compile_classifier(model, settings.learning_rate)`) ;
+# - le **même nombre d'époques** `settings.num_epochs` (seul l'arrêt précoce peut s'arrêter
+#   avant : c'est sa raison d'être) et la même taille de lot `settings.batch_size` ;
+# - `validation_data` dans `fit`, les *callbacks* du dossier de run
+#   (`run.training_callbacks(f"reg_{name}")` : chronomètre et reprise après coupure) **plus**
+#   ceux de `variant_callbacks`.
+#
+# Elle sauvegarde ensuite le modèle sous le nom `reg_<name>` avec son historique et sa durée
+# (`run.save_model(model, f"reg_{name}", history=history, training_seconds=training_seconds(callbacks))`)
+# et renvoie `(model, history)`. Un nom inconnu lève une `ValueError`.
+
+# %% [solution] id=train_variant
+#| solution: solutions.regularisation.train_variant
+
+# %% [markdown]
+# Six entraînements complets : comptez une à deux minutes en mode rapide, une vingtaine de
+# minutes sur un GPU Colab en mode complet. Si Colab vous déconnecte, la variante en cours
+# reprend à sa dernière époque ; pour ne pas réentraîner les variantes déjà terminées, mettez
+# `retrain_existing = False` dans la cellule suivante avant de relancer.
+
+# %% [free]
+retrain_existing = True
+
+# %% [code] id=train_03
+histories = {}
+for name in VARIANTS:
+    if not retrain_existing and run.model_path(f"reg_{name}").is_file():
+        print(f"Variante {name} : déjà entraînée, on garde le modèle sauvegardé.")
+    else:
+        print(f"=== Variante {name} ===")
+        train_variant(name, data, settings, run)
+    histories[name] = run.load_history(f"reg_{name}")
+
+# %% [tests] id=test_trained_variants points=4
+"""Vérifie que chaque variante a été entraînée, validée à chaque époque et sauvegardée."""
+for _name in VARIANTS:
+    _history = run.load_history(f"reg_{_name}")
+    for _key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if _key not in _history:
+            checks.fail(f"L'historique de reg_{_name} ne contient pas « {_key} » : avez-vous passé validation_data à fit ?")
+    _epochs = len(_history["val_loss"])
+    if _name == "early_stopping":
+        if not 1 <= _epochs <= settings.num_epochs:
+            checks.fail(f"L'arrêt précoce doit s'arrêter au plus tard après {settings.num_epochs} époques, pas {_epochs}.")
+    elif _epochs != settings.num_epochs:
+        checks.fail(f"reg_{_name} doit être entraînée {settings.num_epochs} époques, comme les autres ; elle l'a été {_epochs}.")
+print("Six variantes entraînées et sauvegardées : OK")
+### BEGIN HIDDEN TESTS
+from solutions.cnn import build_cnn as _build_cnn
+from solutions.evaluation import classification_scores as _scores, predict_probabilities as _predict
+from solutions.regularisation import (
+    core_signature as _core_signature,
+    evaluated_epoch as _evaluated_epoch,
+    model_techniques as _techniques,
+)
+
+_reference_signature = _core_signature(_build_cnn(settings.image_shape, len(data.class_names)))
+_technique_of = {"baseline": set(), "augmentation": {"augmentation"}, "dropout": {"dropout"},
+                 "l2": {"l2"}, "batch_norm": {"batch_norm"}, "early_stopping": set()}
+for _name, _expected_techniques in _technique_of.items():
+    _saved = run.load_model(f"reg_{_name}")
+    if _techniques(_saved) != _expected_techniques:
+        raise AssertionError(f"Le modèle sauvegardé reg_{_name} contient {sorted(_techniques(_saved))}, attendu {sorted(_expected_techniques)}.")
+    if _core_signature(_saved) != _reference_signature:
+        raise AssertionError(f"Le modèle sauvegardé reg_{_name} n'a pas l'architecture du CNN de base.")
+    _history = run.load_history(f"reg_{_name}")
+    _recomputed = _scores(data.y_validation, _predict(_saved, data.x_validation))["accuracy"]
+    _logged = float(_history["val_accuracy"][_evaluated_epoch(_name, _history)])
+    if abs(_recomputed - _logged) > 0.03:
+        raise AssertionError(
+            f"reg_{_name} : l'exactitude recalculée ({_recomputed:.3f}) ne correspond pas à l'historique ({_logged:.3f})."
+        )
+# Same seed, same network, same data: early stopping must coincide with the baseline at first.
+_baseline_history, _early_history = run.load_history("reg_baseline"), run.load_history("reg_early_stopping")
+if abs(float(_baseline_history["loss"][0]) - float(_early_history["loss"][0])) > 5e-3 or abs(
+    float(_baseline_history["val_loss"][0]) - float(_early_history["val_loss"][0])
+) > 5e-3:
+    raise AssertionError(
+        "reg_baseline et reg_early_stopping ont le même réseau : avec la même graine "
+        "(keras.utils.set_random_seed(settings.seed) avant chaque construction), leur première époque doit coïncider."
+    )
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 5. Comparer : courbes superposées
+#
+# Chaque figure superpose une variante (couleur 2) au modèle de base (couleur 1) : en
+# pointillés l'entraînement, en trait plein la validation. Regardez surtout l'**écart**
+# entre les deux courbes d'une même couleur, et le niveau de la perte de validation.
+#
+# Deux précautions de lecture :
+#
+# - avec l'augmentation et le *dropout*, la courbe d'entraînement est mesurée sur des images
+#   transformées ou un réseau amputé : elle est **pessimiste**, il est normal qu'elle soit
+#   sous la courbe de validation ;
+# - avec la pénalité L2, la perte affichée **inclut** la pénalité $\lambda\sum w^2$ : comparez
+#   plutôt les exactitudes.
+
+# %% [code] id=curves_03
+for name in VARIANTS:
+    if name == "baseline":
+        continue
+    figure = plot_histories({"baseline": histories["baseline"], name: histories[name]}, title=f"{name} contre baseline")
+    figure.savefig(run.figure_path(f"03_courbes_{name}.png"), dpi=150)
+    plt.show()
+
+# %% [markdown]
+# ## 6. Comparer : un tableau
+#
+# Écrivez `summarise_histories(histories)` : à partir du dictionnaire
+# `{variante: historique}`, elle renvoie un `pd.DataFrame` indexé par les noms des variantes
+# (dans le même ordre) avec les colonnes `best_val_accuracy` (meilleure exactitude de
+# validation), `best_val_loss` (plus petite perte de validation), `best_epoch` (l'époque,
+# comptée à partir de 1, de cette plus petite perte) et `epochs` (nombre d'époques).
+#
+# On regarde la **meilleure** valeur et non la dernière : c'est ce qu'on obtiendrait en
+# arrêtant au bon moment, et cela montre si une technique **repousse** le moment où le
+# modèle se met à sur-apprendre (`best_epoch`).
+
+# %% [solution] id=summarise_histories
+#| solution: solutions.regularisation.summarise_histories
+
+# %% [tests] id=test_summarise_histories points=2
+"""Vérifie le tableau récapitulatif contre les historiques sauvegardés."""
+summary = summarise_histories(histories)
+if not isinstance(summary, pd.DataFrame):
+    checks.fail("summarise_histories doit renvoyer un pandas.DataFrame.")
+for _column in ("best_val_accuracy", "best_val_loss", "best_epoch", "epochs"):
+    if _column not in [str(column) for column in summary.columns]:
+        checks.fail(f"Il manque la colonne « {_column} ».")
+if [str(name) for name in summary.index] != list(VARIANTS):
+    checks.fail(f"Le tableau doit avoir une ligne par variante, dans l'ordre {list(VARIANTS)}.")
+print("summarise_histories : OK")
+### BEGIN HIDDEN TESTS
+import pandas as _pd
+from paysages import checks as _checks
+from solutions.regularisation import summarise_histories as _summarise
+
+_cases = [
+    {name: run.load_history(f"reg_{name}") for name in VARIANTS},
+    # Best accuracy and lowest loss at different epochs, and a tie on the lowest loss.
+    {"a": {"val_accuracy": [0.3, 0.4, 0.7, 0.6], "val_loss": [1.4, 0.9, 1.0, 0.9]},
+     "b": {"val_accuracy": [0.5, 0.2], "val_loss": [0.8, 1.2]}},
+]
+for _case in _cases:
+    _student_table = summarise_histories(_case)
+    _reference_table = _summarise(_case)
+    if not isinstance(_student_table, _pd.DataFrame) or [str(name) for name in _student_table.index] != list(_case):
+        raise AssertionError("summarise_histories doit renvoyer un DataFrame indexé par les variantes, dans l'ordre.")
+    for _name in _case:
+        for _column in ("best_val_accuracy", "best_val_loss", "best_epoch", "epochs"):
+            _value = _checks.plain_float(_student_table.loc[_name, _column], f"{_column} de {_name}")
+            if abs(_value - float(_reference_table.loc[_name, _column])) > 1e-6:
+                raise AssertionError(f"{_column} de {_name} vaut {_value}, attendu {float(_reference_table.loc[_name, _column])}.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Le tableau complet ajoute le **coût** de chaque variante : durée d'entraînement mesurée et
+# nombre de paramètres.
+
+# %% [code] id=table_03
+table = summary.copy()
+table["training_seconds"] = [run.model_meta(f"reg_{name}")["training_seconds"] for name in table.index]
+table["num_params"] = [run.model_meta(f"reg_{name}")["num_params"] for name in table.index]
+display(table.style.format({"best_val_accuracy": "{:.3f}", "best_val_loss": "{:.3f}", "training_seconds": "{:.1f}"}))
+
+# %% [markdown]
+# ## 7. Analyse
+#
+# Répondez dans la cellule ci-dessous, chiffres du tableau et des courbes à l'appui
+# (une dizaine de lignes) :
+#
+# 1. Quelle(s) technique(s) améliore(nt) la validation par rapport au modèle de base, et
+#    lesquelles réduisent l'écart entre entraînement et validation ? Expliquez **pourquoi**
+#    d'après ce que fait chaque technique.
+# 2. Une différence de un ou deux points d'exactitude est-elle significative ici ? (Combien
+#    d'images de validation cela représente-t-il ?)
+# 3. Le **coût** : durée par époque, nombre d'époques nécessaires (certaines techniques
+#    ralentissent l'apprentissage et demanderaient plus d'époques), paramètres ajoutés.
+# 4. Que garderiez-vous pour le modèle final, et pourquoi pas « toutes les techniques à la
+#    fois » sans vérification ?
+
+# %% [answer] id=analysis_03 points=4
+# Réponse de référence (correcteur) — les chiffres varient d'un run à l'autre ; on attend des
+# conclusions appuyées sur le tableau et les courbes :
+#
+# - en mode rapide, la **normalisation par lots** l'emporte nettement (exactitude de validation
+#   souvent 0,75-0,8 contre 0,5 pour la base) : elle accélère beaucoup l'optimisation, la perte
+#   d'entraînement chute bien plus vite ; mais son écart train/validation est aussi le plus
+#   grand (elle optimise plus qu'elle ne régularise) ;
+# - l'**augmentation** et le **dropout** ralentissent l'apprentissage (courbes plus basses
+#   après 6 époques) mais réduisent l'écart train/validation : elles paient sur des
+#   entraînements longs (mode complet), pas en 6 époques ; la courbe d'entraînement y est
+#   mesurée sur des images transformées ou un réseau amputé ;
+# - la **pénalité L2** (1e-4) change peu : son effet est faible à ce facteur et sur peu
+#   d'époques ; la perte affichée inclut la pénalité ;
+# - l'**arrêt précoce** suit exactement la base (même graine) tant qu'il ne s'arrête pas ; en
+#   mode complet, il s'arrête avant la fin et rend les poids de la meilleure époque, ce qui
+#   économise du temps ;
+# - significativité : 1 image sur ~140 en validation (mode rapide) vaut 0,7 point, donc des
+#   écarts de 1-2 points ne sont pas concluants ; il faudrait plusieurs graines ;
+# - coût : l'augmentation et la normalisation allongent chaque époque (transformations,
+#   calculs supplémentaires), la normalisation ajoute quelques centaines de paramètres, le
+#   dropout et la L2 ne coûtent presque rien ; l'arrêt précoce fait gagner du temps ;
+# - pour le modèle final : combiner les techniques qui aident (normalisation + augmentation +
+#   dropout, avec arrêt précoce), mais en vérifiant la combinaison, car les effets ne
+#   s'additionnent pas forcément (ex. dropout et BN interagissent, trop de régularisation
+#   donne du sous-apprentissage).

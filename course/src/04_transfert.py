@@ -1,0 +1,460 @@
+# %% [markdown]
+# # 04 — L'apprentissage par transfert
+#
+# **Objectifs**
+#
+# - réutiliser un réseau **pré-entraîné** sur ImageNet (1,2 million d'images, 1 000 classes)
+#   comme extracteur de caractéristiques pour nos 7 classes de paysages ;
+# - donner à ce réseau **exactement** le prétraitement qu'il attend, et comprendre pourquoi
+#   une erreur à cet endroit ruine silencieusement le transfert ;
+# - entraîner en deux phases : **extraction de caractéristiques** (base gelée, on n'entraîne
+#   que la tête), puis **réglage fin** (*fine-tuning*) des dernières couches avec un taux
+#   d'apprentissage faible ;
+# - comprendre le rôle particulier des couches `BatchNormalization` pendant le réglage fin.
+#
+# Ce notebook relit la séparation écrite par `01_separation.ipynb` (exécutez-le d'abord) et
+# sauvegarde dans le dossier de run `transfer_frozen` (après la phase 1) et
+# `transfer_finetuned` (après la phase 2).
+
+# %% [code] id=bootstrap_04
+#| include: bootstrap
+
+# %% [code] id=setup_04
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import display
+from keras import layers
+
+from paysages import checks
+from paysages.data import load_split_arrays
+from paysages.notebook import start
+from paysages.plots import plot_histories
+from paysages.training import training_seconds
+
+context = start("04_transfert")
+settings, run = context.settings, context.run
+data = load_split_arrays(settings)
+print(data.describe())
+validation_set = (data.x_validation, data.y_validation)
+
+pretrained_weights = None if settings.offline else "imagenet"
+if pretrained_weights is None:
+    print(
+        "\n" + "!" * 88 + "\n"
+        "ATTENTION : mode hors ligne, les poids ImageNet ne sont PAS téléchargés. La base\n"
+        "MobileNetV2 part de poids ALÉATOIRES : les résultats de ce notebook ne sont PAS ceux\n"
+        "d'un réseau pré-entraîné (exactitude proche du hasard). Seule la mécanique est vérifiée.\n"
+        "Pour un vrai transfert : mode complet sur Colab (PAYSAGES_MODE=full), avec internet.\n"
+        + "!" * 88
+    )
+
+# %% [markdown]
+# ## 1. Pourquoi transférer, et pourquoi MobileNetV2
+#
+# Les premières couches d'un réseau entraîné sur ImageNet détectent des bords, des textures,
+# des couleurs ; les suivantes, des motifs de plus en plus abstraits (feuillages, vagues,
+# façades). Ces caractéristiques servent pour presque toute image naturelle : au lieu de les
+# réapprendre avec quelques milliers de paysages, on **réutilise** la partie convolutive du
+# réseau (la « base ») et on n'apprend qu'une petite **tête** de classification.
+#
+# Nous prenons `keras.applications.MobileNetV2` :
+#
+# - **léger** : 2,3 millions de paramètres sans sa tête (25 millions pour ResNet50), grâce à
+#   ses convolutions *depthwise separable* ; il tient sans peine dans un GPU Colab gratuit et
+#   s'entraîne vite, même sur CPU en mode rapide ;
+# - pré-entraîné sur **ImageNet**, avec des poids publiés pour des entrées de 96, 128, 160,
+#   192 et 224 pixels (le mode complet utilise 160 pixels) ; pour une autre taille, Keras
+#   charge les poids 224 et prévient ;
+# - `include_top=False` retire sa tête à 1 000 classes : la base renvoie des cartes de
+#   caractéristiques (1 280 canaux), que nous moyennons (`GlobalAveragePooling2D`) avant une
+#   couche `Dense` à 7 sorties.
+#
+# ## 2. Le piège du prétraitement
+#
+# Chaque réseau de `keras.applications` a été entraîné avec **son** prétraitement, fourni par
+# sa fonction `preprocess_input`. Pour MobileNetV2,
+# `keras.applications.mobilenet_v2.preprocess_input` ramène les pixels de `[0, 255]` à
+# `[-1, 1]` : $x \mapsto x / 127{,}5 - 1$. (D'autres familles diffèrent : ResNet50 soustrait
+# la moyenne d'ImageNet en BGR, EfficientNet attend les pixels bruts 0-255.)
+#
+# Se tromper ne provoque **aucune erreur** : le réseau reçoit des valeurs d'une autre échelle
+# (par exemple `[0, 1]` avec le `Rescaling(1/255)` du notebook 02), ses premières couches
+# répondent n'importe comment, et le transfert donne de moins bons résultats qu'un petit CNN.
+# Beaucoup de notebooks publics concluent à tort que « le transfert ne marche pas » pour
+# cette seule raison.
+#
+# Nous mettons le prétraitement **dans le modèle**, avec une couche
+# `layers.Rescaling(1 / 127.5, offset=-1)` qui fait le même calcul que `preprocess_input` :
+# le modèle sauvegardé prend les images brutes, personne ne peut oublier ni doubler le
+# prétraitement plus tard (notebooks 05 à 08), et aucune couche `Lambda` n'est nécessaire
+# (elle empêcherait le rechargement en `safe_mode`).
+#
+# ## 3. Geler la base, et `BatchNormalization`
+#
+# - `base.trainable = False` **gèle** la base : ses poids ne bougent pas, seule la tête
+#   apprend. Sans cela, les gradients d'une tête initialisée au hasard détruiraient dès les
+#   premiers lots les caractéristiques pré-entraînées.
+# - La base contient des couches `BatchNormalization` qui stockent les moyennes et variances
+#   d'ImageNet. En mode entraînement, elles normaliseraient avec les statistiques de **nos**
+#   petits lots et mettraient à jour leurs moyennes mobiles : les représentations apprises
+#   s'effondrent. On appelle donc la base avec `training=False` (`x = base(x, training=False)`),
+#   comme le recommande le guide de Keras.
+# - Attention : dans Keras 3, `fit` appelle le modèle avec `training=True`, et cette valeur
+#   **remplace** le `training=False` écrit à la construction du graphe (discussion
+#   keras-team/keras#20285). Ce qui protège vraiment les statistiques, c'est qu'une couche
+#   `BatchNormalization` **gelée** (`trainable = False`) fonctionne toujours en mode inférence.
+#   Il faudra donc garder ces couches gelées pendant le réglage fin (partie 5).
+#
+# Écrivez `build_transfer_model` en suivant sa docstring. Nommez la base `"base"`
+# (`keras.applications.MobileNetV2(..., name="base")`) : les tests et la partie 5 la
+# retrouvent par `model.get_layer("base")`.
+#
+# Comme au notebook 03, recopiez d'abord votre `compile_classifier` du notebook 02 : chaque
+# notebook a son propre noyau Python.
+
+# %% [solution] id=compile_classifier_04
+#| solution: solutions.cnn.compile_classifier
+
+# %% [solution] id=build_transfer_model
+#| solution: solutions.transfer.build_transfer_model
+
+# %% [tests] id=test_build_transfer_model points=4
+"""Vérifie le modèle de transfert : entrées, sorties, base MobileNetV2 gelée, prétraitement, BatchNormalization."""
+model = checks.keras_model(
+    build_transfer_model(settings.image_shape, len(data.class_names), weights=None), "build_transfer_model(...)"
+)
+checks.model_io(model, "build_transfer_model(...)", input_shape=settings.image_shape, num_classes=len(data.class_names))
+try:
+    base = model.get_layer(name="base")
+except ValueError:
+    checks.fail("Nommez la base : keras.applications.MobileNetV2(..., name=\"base\").")
+if not isinstance(base, keras.Model) or not base.name.startswith("base") or len(base.layers) < 100:
+    checks.fail("La couche « base » doit être le réseau keras.applications.MobileNetV2 (include_top=False).")
+if base.trainable_weights:
+    checks.fail("La base doit être gelée (base.trainable = False) : elle a des poids entraînables.")
+if not any(isinstance(layer, (layers.Rescaling, layers.Normalization)) for layer in model.layers):
+    checks.fail("Le modèle doit contenir son prétraitement (layers.Rescaling(1 / 127.5, offset=-1)).")
+# What the base receives for black, mid-grey and white images: MobileNetV2 expects -1, 0 and 1.
+_received = np.stack([np.zeros(settings.image_shape), np.full(settings.image_shape, 127.5), np.full(settings.image_shape, 255.0)]).astype("float32")
+for _layer in model.layers:
+    if _layer is base:
+        break
+    if not isinstance(_layer, keras.layers.InputLayer):
+        _received = _layer(_received)
+_received = checks.plain_float_array(keras.ops.convert_to_numpy(_received), "la sortie du prétraitement")
+_means = [round(float(image.mean()), 3) for image in _received]
+if not np.allclose(_means, [-1.0, 0.0, 1.0], atol=1e-3):
+    checks.fail(
+        "MobileNetV2 attend des pixels dans [-1, 1] (comme mobilenet_v2.preprocess_input) : 0 → -1, 127,5 → 0, "
+        f"255 → 1. Votre prétraitement donne {_means}."
+    )
+print("build_transfer_model : OK")
+### BEGIN HIDDEN TESTS
+import keras as _keras
+import numpy as _np
+from keras import layers as _layers
+from paysages import checks as _checks
+from solutions.transfer import (
+    base_call_training_argument as _training_argument,
+    batch_norm_statistics as _statistics,
+    find_base as _find_base,
+    preprocessing_output as _preprocessing_output,
+)
+
+_shape = (48, 48, 3)
+_model = build_transfer_model(_shape, 5, weights=None, dropout_rate=0.35)
+if tuple(_model.input_shape[1:]) != _shape or tuple(_model.output_shape[1:]) != (5,):
+    raise AssertionError("build_transfer_model doit respecter input_shape et num_classes.")
+_base = _find_base(_model)
+if not isinstance(_base, _keras.Model) or len(_base.layers) != 154 or not any(layer.name == "block_16_project" for layer in _base.layers):
+    raise AssertionError("La base doit être MobileNetV2 sans sa tête (include_top=False).")
+if _base.trainable_weights:
+    raise AssertionError("La base doit être gelée : aucun poids entraînable.")
+if any(isinstance(layer, _layers.Lambda) for layer in _checks.iter_layers(_model)):
+    raise AssertionError("Pas de couche Lambda : utilisez layers.Rescaling (rechargement en safe_mode).")
+if [round(float(layer.rate), 6) for layer in _model.layers if isinstance(layer, _layers.Dropout)] != [0.35]:
+    raise AssertionError("Il faut une couche Dropout de taux dropout_rate avant la sortie.")
+if _training_argument(_model) is not False:
+    raise AssertionError("Appelez la base avec training=False : x = base(x, training=False).")
+# The preprocessing: probe pixels from 0 to 255 must reach the base as preprocess_input makes them.
+_probe = _np.random.default_rng(1).integers(0, 256, size=(3, *_shape)).astype("float32")
+_probe[0] = 0.0
+_probe[1] = 255.0
+_expected = _keras.applications.mobilenet_v2.preprocess_input(_probe.copy())
+_received = _preprocessing_output(_model, _probe)
+if _received.shape != _expected.shape or _np.abs(_received - _expected).max() > 1e-4:
+    raise AssertionError("La base doit recevoir les pixels ramenés à [-1, 1], comme mobilenet_v2.preprocess_input.")
+# A training step of the frozen model must leave the base, BatchNormalization statistics included, unchanged.
+_model.compile(optimizer=_keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+_before_statistics = _statistics(_model)
+_before_weights = _base.get_weights()
+_model.train_on_batch(_probe, _np.array([0, 1, 2]))
+if any(not _np.array_equal(before, after) for before, after in zip(_before_statistics, _statistics(_model))):
+    raise AssertionError("Les moyennes mobiles des BatchNormalization de la base ont changé : la base doit rester gelée.")
+if any(not _np.array_equal(before, after) for before, after in zip(_before_weights, _base.get_weights())):
+    raise AssertionError("Les poids de la base ont changé pendant l'entraînement : gelez-la (base.trainable = False).")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Le test suivant est une **preuve** plutôt qu'une note : la couche de prétraitement du modèle
+# donne exactement ce que donne `preprocess_input` sur de vraies images du jeu de données.
+# (Remarquez le `.copy()` : appliquée à un tableau NumPy de flottants, `preprocess_input`
+# **modifie son argument sur place**, autre source d'erreurs silencieuses.)
+
+# %% [code] id=preprocessing_proof_04
+first_images = data.x_train[:8].astype("float32")
+probe_model = build_transfer_model(settings.image_shape, len(data.class_names), weights=None)
+preprocessing_layers = [layer for layer in probe_model.layers if isinstance(layer, (layers.Rescaling, layers.Normalization))]
+received = np.asarray(preprocessing_layers[0](first_images))
+expected = keras.applications.mobilenet_v2.preprocess_input(first_images.copy())
+print(f"pixels d'entrée : de {first_images.min():.0f} à {first_images.max():.0f}")
+print(f"après la couche {preprocessing_layers[0].name} : de {received.min():.3f} à {received.max():.3f}")
+print(f"écart maximal avec preprocess_input : {np.abs(received - expected).max():.2e}")
+
+# %% [markdown]
+# ## 4. Phase 1 : extraction de caractéristiques
+#
+# La base est gelée : on n'entraîne que la tête (quelques milliers de paramètres), avec le
+# taux d'apprentissage habituel `settings.learning_rate`, pendant `settings.num_epochs`
+# époques. Le résumé (`show_trainable=True`) montre la base non entraînable.
+
+# %% [code] id=train_frozen_04
+keras.utils.set_random_seed(settings.seed)
+model = build_transfer_model(settings.image_shape, len(data.class_names), weights=pretrained_weights)
+model = compile_classifier(model, settings.learning_rate)
+model.summary(show_trainable=True)
+frozen_callbacks = run.training_callbacks("transfer_frozen")
+frozen_history = model.fit(
+    data.x_train,
+    data.y_train,
+    validation_data=validation_set,
+    epochs=settings.num_epochs,
+    batch_size=settings.batch_size,
+    callbacks=frozen_callbacks,
+    verbose=2,
+)
+frozen_seconds = training_seconds(frozen_callbacks)
+saved_path = run.save_model(
+    model, "transfer_frozen", history=frozen_history, training_seconds=frozen_seconds,
+    pretrained_weights=pretrained_weights or "none",
+)
+print(f"Modèle sauvegardé : {saved_path}")
+
+# %% [tests] id=test_transfer_frozen points=2
+"""Vérifie que la phase 1 a entraîné la seule tête, avec validation, et que le modèle sauvegardé correspond."""
+_history = run.load_history("transfer_frozen")
+for _key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+    if _key not in _history:
+        checks.fail(f"L'historique de transfer_frozen ne contient pas « {_key} ».")
+if len(_history["val_loss"]) != settings.num_epochs:
+    checks.fail(f"La phase 1 doit durer {settings.num_epochs} époques, pas {len(_history['val_loss'])}.")
+print("Phase 1 : OK")
+### BEGIN HIDDEN TESTS
+from solutions.evaluation import classification_scores as _scores, predict_probabilities as _predict
+from solutions.transfer import trainable_base_layers as _trainable_base_layers
+
+_saved = run.load_model("transfer_frozen")
+if _trainable_base_layers(_saved):
+    raise AssertionError("Le modèle transfer_frozen sauvegardé a une base entraînable : elle doit être gelée en phase 1.")
+if abs(float(_saved.optimizer.learning_rate.numpy()) - settings.learning_rate) > 1e-9:
+    raise AssertionError("La phase 1 doit utiliser settings.learning_rate.")
+_recomputed = _scores(data.y_validation, _predict(_saved, data.x_validation))["accuracy"]
+if abs(_recomputed - float(_history["val_accuracy"][-1])) > 0.03:
+    raise AssertionError(f"L'exactitude recalculée ({_recomputed:.3f}) ne correspond pas à l'historique de transfer_frozen.")
+if not settings.offline and _recomputed < 1.0 / len(data.class_names) + 0.15:
+    raise AssertionError(f"Avec les poids ImageNet, la tête devrait apprendre (exactitude {_recomputed:.2f}) : vérifiez le prétraitement.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 5. Phase 2 : réglage fin des dernières couches
+#
+# Une fois la tête entraînée, on peut adapter les **dernières** couches de la base à nos
+# paysages : ce sont les plus spécialisées (motifs propres aux objets d'ImageNet), alors que
+# les premières (bords, textures) sont déjà génériques. Trois règles :
+#
+# - **seulement après la phase 1** : une tête aléatoire enverrait de grands gradients qui
+#   détruiraient les poids pré-entraînés ;
+# - **un taux d'apprentissage faible** (`settings.fine_tune_learning_rate`, 100 fois plus
+#   petit) : on ajuste les poids, on ne les réapprend pas ; avec peu d'images, un grand pas
+#   sur-apprendrait en quelques époques ;
+# - les `BatchNormalization` restent **gelées** (voir la partie 3).
+#
+# Écrivez `unfreeze_top_layers(model, num_layers, learning_rate)` : rendez entraînables les
+# `num_layers` dernières couches de la base (`base.trainable = True`, puis regelez les autres
+# et toutes les `BatchNormalization`), et **recompilez** le modèle : dans Keras, un changement
+# de `trainable` n'est pris en compte qu'au prochain `compile`. Nous dégelons les 29 dernières
+# couches : les blocs 14 à 16 et la convolution finale `Conv_1`.
+
+# %% [solution] id=unfreeze_top_layers
+#| solution: solutions.transfer.unfreeze_top_layers
+
+# %% [tests] id=test_unfreeze_top_layers points=3
+"""Vérifie le dégel partiel : quelques couches de la base entraînables, pas toutes, BatchNormalization gelées, recompilation."""
+_model = compile_classifier(build_transfer_model(settings.image_shape, len(data.class_names), weights=None), settings.learning_rate)
+_model = checks.keras_model(unfreeze_top_layers(_model, 29, 1e-5), "unfreeze_top_layers(...)")
+_base = _model.get_layer("base")
+_trainable = [layer.name for layer in _base.layers if layer.trainable_weights]
+_with_weights = [layer.name for layer in _base.layers if layer.weights]
+if not _trainable:
+    checks.fail("Aucune couche de la base n'est entraînable : mettez base.trainable = True avant de regeler le bas.")
+if len(_trainable) == len(_with_weights):
+    checks.fail("Toute la base est entraînable : regelez les couches avant les num_layers dernières.")
+if any(layer.trainable for layer in _base.layers if isinstance(layer, layers.BatchNormalization)):
+    checks.fail("Les couches BatchNormalization de la base doivent rester gelées (layer.trainable = False).")
+print("unfreeze_top_layers : OK")
+### BEGIN HIDDEN TESTS
+import keras as _keras
+import numpy as _np
+from keras import layers as _layers
+from solutions.transfer import batch_norm_statistics as _statistics, trainable_base_layers as _trainable_base_layers
+
+# With 10 layers the layer just below the boundary has weights, with 11 the first unfrozen one has: an
+# off-by-one in either direction changes the list of trainable layers.
+for _num_layers in (29, 10, 11):
+    _model = compile_classifier(build_transfer_model((48, 48, 3), 4, weights=None), 1e-3)
+    _base = _model.get_layer("base")
+    _model = unfreeze_top_layers(_model, _num_layers, 2e-2)
+    _expected = [layer.name for layer in _base.layers[-_num_layers:]
+                 if layer.weights and not isinstance(layer, _layers.BatchNormalization)]
+    if _trainable_base_layers(_model) != _expected:
+        raise AssertionError(f"Avec num_layers={_num_layers}, les couches entraînables doivent être {_expected}.")
+    if not isinstance(_model.optimizer, _keras.optimizers.Adam) or abs(float(_model.optimizer.learning_rate.numpy()) - 2e-2) > 1e-9:
+        raise AssertionError("Recompilez le modèle (compile_classifier) avec le learning_rate passé en argument.")
+# One fine-tuning step: BatchNormalization statistics and the bottom of the base must not move.
+_probe = _np.random.default_rng(2).integers(0, 256, size=(4, 48, 48, 3)).astype("float32")
+_before_statistics = _statistics(_model)
+_bottom = _np.array(_keras.ops.convert_to_numpy(_base.get_layer("Conv1").kernel), copy=True)
+_model.train_on_batch(_probe, _np.array([0, 1, 2, 3]))
+if any(not _np.array_equal(before, after) for before, after in zip(_before_statistics, _statistics(_model))):
+    raise AssertionError("Les moyennes mobiles des BatchNormalization ont changé pendant le réglage fin : gardez-les gelées.")
+if not _np.array_equal(_bottom, _keras.ops.convert_to_numpy(_base.get_layer("Conv1").kernel)):
+    raise AssertionError("La première convolution de la base a changé : seules les dernières couches doivent être dégelées.")
+### END HIDDEN TESTS
+
+# %% [code] id=train_finetuned_04
+num_fine_tuned_layers = 29
+model = unfreeze_top_layers(model, num_fine_tuned_layers, settings.fine_tune_learning_rate)
+model.summary(show_trainable=True)
+finetuned_callbacks = run.training_callbacks("transfer_finetuned")
+finetuned_history = model.fit(
+    data.x_train,
+    data.y_train,
+    validation_data=validation_set,
+    epochs=settings.fine_tune_epochs,
+    batch_size=settings.batch_size,
+    callbacks=finetuned_callbacks,
+    verbose=2,
+)
+# The saved history covers both phases, so that its curves continue those of phase 1.
+both_phases = {
+    key: list(frozen_history.history[key]) + list(finetuned_history.history[key])
+    for key in finetuned_history.history
+}
+saved_path = run.save_model(
+    model, "transfer_finetuned", history=both_phases,
+    training_seconds=(frozen_seconds or 0.0) + (training_seconds(finetuned_callbacks) or 0.0),
+    pretrained_weights=pretrained_weights or "none", fine_tuned_layers=num_fine_tuned_layers,
+)
+print(f"Modèle sauvegardé : {saved_path}")
+
+# %% [tests] id=test_transfer_finetuned points=2
+"""Vérifie que la phase 2 a dégelé le haut de la base, avec un taux faible, et que le modèle sauvegardé correspond."""
+_history = run.load_history("transfer_finetuned")
+_expected_epochs = settings.num_epochs + settings.fine_tune_epochs
+if len(_history.get("val_loss", [])) != _expected_epochs:
+    checks.fail(f"L'historique de transfer_finetuned doit couvrir les deux phases ({_expected_epochs} époques).")
+print("Phase 2 : OK")
+### BEGIN HIDDEN TESTS
+import math as _math
+
+from keras import layers as _layers
+from solutions.evaluation import classification_scores as _scores, predict_probabilities as _predict
+from solutions.transfer import find_base as _find_base, trainable_base_layers as _trainable_base_layers
+
+_saved = run.load_model("transfer_finetuned")
+_base = _find_base(_saved)
+_trainable = _trainable_base_layers(_saved)
+_with_weights = [layer.name for layer in _base.layers if layer.weights]
+if not 0 < len(_trainable) < len(_with_weights):
+    raise AssertionError("Le modèle transfer_finetuned doit avoir une base partiellement dégelée.")
+if any(layer.trainable for layer in _base.layers if isinstance(layer, _layers.BatchNormalization)):
+    raise AssertionError("Les BatchNormalization de transfer_finetuned doivent rester gelées.")
+if abs(float(_saved.optimizer.learning_rate.numpy()) - settings.fine_tune_learning_rate) > 1e-12:
+    raise AssertionError("La phase 2 doit utiliser settings.fine_tune_learning_rate (recompilation après le dégel).")
+# A fresh compile starts a fresh optimizer: its step count is that of phase 2 only.
+_steps = settings.fine_tune_epochs * _math.ceil(len(data.y_train) / settings.batch_size)
+if int(_saved.optimizer.iterations.numpy()) != _steps:
+    raise AssertionError(f"L'optimiseur de la phase 2 devrait avoir fait {_steps} pas : le modèle a-t-il été recompilé puis entraîné ?")
+_recomputed = _scores(data.y_validation, _predict(_saved, data.x_validation))["accuracy"]
+if abs(_recomputed - float(_history["val_accuracy"][-1])) > 0.03:
+    raise AssertionError(f"L'exactitude recalculée ({_recomputed:.3f}) ne correspond pas à l'historique de transfer_finetuned.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 6. Comparer les deux phases
+#
+# Les courbes du réglage fin prolongent celles de la phase 1 (les premières époques sont
+# communes) ; le tableau recalcule l'exactitude et la perte de validation des deux modèles
+# sauvegardés.
+
+# %% [code] id=compare_04
+figure = plot_histories(
+    {"phase 2 : réglage fin": run.load_history("transfer_finetuned"), "phase 1 : base gelée": run.load_history("transfer_frozen")},
+    title="Apprentissage par transfert (MobileNetV2)" + (" — poids ALÉATOIRES (hors ligne)" if pretrained_weights is None else ""),
+)
+for axis in figure.axes:
+    axis.axvline(settings.num_epochs - 0.5, color="grey", linestyle=":")
+figure.savefig(run.figure_path("04_transfert.png"), dpi=150)
+plt.show()
+
+rows = {}
+for name in ("transfer_frozen", "transfer_finetuned"):
+    saved_model = run.load_model(name)
+    loss, accuracy = saved_model.evaluate(data.x_validation, data.y_validation, verbose=0)
+    meta = run.model_meta(name)
+    rows[name] = {
+        "val_accuracy": accuracy,
+        "val_loss": loss,
+        "trainable_params": int(sum(np.prod(weight.shape) for weight in saved_model.trainable_weights)),
+        "training_seconds": meta["training_seconds"],
+    }
+display(pd.DataFrame.from_dict(rows, orient="index").style.format({"val_accuracy": "{:.3f}", "val_loss": "{:.3f}", "training_seconds": "{:.1f}"}))
+if pretrained_weights is None:
+    print("Rappel : poids aléatoires (mode hors ligne), ces chiffres ne disent rien du vrai transfert.")
+
+# %% [markdown]
+# ## 7. Analyse
+#
+# Répondez dans la cellule ci-dessous (une dizaine de lignes, chiffres à l'appui) :
+#
+# 1. Comparez la phase 1 au CNN du notebook 02 et aux variantes du notebook 03 : exactitude,
+#    nombre de paramètres **entraînés**, durée. Pourquoi le transfert part-il de si haut ?
+# 2. Le réglage fin a-t-il apporté quelque chose ? Justifiez le taux d'apprentissage faible et
+#    le choix de ne dégeler que les dernières couches.
+# 3. Qu'arriverait-il avec un mauvais prétraitement (par exemple `Rescaling(1/255)`), ou si
+#    les `BatchNormalization` de la base étaient entraînées sur nos petits lots ?
+# 4. Si vous avez exécuté ce notebook en mode hors ligne : que valent ces résultats ?
+
+# %% [answer] id=analysis_04 points=4
+# Réponse de référence (correcteur) — les chiffres varient d'un run à l'autre :
+#
+# - en mode complet (poids ImageNet), la phase 1 dépasse nettement le CNN maison dès les
+#   premières époques (souvent 0,85-0,9 d'exactitude contre 0,6-0,7), en n'entraînant que
+#   ~9 000 paramètres (la tête) : les caractéristiques d'ImageNet (textures de feuillage,
+#   d'eau, de bâtiments) décrivent déjà bien les paysages ; le prix est une base de
+#   2,3 millions de paramètres à faire passer à chaque image ;
+# - le réglage fin apporte en général un ou deux points ; un taux faible (1e-5) évite de
+#   détruire les poids pré-entraînés et de sur-apprendre nos quelques milliers d'images ; les
+#   dernières couches sont les plus spécifiques à ImageNet, les premières (bords, textures)
+#   sont génériques et doivent rester telles quelles ;
+# - un mauvais prétraitement (valeurs dans [0, 1] au lieu de [-1, 1]) décale toutes les
+#   activations : la base répond mal, l'exactitude chute, souvent sous celle du petit CNN, sans
+#   aucun message d'erreur ; des BatchNormalization entraînées sur de petits lots remplacent
+#   les statistiques d'ImageNet par des statistiques bruitées : les représentations
+#   s'effondrent (courbes de validation erratiques) ;
+# - en mode hors ligne (poids aléatoires), la base ne sait rien : les activations d'une
+#   MobileNetV2 aléatoire s'évanouissent à travers ses dizaines de couches et l'exactitude
+#   reste au niveau du hasard ; ces chiffres ne mesurent pas le transfert, seule la mécanique
+#   est vérifiée.

@@ -1,0 +1,128 @@
+"""Reference solution of notebook 04: transfer learning with MobileNetV2.
+
+The notebook receives the bodies of ``build_transfer_model`` and ``unfreeze_top_layers`` as its
+solution regions (see autograde/build_notebooks.py). The other functions are reference helpers
+for the hidden tests and the unit tests: they inspect a built model, whoever wrote it.
+"""
+
+import keras
+import numpy as np
+from keras import layers
+
+from solutions.cnn import compile_classifier
+
+# The MobileNetV2 input sizes that have their own ImageNet weights; any other size (at least
+# 32 pixels) works too, with the 224-pixel weights.
+PRETRAINED_SIZES = (96, 128, 160, 192, 224)
+
+
+def build_transfer_model(input_shape, num_classes, *, weights="imagenet", dropout_rate=0.2):
+    """Build a classifier on top of a frozen MobileNetV2 base, with the Functional API.
+
+    The model takes raw images (pixel values 0-255, shape ``input_shape``) and:
+
+    1. maps them to [-1, 1] as MobileNetV2 expects (the same computation as
+       ``keras.applications.mobilenet_v2.preprocess_input``) with a Rescaling layer, so the
+       model carries its own preprocessing;
+    2. runs them through ``keras.applications.MobileNetV2`` without its ImageNet classifier
+       (``include_top=False``), loaded with ``weights`` ("imagenet", or None for random weights)
+       and named ``"base"``; the base is frozen (``trainable = False``) and called with
+       ``training=False`` so that its BatchNormalization layers stay in inference mode;
+    3. averages each feature map (GlobalAveragePooling2D), applies Dropout(``dropout_rate``)
+       and a softmax Dense layer of ``num_classes`` units (computed in float32).
+
+    Returns an uncompiled ``keras.Model``. Raises ValueError for a dropout rate outside [0, 1).
+    """
+    if not 0.0 <= dropout_rate < 1.0:
+        raise ValueError(f"dropout_rate must lie in [0, 1), got {dropout_rate}.")
+    inputs = keras.Input(shape=input_shape, name="image")
+    # MobileNetV2 was trained on pixels in [-1, 1]: x / 127.5 - 1, like its preprocess_input.
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocessing")(inputs)
+    base = keras.applications.MobileNetV2(
+        input_shape=input_shape, include_top=False, weights=weights, name="base"
+    )
+    base.trainable = False
+    # Keep the base's BatchNormalization layers in inference mode.
+    x = base(x, training=False)
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    x = layers.Dropout(dropout_rate, name="dropout")(x)
+    # A float32 output keeps the softmax accurate under mixed precision (full mode on a GPU).
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="transfer")
+
+
+def unfreeze_top_layers(model, num_layers, learning_rate):
+    """Unfreeze the last ``num_layers`` layers of the model's base for fine-tuning; return it.
+
+    The base is the layer named ``"base"``. Its last ``num_layers`` layers become trainable and
+    all the others stay frozen; every BatchNormalization layer of the base stays frozen, so its
+    ImageNet statistics are kept. Because a change of ``trainable`` only takes effect at the
+    next ``compile``, the model is recompiled with ``compile_classifier`` and the (low)
+    ``learning_rate``. Raises ValueError when ``num_layers`` is not between 1 and the number
+    of layers of the base.
+    """
+    base = model.get_layer("base")
+    if not 1 <= num_layers <= len(base.layers):
+        raise ValueError(f"num_layers must lie between 1 and {len(base.layers)}, got {num_layers}.")
+    base.trainable = True
+    for layer in base.layers[:-num_layers]:
+        layer.trainable = False
+    for layer in base.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+    return compile_classifier(model, learning_rate)
+
+
+# Reference helpers for the hidden tests and the unit tests (not exercises).
+
+def find_base(model):
+    """Return the pretrained base of a transfer model: the layer named "base", else the first nested model."""
+    for layer in model.layers:
+        if layer.name == "base":
+            return layer
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            return layer
+    raise ValueError("The model has no nested base model (name it 'base').")
+
+
+def preprocessing_output(model, images):
+    """Apply the layers that come before the base (the model's own preprocessing) to ``images``.
+
+    The layers between the input and the base are applied in order, in inference mode; the
+    result is what the base receives, as a float64 NumPy array.
+    """
+    base = find_base(model)
+    x = keras.ops.convert_to_tensor(np.asarray(images, dtype="float32"))
+    for layer in model.layers:
+        if layer is base:
+            return np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        x = layer(x, training=False)
+    raise ValueError("The base was not found among the model's layers.")
+
+
+def base_call_training_argument(model):
+    """Return the ``training`` argument the base was called with when the model was built (None if absent)."""
+    base = find_base(model)
+    for node in getattr(base, "_inbound_nodes", []):
+        arguments = getattr(node, "arguments", None)
+        if arguments is not None and "training" in arguments.kwargs:
+            return arguments.kwargs["training"]
+    return None
+
+
+def batch_norm_statistics(model):
+    """Copies of the moving means and variances of every BatchNormalization layer of the base."""
+    statistics = []
+    for layer in find_base(model).layers:
+        if isinstance(layer, layers.BatchNormalization):
+            statistics.append(np.array(keras.ops.convert_to_numpy(layer.moving_mean), dtype=np.float64))
+            statistics.append(np.array(keras.ops.convert_to_numpy(layer.moving_variance), dtype=np.float64))
+    return statistics
+
+
+def trainable_base_layers(model):
+    """Names of the base's layers that have trainable weights (in the model's current state)."""
+    return [layer.name for layer in find_base(model).layers if layer.trainable_weights]
