@@ -54,8 +54,9 @@ def ensure_dataset(settings: Settings, *, progress: bool = True) -> Path:
     from paysages.download import fetch_landscapes, read_manifest
 
     manifest = read_manifest(settings.dataset_dir)
-    wanted = bool(settings.exclude_no_derivatives)
-    if manifest is not None and bool(manifest.get("filter", {}).get("exclude_no_derivatives")) == wanted:
+    wanted = settings.exclude_no_derivatives
+    on_disk = None if manifest is None else bool(manifest.get("filter", {}).get("exclude_no_derivatives"))
+    if manifest is not None and (wanted is None or wanted == on_disk):
         return settings.dataset_dir
     if settings.offline and manifest is None:
         raise DatasetError(
@@ -65,7 +66,7 @@ def ensure_dataset(settings: Settings, *, progress: bool = True) -> Path:
             "(PAYSAGES_DATASET=sample)."
         )
     # A different licence filter re-extracts from the kept archive (no download needed).
-    return fetch_landscapes(settings.data_root, exclude_no_derivatives=wanted, progress=progress)
+    return fetch_landscapes(settings.data_root, exclude_no_derivatives=bool(wanted), progress=progress)
 
 
 def class_names_of(settings: Settings) -> tuple[str, ...]:

@@ -48,7 +48,7 @@ SECTIONS = (
             ("Le CNN de base : où commence le sur-apprentissage ?",
              "Chaque technique de régularisation, une à la fois : ce qu'elle change.",
              "Le transfert : extraction de caractéristiques puis réglage fin."), 4.0),
-    Section("confusion", "Matrice de confusion", "06_erreurs", ("06_*confusion*.png", "06_*matri*.png"),
+    Section("confusion", "Matrice de confusion", "06_erreurs", ("06_*confusion*.png", "06_*matri*.png", "06_*precision*.png"),
             ("Les confusions dominantes et leur explication visuelle.",
              "Précision et rappel par classe."), 1.5),
     Section("errors", "Galerie d'erreurs", "06_erreurs", ("06_*erreur*.png", "06_*error*.png", "06_*gradcam*.png"),

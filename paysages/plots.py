@@ -95,3 +95,12 @@ def scatter_embedding(embedding, labels, class_names, *, title="t-SNE", markers=
     axis.set_yticks([])
     figure.tight_layout()
     return figure
+
+
+def overlay_heatmap(image, heatmap, alpha=0.45):
+    """Blend a heat-map in [0, 1] (jet colours) over a uint8 image; returns a uint8 RGB array."""
+    import matplotlib
+
+    colours = matplotlib.colormaps["jet"](np.clip(np.asarray(heatmap), 0.0, 1.0))[..., :3] * 255.0
+    blended = (1 - alpha) * np.asarray(image, dtype="float32") + alpha * colours
+    return np.clip(blended, 0, 255).astype("uint8")

@@ -96,7 +96,8 @@ class Settings:
     data_root: Path
     run_dir: Path
     validation_fraction: float = 0.2
-    exclude_no_derivatives: bool = False
+    # None keeps whatever licence filter the dataset on disk has (chosen in notebook 00).
+    exclude_no_derivatives: bool | None = None
 
     @property
     def fast(self) -> bool:
@@ -190,7 +191,7 @@ def get_settings(mode: str | None = None, environ=None, **overrides) -> Settings
         data_root=default_data_root(),
         run_dir=Path.cwd() / "paysages_run",
         validation_fraction=0.2,
-        exclude_no_derivatives=False,
+        exclude_no_derivatives=None,
     )
     values.update(_from_environment(environ))
     values.update({key: value for key, value in overrides.items() if value is not None})

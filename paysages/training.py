@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from pathlib import Path
 
@@ -26,16 +28,59 @@ class TrainingTimer(keras.callbacks.Callback):
             self._last = now
 
 
+class EpochLog(keras.callbacks.Callback):
+    """Keeps every epoch's metrics on disk so that a resumed training returns its whole history.
+
+    After a resume, ``fit`` only records the epochs it ran itself. This callback writes each
+    epoch's logs to ``path`` and, when training ends, puts the full history (earlier sessions
+    included) into the History object ``fit`` returns; then it deletes its file.
+    """
+
+    def __init__(self, path: Path | str):
+        super().__init__()
+        self.path = Path(path)
+        self.epochs: dict[int, dict[str, float]] = {}
+
+    def on_train_begin(self, logs=None):
+        self.epochs = {}
+        if self.path.is_file():
+            try:
+                saved = json.loads(self.path.read_text(encoding="utf-8"))
+                self.epochs = {int(epoch): values for epoch, values in saved.items()}
+            except (OSError, ValueError):
+                self.epochs = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs[int(epoch)] = {key: float(value) for key, value in (logs or {}).items()}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary.write_text(json.dumps(self.epochs), encoding="utf-8")
+        os.replace(temporary, self.path)
+
+    def on_train_end(self, logs=None):
+        history = getattr(self.model, "history", None)
+        if history is not None and self.epochs:
+            ordered = sorted(self.epochs)
+            keys = sorted({key for values in self.epochs.values() for key in values})
+            history.epoch = ordered
+            history.history = {key: [self.epochs[epoch].get(key, float("nan")) for epoch in ordered] for key in keys}
+        if self.path.is_file():
+            self.path.unlink()
+
+
 def training_callbacks(backup_dir: Path | str, *, backup: bool = True) -> list:
-    """Return a TrainingTimer and, with ``backup``, a BackupAndRestore writing to ``backup_dir``.
+    """Return a TrainingTimer and, with ``backup``, resumable-training callbacks.
 
     BackupAndRestore saves the training state at the end of every epoch; after a disconnected
     Colab session, calling ``fit`` again with the same callbacks resumes from the last finished
-    epoch instead of starting over. The backup is deleted when training ends normally.
+    epoch instead of starting over, and EpochLog makes the returned history whole again. Both
+    clean up when training ends normally.
     """
     callbacks = [TrainingTimer()]
     if backup:
+        backup_dir = Path(backup_dir)
         callbacks.append(keras.callbacks.BackupAndRestore(backup_dir=str(backup_dir)))
+        callbacks.append(EpochLog(backup_dir.with_name(backup_dir.name + ".epochs.json")))
     return callbacks
 
 

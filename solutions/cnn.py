@@ -23,7 +23,8 @@ def build_cnn(input_shape, num_classes):
         x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
     x = layers.GlobalAveragePooling2D(name="global_pool")(x)
     x = layers.Dense(128, activation="relu", name="features")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    # The softmax stays in float32 even when mixed precision computes the rest in float16.
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name="cnn")
 
 

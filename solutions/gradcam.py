@@ -50,12 +50,3 @@ def grad_cam(model, image, class_index=None):
     heatmap = heatmap / (tf.reduce_max(heatmap) + 1e-12)
     resized = tf.image.resize(heatmap[..., None], image.shape[:2], method="bilinear")[..., 0]
     return np.clip(resized.numpy(), 0.0, 1.0)
-
-
-def overlay_heatmap(image, heatmap, alpha=0.45):
-    """Blend a heat-map (jet colours) over an image; returns a uint8 RGB array."""
-    import matplotlib
-
-    colours = matplotlib.colormaps["jet"](np.asarray(heatmap))[..., :3] * 255.0
-    blended = (1 - alpha) * np.asarray(image, dtype="float32") + alpha * colours
-    return np.clip(blended, 0, 255).astype("uint8")

@@ -88,7 +88,7 @@ def build_regularised_cnn(
     if dropout_rate > 0:
         x = layers.Dropout(dropout_rate, name="dropout_predictions")(x)
     outputs = layers.Dense(
-        num_classes, activation="softmax", kernel_regularizer=regulariser, name="predictions"
+        num_classes, activation="softmax", kernel_regularizer=regulariser, dtype="float32", name="predictions"
     )(x)
     return keras.Model(inputs, outputs, name="regularised_cnn")
 

@@ -105,9 +105,13 @@ def test_training_resumes_after_a_disconnection(tmp_path):
     seen_epochs = []
     recorder = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen_epochs.append(epoch))
     fresh_callbacks = run.training_callbacks("cnn")
-    fresh_model.fit(features, labels, validation_data=(features, labels), epochs=5, verbose=0,
-                    callbacks=fresh_callbacks + [recorder])
+    history = fresh_model.fit(features, labels, validation_data=(features, labels), epochs=5, verbose=0,
+                              callbacks=fresh_callbacks + [recorder])
     assert seen_epochs == [3, 4]
+    # The returned history holds all five epochs, the three before the disconnection included.
+    assert history.epoch == [0, 1, 2, 3, 4]
+    assert len(history.history["val_loss"]) == 5 and all(value == value for value in history.history["loss"])
     assert not (tmp_path / "backup" / "cnn").exists()
+    assert not list((tmp_path / "backup").glob("*.epochs.json"))
     assert isinstance(fresh_callbacks[0], TrainingTimer)
     assert training_seconds(fresh_callbacks) > 0

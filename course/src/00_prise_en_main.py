@@ -36,20 +36,10 @@ USE_DRIVE = False
 EXCLUDE_NO_DERIVATIVES = False
 
 # %% [code] id=drive_00
-import os
-
-from paysages.colab import use_drive_for_runs
-from paysages.envcheck import in_colab
-
-# The settings default to False if their cell was deleted.
+# The settings default to False if their cell was deleted. Drive is mounted by start() below,
+# only inside Colab and never during grading, where nobody can authorise it.
 USE_DRIVE = bool(globals().get("USE_DRIVE", False))
 EXCLUDE_NO_DERIVATIVES = bool(globals().get("EXCLUDE_NO_DERIVATIVES", False))
-
-# Drive is mounted only inside Colab and never during grading, where nobody can authorise it.
-if USE_DRIVE and in_colab() and not os.environ.get("NBGRADER_EXECUTION"):
-    use_drive_for_runs()
-elif USE_DRIVE:
-    print("USE_DRIVE est ignoré hors de Google Colab : le dossier de run local est utilisé.")
 
 # %% [markdown]
 # ## 1. Vérifier l'environnement
@@ -81,7 +71,7 @@ from paysages.notebook import start
 from paysages.plots import plot_class_balance
 from paysages.registry import get_dataset_spec
 
-context = start("00_prise_en_main")
+context = start("00_prise_en_main", use_drive=USE_DRIVE, exclude_no_derivatives=EXCLUDE_NO_DERIVATIVES)
 settings, run = context.settings, context.run
 
 # %% [markdown]
@@ -119,13 +109,9 @@ settings, run = context.settings, context.run
 # faire échouer un entraînement au milieu d'une époque.
 
 # %% [code] id=dataset_00
-if settings.dataset == "landscapes" and EXCLUDE_NO_DERIVATIVES:
-    from paysages.download import fetch_landscapes
-
-    # The filter is applied at extraction time; the kept archive is reused without network.
-    dataset_dir = fetch_landscapes(settings.data_root, exclude_no_derivatives=True)
-else:
-    dataset_dir = ensure_dataset(settings)
+# The licence filter is applied at extraction time; later notebooks keep the choice made here,
+# and changing it re-extracts from the kept archive without downloading again.
+dataset_dir = ensure_dataset(settings)
 class_names = class_names_of(settings)
 report = verify_image_folder(dataset_dir, class_names, image_size=settings.image_size)
 print(report.format())
@@ -186,7 +172,7 @@ for axis, image, credit in zip(axes.ravel(), gallery, short_credits):
     axis.set_xlabel(credit, fontsize=6.5)
 figure.suptitle(f"Quatre images par classe ({settings.dataset})")
 figure.tight_layout(rect=(0, 0, 1, 0.985))
-figure.savefig(run.figure_path("00_galerie.png"), dpi=150)
+figure.savefig(run.figure_path("00_galerie.png"), dpi=300)
 plt.show()
 
 credits_text = "\n".join(full_credits)
@@ -219,7 +205,7 @@ if photo_infos:
 
 # %% [code] id=balance_00
 figure = plot_class_balance(report.counts, title=f"Images utilisables par classe ({settings.dataset})")
-figure.savefig(run.figure_path("00_equilibre_classes.png"), dpi=150)
+figure.savefig(run.figure_path("00_equilibre_classes.png"), dpi=300)
 plt.show()
 
 run.save_json(

@@ -15,6 +15,9 @@
 # %% [code] id=bootstrap_01
 #| include: bootstrap
 
+# %% [free]
+#| include: drive_choice
+
 # %% [code] id=setup_01
 import hashlib
 from pathlib import Path
@@ -29,7 +32,7 @@ from paysages.errors import SplitError
 from paysages.notebook import start
 from paysages.split import find_cross_duplicates, read_split, split_summary, write_split
 
-context = start("01_separation")
+context = start("01_separation", use_drive=USE_DRIVE)
 settings, run = context.settings, context.run
 
 # %% [markdown]
@@ -395,7 +398,7 @@ axis.set_ylabel("images")
 axis.set_title("Séparation stratifiée : images par classe (validation : nombre et part)")
 axis.legend()
 figure.tight_layout()
-figure.savefig(run.figure_path("01_separation.png"), dpi=150)
+figure.savefig(run.figure_path("01_separation.png"), dpi=300)
 plt.show()
 
 # %% [markdown]

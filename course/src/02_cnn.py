@@ -13,6 +13,9 @@
 # %% [code] id=bootstrap_02
 #| include: bootstrap
 
+# %% [free]
+#| include: drive_choice
+
 # %% [code] id=setup_02
 import keras
 import matplotlib.pyplot as plt
@@ -25,7 +28,7 @@ from paysages.notebook import start
 from paysages.plots import plot_histories
 from paysages.training import training_seconds
 
-context = start("02_cnn")
+context = start("02_cnn", use_drive=USE_DRIVE)
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -129,7 +132,7 @@ if abs(float(run.load_history("cnn")["val_accuracy"][-1]) - _recomputed["accurac
 
 # %% [code] id=curves_02
 figure = plot_histories({"cnn": run.load_history("cnn")}, title="CNN de base")
-figure.savefig(run.figure_path("02_courbes_cnn.png"), dpi=150)
+figure.savefig(run.figure_path("02_courbes_cnn.png"), dpi=300)
 plt.show()
 
 # %% [markdown]

@@ -17,6 +17,9 @@
 # %% [code] id=bootstrap_03
 #| include: bootstrap
 
+# %% [free]
+#| include: drive_choice
+
 # %% [code] id=setup_03
 import keras
 import matplotlib.pyplot as plt
@@ -31,7 +34,7 @@ from paysages.notebook import start
 from paysages.plots import plot_histories, show_images
 from paysages.training import training_seconds
 
-context = start("03_regularisation")
+context = start("03_regularisation", use_drive=USE_DRIVE)
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -219,7 +222,7 @@ augmenter = keras.Sequential(
 original = data.x_train[:1].astype("float32")
 augmented = [np.clip(np.asarray(augmenter(original, training=True))[0], 0, 255) for _ in range(6)]
 figure = show_images([original[0], *augmented], ["originale"] + [f"tirage {index}" for index in range(1, 7)], num_columns=7)
-figure.savefig(run.figure_path("03_augmentation.png"), dpi=150)
+figure.savefig(run.figure_path("03_augmentation.png"), dpi=300)
 plt.show()
 
 # %% [markdown]
@@ -386,7 +389,7 @@ for name in VARIANTS:
     if name == "baseline":
         continue
     figure = plot_histories({"baseline": histories["baseline"], name: histories[name]}, title=f"{name} contre baseline")
-    figure.savefig(run.figure_path(f"03_courbes_{name}.png"), dpi=150)
+    figure.savefig(run.figure_path(f"03_courbes_{name}.png"), dpi=300)
     plt.show()
 
 # %% [markdown]

@@ -19,6 +19,9 @@
 # %% [code] id=bootstrap_04
 #| include: bootstrap
 
+# %% [free]
+#| include: drive_choice
+
 # %% [code] id=setup_04
 import keras
 import matplotlib.pyplot as plt
@@ -33,7 +36,7 @@ from paysages.notebook import start
 from paysages.plots import plot_histories
 from paysages.training import training_seconds
 
-context = start("04_transfert")
+context = start("04_transfert", use_drive=USE_DRIVE)
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -406,7 +409,7 @@ figure = plot_histories(
 )
 for axis in figure.axes:
     axis.axvline(settings.num_epochs - 0.5, color="grey", linestyle=":")
-figure.savefig(run.figure_path("04_transfert.png"), dpi=150)
+figure.savefig(run.figure_path("04_transfert.png"), dpi=300)
 plt.show()
 
 rows = {}

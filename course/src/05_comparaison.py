@@ -18,6 +18,9 @@
 # %% [code] id=bootstrap_05
 #| include: bootstrap
 
+# %% [free]
+#| include: drive_choice
+
 # %% [code] id=setup_05
 import matplotlib.pyplot as plt
 import numpy as np
@@ -30,7 +33,7 @@ from paysages.data import load_split_arrays
 from paysages.errors import PrerequisiteError
 from paysages.notebook import start
 
-context = start("05_comparaison")
+context = start("05_comparaison", use_drive=USE_DRIVE)
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -484,7 +487,7 @@ right_axis.set_ylabel("F1-macro de validation")
 right_axis.set_title("Performance et coût")
 right_axis.legend(fontsize="small")
 figure.tight_layout()
-figure.savefig(run.figure_path("05_comparaison.png"), dpi=150)
+figure.savefig(run.figure_path("05_comparaison.png"), dpi=300)
 plt.show()
 
 # %% [markdown]

@@ -16,19 +16,23 @@
 # %% [code] id=bootstrap_06
 #| include: bootstrap
 
+# %% [free]
+#| include: drive_choice
+
 # %% [code] id=setup_06
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from IPython.display import display
 from sklearn import metrics
 
 from paysages import checks
 from paysages.data import load_split_arrays
 from paysages.notebook import start
-from paysages.plots import plot_confusion_matrix, show_images
+from paysages.plots import overlay_heatmap, plot_confusion_matrix, show_images
 
-context = start("06_erreurs")
+context = start("06_erreurs", use_drive=USE_DRIVE)
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -174,7 +178,7 @@ titles = [
 figure = show_images(data.x_validation[shown["index"].to_numpy()], titles, num_columns=6, size=2.6,
                      colours=["darkred"] * len(shown))
 figure.suptitle(f"Erreurs les plus confiantes de {best_name}", y=1.02)
-figure.savefig(run.figure_path("06_erreurs.png"), dpi=150, bbox_inches="tight")
+figure.savefig(run.figure_path("06_erreurs.png"), dpi=300, bbox_inches="tight")
 plt.show()
 
 # %% [tests] id=test_errors_best_model points=2
@@ -257,7 +261,7 @@ if _np.any(_np.diff(_got["confidence"]) > 1e-6):
 # %% [code] id=confusion_06
 matrix = metrics.confusion_matrix(data.y_validation, predictions, labels=np.arange(len(data.class_names)))
 figure = plot_confusion_matrix(matrix, data.class_names, title=f"Matrice de confusion de {best_name} (validation)")
-figure.savefig(run.figure_path("06_confusion.png"), dpi=150)
+figure.savefig(run.figure_path("06_confusion.png"), dpi=300)
 plt.show()
 
 # %% [markdown]
@@ -381,7 +385,7 @@ axis.set_ylim(0, 1)
 axis.set_title(f"Précision et rappel par classe ({best_name}, validation)")
 axis.legend()
 figure.tight_layout()
-figure.savefig(run.figure_path("06_precision_rappel.png"), dpi=150)
+figure.savefig(run.figure_path("06_precision_rappel.png"), dpi=300)
 plt.show()
 
 # %% [tests] id=test_per_class_report points=2
@@ -578,3 +582,69 @@ for _position, _name in enumerate(_data_h.class_names):
 #   sur-échantillonnage des petites classes, nettoyage des étiquettes repérées par la galerie.
 #   En mode rapide (images synthétiques), l'étudiant doit signaler que l'analyse n'a pas de
 #   portée réelle.
+
+# %% [markdown]
+# ## 5. Bonus : pourquoi ce lac a-t-il été pris pour un océan ? (Grad-CAM)
+#
+# **Grad-CAM** (Selvaraju et al., 2017) montre *où* le réseau a regardé pour décider. On prend
+# les cartes de caractéristiques de la **dernière couche convolutive** (ou de la base
+# pré-entraînée), on calcule le gradient du score de la classe prédite par rapport à elles, on
+# moyenne ce gradient sur l'espace pour obtenir un poids par carte, puis on somme les cartes
+# pondérées et on garde la partie positive (ReLU). Remise à la taille de l'image et normalisée
+# entre 0 et 1, c'est une carte de chaleur : rouge = régions qui ont poussé vers la classe
+# prédite.
+#
+# Écrivez `last_spatial_layer_index(model)` puis `grad_cam(model, image, class_index=None)`
+# (suivez les docstrings ; `tf.GradientTape` enregistre les opérations pour calculer le
+# gradient). Les modèles du cours sont des **chaînes de couches** : on peut les parcourir
+# couche par couche en gardant la sortie de la couche visée.
+
+# %% [solution] id=last_spatial_layer_index
+#| solution: solutions.gradcam.last_spatial_layer_index
+
+# %% [solution] id=grad_cam
+#| solution: solutions.gradcam.grad_cam
+
+# %% [tests] id=test_grad_cam points=2
+"""Bonus : vérifie que grad_cam renvoie une carte de la taille de l'image, entre 0 et 1, non uniforme."""
+_image = data.x_validation[int(errors["index"].iloc[0])] if len(errors) else data.x_validation[0]
+_heatmap = checks.plain_float_array(grad_cam(model, _image), "grad_cam(model, image)", shape=_image.shape[:2])
+if _heatmap.min() < 0 or _heatmap.max() > 1 + 1e-6:
+    checks.fail("La carte doit être normalisée entre 0 et 1 (ReLU puis division par le maximum).")
+if _heatmap.std() < 1e-3:
+    checks.fail("La carte est uniforme : vérifiez la couche visée et la pondération des cartes.")
+print("grad_cam : OK")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from paysages import checks as _checks
+from solutions.gradcam import grad_cam as _reference_grad_cam
+
+for _position in range(min(3, len(data.y_validation))):
+    _probe = data.x_validation[_position]
+    for _class in (None, int(data.y_validation[_position])):
+        _student_map = _checks.plain_float_array(grad_cam(model, _probe, _class), "carte Grad-CAM", shape=_probe.shape[:2])
+        _reference_map = _reference_grad_cam(model, _probe, _class)
+        if _reference_map.std() < 1e-6:
+            continue
+        _correlation = float(_np.corrcoef(_student_map.ravel(), _reference_map.ravel())[0, 1])
+        if not _correlation > 0.9:
+            raise AssertionError(f"La carte Grad-CAM diffère de la référence (corrélation {_correlation:.2f}).")
+### END HIDDEN TESTS
+
+# %% [code] id=gradcam_gallery_06
+shown = errors.head(6)
+overlays, titles = [], []
+for row in shown.itertuples():
+    image = data.x_validation[row.index]
+    overlays += [image, overlay_heatmap(image, grad_cam(model, image))]
+    titles += [f"vrai : {row.true_class}", f"prédit : {row.predicted_class} ({row.confidence:.2f})"]
+figure = show_images(overlays, titles, num_columns=4, size=2.6)
+figure.suptitle(f"Grad-CAM des erreurs de {best_name} : où le réseau a regardé", y=1.02)
+figure.savefig(run.figure_path("06_gradcam.png"), dpi=300, bbox_inches="tight")
+plt.show()
+
+# %% [answer] id=analysis_gradcam_06 points=1
+# Réponse de référence (correcteur) : pour les confusions lac → océan, la carte se concentre sur
+# l'eau et le ciel et ignore la rive : le modèle a appris « grande surface bleue » plutôt que
+# « eau bordée d'une rive ». Pour champ → route, elle s'attache aux bandes parallèles du champ,
+# qui ressemblent à un marquage. Une carte diffuse signale une décision peu fondée.

@@ -19,6 +19,9 @@
 # %% [code] id=bootstrap_07
 #| include: bootstrap
 
+# %% [free]
+#| include: drive_choice
+
 # %% [code] id=setup_07
 import collections
 
@@ -35,7 +38,7 @@ from paysages.errors import PrerequisiteError
 from paysages.notebook import start
 from paysages.plots import scatter_embedding
 
-context = start("07_tsne")
+context = start("07_tsne", use_drive=USE_DRIVE)
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -336,7 +339,7 @@ figure = scatter_embedding(
     embedding, labels, data.class_names,
     title=f"t-SNE des caractéristiques de « {best['name']} » ({len(labels)} images de validation)",
 )
-figure.savefig(run.figure_path("07_tsne.png"), dpi=150)
+figure.savefig(run.figure_path("07_tsne.png"), dpi=300)
 plt.show()
 
 # %% [tests] id=test_features_saved points=3
@@ -420,7 +423,7 @@ for axis, perplexity in zip(axes, perplexities):
     axis.set_yticks([])
 axes[0].legend(fontsize="small", markerscale=2)
 figure.tight_layout()
-figure.savefig(run.figure_path("07_tsne_perplexites.png"), dpi=150)
+figure.savefig(run.figure_path("07_tsne_perplexites.png"), dpi=300)
 plt.show()
 
 # %% [markdown]

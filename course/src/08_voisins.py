@@ -16,6 +16,9 @@
 # %% [code] id=bootstrap_08
 #| include: bootstrap
 
+# %% [free]
+#| include: drive_choice
+
 # %% [code] id=setup_08
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,7 +30,7 @@ from paysages.errors import PrerequisiteError
 from paysages.notebook import start
 from paysages.plots import show_images
 
-context = start("08_voisins")
+context = start("08_voisins", use_drive=USE_DRIVE)
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 best = run.load_json("best")
@@ -189,7 +192,7 @@ positions = [query_position, *neighbour_positions]
 figure = show_images(data.x_validation[indices[positions]], titles, num_columns=4, size=2.8, colours=colours)
 figure.suptitle(f"Les 3 plus proches voisins dans l'espace des caractéristiques de « {best['name']} »", fontsize=10)
 figure.tight_layout()
-figure.savefig(run.figure_path("08_voisins.png"), dpi=150)
+figure.savefig(run.figure_path("08_voisins.png"), dpi=300)
 plt.show()
 
 
@@ -330,7 +333,7 @@ axis.set_ylabel("part des 3 voisins de même classe")
 axis.set_title(f"Précision des 3 plus proches voisins : {overall:.2f} (hasard : {overall_chance:.2f})")
 axis.legend(fontsize="small")
 figure.tight_layout()
-figure.savefig(run.figure_path("08_precision_voisins.png"), dpi=150)
+figure.savefig(run.figure_path("08_precision_voisins.png"), dpi=300)
 plt.show()
 
 record["retrieval_precision"] = {

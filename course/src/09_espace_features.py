@@ -17,6 +17,9 @@
 # %% [code] id=bootstrap_09
 #| include: bootstrap
 
+# %% [free]
+#| include: drive_choice
+
 # %% [code] id=setup_09
 # UMAP n'est pas installé par défaut sur Colab : on l'ajoute si besoin.
 import importlib.util
@@ -42,7 +45,7 @@ from paysages.data import load_split_arrays
 from paysages.explorer import write_explorer
 from paysages.notebook import start
 
-context = start("09_espace_features")
+context = start("09_espace_features", use_drive=USE_DRIVE)
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 saved = run.load_arrays("features")

@@ -15,6 +15,9 @@
 # %% [code] id=bootstrap_10
 #| include: bootstrap
 
+# %% [free]
+#| include: drive_choice
+
 # %% [code] id=setup_10
 import keras
 import matplotlib.pyplot as plt
@@ -29,7 +32,7 @@ from paysages import checks
 from paysages.notebook import start
 from paysages.split import stratified_indices
 
-context = start("10_signatures")
+context = start("10_signatures", use_drive=USE_DRIVE)
 settings, run = context.settings, context.run
 
 # %% [markdown]

@@ -17,6 +17,9 @@
 # %% [code] id=bootstrap_11
 #| include: bootstrap
 
+# %% [free]
+#| include: drive_choice
+
 # %% [code] id=setup_11
 import numpy as np
 import pandas as pd
@@ -25,7 +28,7 @@ from paysages import checks
 from paysages.defence import build_defence_pack, suggested_outline
 from paysages.notebook import start
 
-context = start("11_soutenance")
+context = start("11_soutenance", use_drive=USE_DRIVE)
 settings, run = context.settings, context.run
 records = run.load_json("results")
 best = run.load_json("best")

@@ -110,6 +110,24 @@ def _solution_lines() -> set[str]:
     return lines
 
 
+def _lines_students_may_see(source_notebook: Path) -> set[str]:
+    """Lines of the source notebook's given cells (not solutions, not hidden tests)."""
+    visible = set()
+    notebook = nbformat.read(source_notebook, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            continue
+        hidden = False
+        for line in cell.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line:
+                hidden = True
+            elif "END HIDDEN TESTS" in line:
+                hidden = False
+            elif not hidden:
+                visible.add(line.strip())
+    return visible
+
+
 def test_release_holds_no_solution_and_no_hidden_test(release_notebooks):
     """Does the student release contain no solution code, hidden test or reference answer?"""
     solution_lines = _solution_lines()
@@ -117,10 +135,12 @@ def test_release_holds_no_solution_and_no_hidden_test(release_notebooks):
     for path in release_notebooks:
         notebook = nbformat.read(path, as_version=4)
         text = "\n".join(cell.source for cell in notebook.cells)
+        given = _lines_students_may_see(REPOSITORY_DIR / "course" / path.name)
         for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
                        "Réponse de référence", "import solutions", "from solutions"):
             assert marker not in text, f"{path.name} leaks {marker!r}"
-        leaked = [line for line in solution_lines if line in text]
+        release_lines = {line.strip() for line in text.splitlines()}
+        leaked = sorted((solution_lines & release_lines) - given)
         assert not leaked, f"{path.name} leaks solution code: {leaked[:3]}"
         assert "raise NotImplementedError()" in text, f"{path.name} has no exercise stub"
 

@@ -6,7 +6,8 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from solutions.cnn import build_cnn, compile_classifier
-from solutions.gradcam import grad_cam, last_spatial_layer_index, overlay_heatmap
+from paysages.plots import overlay_heatmap
+from solutions.gradcam import grad_cam, last_spatial_layer_index
 from solutions.reductions import compare_reductions, reduce_features
 from solutions.signatures import choose_num_clusters, separation_by_layer
 
