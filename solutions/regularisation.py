@@ -164,6 +164,26 @@ def summarise_histories(histories):
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def balanced_class_weights(labels, num_classes):
+    """Return ``{class index: weight}`` with weight = N / (num_classes * count of the class).
+
+    Passed to ``fit(class_weight=...)``, these weights make every class count as much in the
+    loss as if the classes were balanced: a rare class's images weigh more. A class absent from
+    ``labels`` gets weight 0 (it has no image to weigh). Raises ValueError for empty labels or
+    a label outside [0, num_classes).
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.size == 0:
+        raise ValueError("labels is empty.")
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"Labels must lie in [0, {num_classes}).")
+    counts = np.bincount(labels, minlength=num_classes)
+    return {
+        int(index): (float(len(labels) / (num_classes * count)) if count else 0.0)
+        for index, count in enumerate(counts)
+    }
+
+
 # Reference helpers for the hidden tests and the unit tests (not exercises).
 
 def _iter_layers(model):

@@ -494,3 +494,71 @@ display(table.style.format({"best_val_accuracy": "{:.3f}", "best_val_loss": "{:.
 #   dropout, avec arrêt précoce), mais en vérifiant la combinaison, car les effets ne
 #   s'additionnent pas forcément (ex. dropout et BN interagissent, trop de régularisation
 #   donne du sous-apprentissage).
+
+# %% [markdown]
+# ## 8. Bonus : pondérer les classes
+#
+# Les classes sont déséquilibrées (la ville a deux fois moins d'images que la montagne) : en
+# minimisant la perte moyenne, le réseau a intérêt à bien classer les grandes classes. La
+# **pondération des classes** multiplie la perte de chaque image par le poids de sa classe,
+# $w_c = N / (K \cdot n_c)$ ($N$ images, $K$ classes, $n_c$ images de la classe $c$) : chaque
+# classe pèse alors autant que si elles étaient équilibrées. C'est une technique
+# d'entraînement : l'architecture reste celle du modèle de base, seul `fit(class_weight=...)`
+# change. On l'évalue donc, elle aussi, **seule** contre la base, et sur le **rappel** de chaque
+# classe (l'exactitude globale peut même baisser).
+#
+# Écrivez `balanced_class_weights(labels, num_classes)`.
+
+# %% [solution] id=balanced_class_weights
+#| solution: solutions.regularisation.balanced_class_weights
+
+# %% [tests] id=test_balanced_class_weights points=2
+"""Bonus : vérifie les poids N / (K n_c) sur un petit exemple déséquilibré."""
+_weights = balanced_class_weights(np.array([0, 0, 0, 1]), 2)
+if not isinstance(_weights, dict) or sorted(_weights) != [0, 1]:
+    checks.fail("balanced_class_weights doit renvoyer un dictionnaire {indice de classe: poids}.")
+if abs(checks.plain_float(_weights[0], "le poids de la classe 0") - 4 / 6) > 1e-9:
+    checks.fail("Le poids d'une classe vaut N / (K * n_c) : ici 4 / (2 * 3) pour la classe 0.")
+if abs(checks.plain_float(_weights[1], "le poids de la classe 1") - 2.0) > 1e-9:
+    checks.fail("Le poids d'une classe vaut N / (K * n_c) : ici 4 / (2 * 1) pour la classe 1.")
+print("balanced_class_weights : OK")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+from paysages import checks as _checks
+from sklearn.utils.class_weight import compute_class_weight as _compute_class_weight
+
+_classes = _np.arange(len(data.class_names))
+_expected = _compute_class_weight("balanced", classes=_classes, y=data.y_train)
+_student = balanced_class_weights(data.y_train, len(data.class_names))
+for _index in _classes:
+    if abs(_checks.plain_float(_student[int(_index)], f"poids de la classe {_index}") - float(_expected[_index])) > 1e-9:
+        raise AssertionError("Les poids ne correspondent pas à compute_class_weight('balanced').")
+### END HIDDEN TESTS
+
+# %% [code] id=class_weights_03
+from sklearn.metrics import recall_score
+
+keras.utils.set_random_seed(settings.seed)
+weighted_model = compile_classifier(build_regularised_cnn(settings.image_shape, len(data.class_names)), settings.learning_rate)
+weights = balanced_class_weights(data.y_train, len(data.class_names))
+callbacks = run.training_callbacks("reg_class_weights")
+history = weighted_model.fit(
+    data.x_train, data.y_train, validation_data=(data.x_validation, data.y_validation),
+    epochs=settings.num_epochs, batch_size=settings.batch_size, class_weight=weights,
+    callbacks=callbacks, verbose=2,
+)
+run.save_model(weighted_model, "reg_class_weights", history=history,
+               training_seconds=training_seconds(callbacks), variant="class_weights")
+recalls = {}
+for name in ("reg_baseline", "reg_class_weights"):
+    predictions = run.load_model(name).predict(data.x_validation, verbose=0).argmax(axis=1)
+    recalls[name] = recall_score(data.y_validation, predictions, average=None,
+                                 labels=list(range(len(data.class_names))), zero_division=0)
+recall_table = pd.DataFrame(recalls, index=data.class_names).round(3)
+recall_table["effectif (train)"] = np.bincount(data.y_train, minlength=len(data.class_names))
+display(recall_table.sort_values("effectif (train)"))
+
+# %% [answer] id=analysis_class_weights_03 points=1
+# Réponse de référence (correcteur) : la pondération remonte le rappel des petites classes
+# (ville, océan) au prix d'un peu de rappel sur les grandes ; le macro-F1 compte davantage que
+# l'exactitude pour juger l'effet. Avec peu d'époques, l'effet peut être noyé dans le bruit.

@@ -269,3 +269,23 @@ def test_train_variant_is_fair_saved_and_recomputable(tmp_path):
     assert early["loss"][0] == pytest.approx(baseline["loss"][0], abs=1e-5)
     assert early["val_loss"][0] == pytest.approx(baseline["val_loss"][0], abs=1e-5)
     assert len(run.load_history("reg_dropout")["loss"]) == settings.num_epochs
+
+
+def test_balanced_class_weights_match_scikit_learn():
+    """Do the class weights equal scikit-learn's 'balanced' weights, 0 for an absent class?"""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from solutions.regularisation import balanced_class_weights
+
+    labels = np.array([0] * 30 + [1] * 10 + [2] * 5)
+    weights = balanced_class_weights(labels, 3)
+    expected = compute_class_weight("balanced", classes=np.arange(3), y=labels)
+    assert [weights[index] for index in range(3)] == pytest.approx(list(expected))
+    assert weights[2] > weights[1] > weights[0]
+    with_absent_class = balanced_class_weights(labels, 4)
+    assert with_absent_class[3] == 0.0
+    assert with_absent_class[0] == pytest.approx(45 / (4 * 30))
+    with pytest.raises(ValueError):
+        balanced_class_weights(np.array([0, 5]), 3)
+    with pytest.raises(ValueError):
+        balanced_class_weights(np.array([], dtype=int), 3)
