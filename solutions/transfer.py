@@ -51,6 +51,41 @@ def build_transfer_model(input_shape, num_classes, *, weights="imagenet", dropou
     return keras.Model(inputs, outputs, name="transfer")
 
 
+def build_concatenated_model(input_shape, num_classes, *, weights="imagenet", dropout_rate=0.2):
+    """Build a classifier on the concatenated features of two frozen pretrained networks.
+
+    Two bases see the same raw images (pixel values 0-255), each with its own preprocessing:
+    ``keras.applications.MobileNetV2`` (pixels mapped to [-1, 1] by a Rescaling layer, base named
+    ``"base_mobilenet"``) and ``keras.applications.EfficientNetB0`` (which rescales 0-255 pixels
+    itself, base named ``"base_efficientnet"``). Both use ``include_top=False`` and ``weights``,
+    are frozen and called with ``training=False``; each feature map is averaged
+    (GlobalAveragePooling2D), the two vectors are concatenated, then Dropout(``dropout_rate``)
+    and a float32 softmax Dense layer of ``num_classes`` units. Returns an uncompiled model.
+    """
+    if not 0.0 <= dropout_rate < 1.0:
+        raise ValueError(f"dropout_rate must lie in [0, 1), got {dropout_rate}.")
+    inputs = keras.Input(shape=input_shape, name="image")
+    mobilenet = keras.applications.MobileNetV2(
+        input_shape=input_shape, include_top=False, weights=weights, name="base_mobilenet"
+    )
+    efficientnet = keras.applications.EfficientNetB0(
+        input_shape=input_shape, include_top=False, weights=weights, name="base_efficientnet"
+    )
+    branches = []
+    for base, preprocessing in (
+        (mobilenet, layers.Rescaling(1.0 / 127.5, offset=-1.0, name="mobilenet_preprocessing")),
+        (efficientnet, None),
+    ):
+        base.trainable = False
+        x = inputs if preprocessing is None else preprocessing(inputs)
+        x = base(x, training=False)
+        branches.append(layers.GlobalAveragePooling2D(name=f"{base.name}_pool")(x))
+    x = layers.Concatenate(name="concatenated_features")(branches)
+    x = layers.Dropout(dropout_rate, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="transfer_concat")
+
+
 def unfreeze_top_layers(model, num_layers, learning_rate):
     """Unfreeze the last ``num_layers`` layers of the model's base for fine-tuning; return it.
 

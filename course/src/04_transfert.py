@@ -461,3 +461,91 @@ if pretrained_weights is None:
 #   MobileNetV2 aléatoire s'évanouissent à travers ses dizaines de couches et l'exactitude
 #   reste au niveau du hasard ; ces chiffres ne mesurent pas le transfert, seule la mécanique
 #   est vérifiée.
+
+# %% [markdown]
+# ## Bonus : combiner deux réseaux pré-entraînés
+#
+# Deux réseaux entraînés différemment (ici MobileNetV2 et EfficientNetB0) ne retiennent pas les
+# mêmes indices : leurs caractéristiques sont en partie **complémentaires**. On peut les
+# **concaténer** : chaque base gelée reçoit l'image avec **son propre** prétraitement
+# (MobileNetV2 attend des pixels dans [-1, 1] ; EfficientNet fait lui-même la mise à
+# l'échelle et attend 0-255 : lui donner des pixels déjà normalisés est l'erreur classique qui
+# fait croire que le transfert « ne marche pas »), puis une seule tête apprend sur le vecteur
+# concaténé. Le coût : deux bases à exécuter pour chaque image.
+#
+# Écrivez `build_concatenated_model(input_shape, num_classes, weights=..., dropout_rate=...)`.
+
+# %% [solution] id=build_concatenated_model
+#| solution: solutions.transfer.build_concatenated_model
+
+# %% [tests] id=test_build_concatenated_model points=2
+"""Bonus : vérifie les deux bases gelées, leurs prétraitements et la concaténation."""
+_concat = checks.keras_model(
+    build_concatenated_model((48, 48, 3), 4, weights=None), "build_concatenated_model(...)"
+)
+for _name in ("base_mobilenet", "base_efficientnet"):
+    try:
+        _branch = _concat.get_layer(_name)
+    except ValueError:
+        checks.fail(f"Il manque la base nommée « {_name} ».")
+    if _branch.trainable or _branch.trainable_weights:
+        checks.fail(f"La base « {_name} » doit être gelée.")
+if not any(isinstance(layer, layers.Concatenate) for layer in _concat.layers):
+    checks.fail("Les deux vecteurs de caractéristiques doivent être concaténés (layers.Concatenate).")
+if tuple(_concat.output_shape[1:]) != (4,):
+    checks.fail("La sortie doit donner une probabilité par classe.")
+print("build_concatenated_model : OK")
+### BEGIN HIDDEN TESTS
+import numpy as _np
+import keras as _keras
+
+_probe = _np.random.default_rng(1).integers(0, 256, size=(2, 48, 48, 3)).astype("float32")
+_pool = {layer.name: layer for layer in _concat.layers if isinstance(layer, layers.GlobalAveragePooling2D)}
+if len(_pool) != 2:
+    raise AssertionError("Chaque base doit être résumée par un GlobalAveragePooling2D.")
+# Each branch must see its own preprocessing: recompute both bases' outputs independently.
+_mobilenet, _efficientnet = _concat.get_layer("base_mobilenet"), _concat.get_layer("base_efficientnet")
+_expected_mobilenet = _np.asarray(_mobilenet(_keras.applications.mobilenet_v2.preprocess_input(_probe.copy()), training=False)).mean(axis=(1, 2))
+_expected_efficientnet = _np.asarray(_efficientnet(_probe.copy(), training=False)).mean(axis=(1, 2))
+_concat_layer = next(layer for layer in _concat.layers if isinstance(layer, layers.Concatenate))
+_features = _np.asarray(_keras.Model(_concat.input, _concat_layer.output)(_probe, training=False), dtype=_np.float64)
+
+
+def _close(_produced, _wanted):
+    # Random-weight features are tiny and of very different scales in the two bases:
+    # compare each branch relative to its own scale.
+    return _produced.shape == _wanted.shape and _np.abs(_produced - _wanted).max() <= 1e-3 * _np.abs(_wanted).max()
+
+
+def _matches(_first, _second):
+    _width = _first.shape[1]
+    return _close(_features[:, :_width], _first) and _close(_features[:, _width:], _second)
+
+
+if not (_matches(_expected_mobilenet, _expected_efficientnet) or _matches(_expected_efficientnet, _expected_mobilenet)):
+    raise AssertionError("Chaque base doit recevoir son propre prétraitement (MobileNetV2 : [-1, 1] ; EfficientNet : 0-255).")
+### END HIDDEN TESTS
+
+# %% [code] id=train_concat_04
+keras.utils.set_random_seed(settings.seed)
+concat_model = compile_classifier(
+    build_concatenated_model(settings.image_shape, len(data.class_names), weights=pretrained_weights),
+    settings.learning_rate,
+)
+concat_callbacks = run.training_callbacks("transfer_concat")
+concat_history = concat_model.fit(
+    data.x_train, data.y_train, validation_data=validation_set,
+    epochs=settings.num_epochs, batch_size=settings.batch_size, callbacks=concat_callbacks, verbose=2,
+)
+run.save_model(concat_model, "transfer_concat", history=concat_history,
+               training_seconds=training_seconds(concat_callbacks), pretrained_weights=pretrained_weights or "none")
+figure = plot_histories({"transfer_frozen": run.load_history("transfer_frozen"), "transfer_concat": concat_history},
+                        title="Une base ou deux bases concaténées")
+figure.savefig(run.figure_path("04_concatenation.png"), dpi=300)
+plt.show()
+
+# %% [answer] id=analysis_concat_04 points=1
+# Réponse de référence (correcteur) : avec de vrais poids ImageNet, la concaténation gagne
+# souvent un peu sur une seule base (indices complémentaires) pour un coût d'inférence à peu
+# près doublé ; en mode hors ligne (poids aléatoires) aucune conclusion n'est possible, et
+# l'étudiant doit le dire.

@@ -599,6 +599,16 @@ for _position, _name in enumerate(_data_h.class_names):
 # gradient). Les modèles du cours sont des **chaînes de couches** : on peut les parcourir
 # couche par couche en gardant la sortie de la couche visée.
 
+# %% [code] id=gradcam_model_06
+from paysages.models import is_layer_chain
+
+# Grad-CAM as written here follows a chain of layers. A model with two branches (the
+# concatenation bonus of notebook 04) is not one: we then explain the best chain model.
+ranking = [record["model"] for record in run.load_json("results")]
+cam_name = next(name for name in ranking if is_layer_chain(run.load_model(name, compile=False)))
+cam_model = model if cam_name == best_name else run.load_model(cam_name, compile=False)
+print(f"Grad-CAM sur le modèle « {cam_name} »")
+
 # %% [solution] id=last_spatial_layer_index
 #| solution: solutions.gradcam.last_spatial_layer_index
 
@@ -608,7 +618,7 @@ for _position, _name in enumerate(_data_h.class_names):
 # %% [tests] id=test_grad_cam points=2
 """Bonus : vérifie que grad_cam renvoie une carte de la taille de l'image, entre 0 et 1, non uniforme."""
 _image = data.x_validation[int(errors["index"].iloc[0])] if len(errors) else data.x_validation[0]
-_heatmap = checks.plain_float_array(grad_cam(model, _image), "grad_cam(model, image)", shape=_image.shape[:2])
+_heatmap = checks.plain_float_array(grad_cam(cam_model, _image), "grad_cam(model, image)", shape=_image.shape[:2])
 if _heatmap.min() < 0 or _heatmap.max() > 1 + 1e-6:
     checks.fail("La carte doit être normalisée entre 0 et 1 (ReLU puis division par le maximum).")
 if _heatmap.std() < 1e-3:
@@ -622,8 +632,8 @@ from solutions.gradcam import grad_cam as _reference_grad_cam
 for _position in range(min(3, len(data.y_validation))):
     _probe = data.x_validation[_position]
     for _class in (None, int(data.y_validation[_position])):
-        _student_map = _checks.plain_float_array(grad_cam(model, _probe, _class), "carte Grad-CAM", shape=_probe.shape[:2])
-        _reference_map = _reference_grad_cam(model, _probe, _class)
+        _student_map = _checks.plain_float_array(grad_cam(cam_model, _probe, _class), "carte Grad-CAM", shape=_probe.shape[:2])
+        _reference_map = _reference_grad_cam(cam_model, _probe, _class)
         if _reference_map.std() < 1e-6:
             continue
         _correlation = float(_np.corrcoef(_student_map.ravel(), _reference_map.ravel())[0, 1])
@@ -636,10 +646,10 @@ shown = errors.head(6)
 overlays, titles = [], []
 for row in shown.itertuples():
     image = data.x_validation[row.index]
-    overlays += [image, overlay_heatmap(image, grad_cam(model, image))]
+    overlays += [image, overlay_heatmap(image, grad_cam(cam_model, image))]
     titles += [f"vrai : {row.true_class}", f"prédit : {row.predicted_class} ({row.confidence:.2f})"]
 figure = show_images(overlays, titles, num_columns=4, size=2.6)
-figure.suptitle(f"Grad-CAM des erreurs de {best_name} : où le réseau a regardé", y=1.02)
+figure.suptitle(f"Grad-CAM ({cam_name}) des erreurs de {best_name} : où le réseau a regardé", y=1.02)
 figure.savefig(run.figure_path("06_gradcam.png"), dpi=300, bbox_inches="tight")
 plt.show()
 

@@ -183,3 +183,26 @@ def test_two_phase_training_smoke(real_images):
     assert np.isfinite(history.history["val_loss"]).all()
     for before, after in zip(statistics, batch_norm_statistics(model)):
         np.testing.assert_array_equal(before, after)
+
+
+def test_concatenated_model_gives_each_base_its_own_preprocessing():
+    """Does the concatenation bonus feed MobileNetV2 [-1, 1] pixels and EfficientNet raw 0-255 ones?"""
+    from solutions.transfer import build_concatenated_model
+
+    model = build_concatenated_model((32, 32, 3), 3, weights=None)
+    probe = np.random.default_rng(2).integers(0, 256, size=(2, 32, 32, 3)).astype("float32")
+    mobilenet, efficientnet = model.get_layer("base_mobilenet"), model.get_layer("base_efficientnet")
+    assert not mobilenet.trainable and not efficientnet.trainable
+    expected_mobilenet = np.asarray(
+        mobilenet(keras.applications.mobilenet_v2.preprocess_input(probe.copy()), training=False)
+    ).mean(axis=(1, 2))
+    expected_efficientnet = np.asarray(efficientnet(probe.copy(), training=False)).mean(axis=(1, 2))
+    concatenated = model.get_layer("concatenated_features").output
+    produced = np.asarray(keras.Model(model.input, concatenated)(probe, training=False))
+    width = expected_mobilenet.shape[1]
+    # Random-weight features are tiny and of different scales: compare each branch to its own.
+    for part, expected in ((produced[:, :width], expected_mobilenet), (produced[:, width:], expected_efficientnet)):
+        np.testing.assert_allclose(part, expected, rtol=0, atol=1e-3 * np.abs(expected).max())
+    unprocessed = np.asarray(mobilenet(probe.copy(), training=False)).mean(axis=(1, 2))
+    assert np.abs(unprocessed - expected_mobilenet).max() > 0.1 * np.abs(expected_mobilenet).max()
+    assert model.output_shape == (None, 3)
