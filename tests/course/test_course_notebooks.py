@@ -161,3 +161,22 @@ def test_student_stubs_fail_every_graded_test(validated_course, release_notebook
             failures[path.name] = [problem["source"][:200] for problem in result["problems"]]
         previous = f"after_{path.name[:2]}"
     assert not failures, json.dumps(failures, indent=1, ensure_ascii=False)
+
+
+def test_course_run_leaves_a_complete_defence_pack(validated_course):
+    """After notebooks 00-11, do the deck and the PDF hold every section of the soutenance?"""
+    from pypdf import PdfReader
+
+    from paysages.defence import SECTIONS
+
+    pack = validated_course["run_dir"] / "soutenance"
+    slides = pack / "soutenance.slides.html"
+    pdf = pack / "soutenance.pdf"
+    assert slides.is_file() and pdf.is_file()
+    html = slides.read_text(encoding="utf-8")
+    pdf_text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
+    for section in SECTIONS:
+        assert section.title in html and section.title in pdf_text, section.title
+    assert "Section manquante" not in html, "a notebook did not save its figure"
+    assert json.loads((pack / "soutenance.json").read_text(encoding="utf-8"))["missing"] == []
+    assert (validated_course["run_dir"] / "explorateur.html").is_file()
