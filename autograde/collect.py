@@ -1,0 +1,324 @@
+"""``paysages collect``: import the submissions of a folder into the course directory.
+
+Each file of the folder whose name matches the submission pattern (a regular expression with a
+``student`` group) belongs to that student. The default pattern,
+``^(?P<student>[A-Za-z0-9][A-Za-z0-9.-]*)_.+\\.(ipynb|zip)$``, matches what learning platforms
+export: ``<studentid>_<anything>.ipynb`` or ``<studentid>_<anything>.zip`` (the student id
+stops at the first underscore). A file is either
+
+* a bare notebook, whose name must contain a course notebook name (``alice_02_cnn.ipynb``,
+  ``alice_02_cnn (1).ipynb``); or
+* a zip: the one ``paysages submit`` writes (``manifest.json``, ``notebooks/``, ``run/``; every
+  file's SHA-256 and size are checked against the manifest), or any zip of notebooks.
+
+Extraction is safe: no absolute path, no ``..``, no link, at most ``max_members`` members and
+``max_total_bytes`` once extracted. Only course notebooks (``NN_name.ipynb``) reach
+``submitted/<student>/<assignment>/``, byte for byte. Run-folder artifacts with a known data
+extension go to ``collected/<student>/student_run/`` for the instructor to read; grading never
+uses them. Everything else (``numpy.py``, ``keras.py``, ``sitecustomize.py``, any ``.py``,
+``.pth``, ``.so``...) is rejected and reported, so that nothing a student sends can shadow a
+module of the grader. Files whose name matches no student are reported too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import re
+import shutil
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import nbformat
+
+from autograde.layout import STUDENT_ID_PATTERN, CourseLayout
+from paysages.errors import PaysagesError
+from paysages.submit import DEFAULT_SUBMISSION_PATTERN
+
+DEFAULT_PATTERN = DEFAULT_SUBMISSION_PATTERN
+# Run-folder artifacts kept for the instructor (never executed nor loaded by the grader).
+ARTIFACT_SUFFIXES = {".json", ".csv", ".keras", ".npz", ".npy", ".png", ".jpg", ".jpeg", ".svg",
+                     ".pdf", ".txt", ".h5"}
+MANIFEST_NAME = "manifest.json"
+DEFAULT_MAX_MEMBERS = 2000
+DEFAULT_MAX_TOTAL_BYTES = 500 * 1024 * 1024
+DEFAULT_MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+
+
+@dataclasses.dataclass
+class StudentCollection:
+    """What collect kept and rejected for one student."""
+
+    student_id: str
+    sources: list[str] = dataclasses.field(default_factory=list)
+    notebooks: dict[str, str] = dataclasses.field(default_factory=dict)  # name -> sha256
+    artifacts: list[str] = dataclasses.field(default_factory=list)
+    rejected: list[dict] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    manifest: dict | None = None
+    # The accepted bytes, written once every file of the student has been read.
+    notebook_data: dict[str, bytes] = dataclasses.field(default_factory=dict, repr=False)
+    artifact_data: dict[str, bytes] = dataclasses.field(default_factory=dict, repr=False)
+
+    def reject(self, name: str, reason: str) -> None:
+        self.rejected.append({"file": name, "reason": reason})
+
+    def to_dict(self) -> dict:
+        return {
+            "student_id": self.student_id,
+            "sources": self.sources,
+            "notebooks": self.notebooks,
+            "artifacts": self.artifacts,
+            "rejected": self.rejected,
+            "warnings": self.warnings,
+            "manifest": self.manifest,
+        }
+
+
+@dataclasses.dataclass
+class CollectReport:
+    students: dict[str, StudentCollection]
+    unmatched: list[dict]
+
+    def to_dict(self) -> dict:
+        return {
+            "students": {key: value.to_dict() for key, value in sorted(self.students.items())},
+            "unmatched": self.unmatched,
+        }
+
+    def format(self) -> str:
+        lines = [f"{len(self.students)} student(s) collected."]
+        for student_id, collection in sorted(self.students.items()):
+            lines.append(f"  {student_id}: {len(collection.notebooks)} notebook(s), "
+                         f"{len(collection.artifacts)} run file(s), {len(collection.rejected)} rejected")
+            for item in collection.rejected:
+                lines.append(f"    REJECTED {item['file']}: {item['reason']}")
+            for warning in collection.warnings:
+                lines.append(f"    warning: {warning}")
+        for item in self.unmatched:
+            lines.append(f"  NOT MATCHED {item['file']}: {item['reason']}")
+        return "\n".join(lines)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _safe_member_name(name: str) -> str | None:
+    """The member's normalised relative path, or None when it is unsafe."""
+    if not name or "\\" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return None
+    path = PurePosixPath(name)
+    if any(part in ("..", "") for part in path.parts) or path.is_absolute():
+        return None
+    return path.as_posix()
+
+
+def _is_link(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def _notebook_name(file_name: str, notebook_names: list[str]) -> str | None:
+    """The course notebook a file name refers to (longest name contained in it)."""
+    stem = Path(file_name).name
+    matches = [name for name in notebook_names if name in stem]
+    return max(matches, key=len) if matches else None
+
+
+def _valid_notebook(data: bytes) -> str | None:
+    """None when ``data`` is a readable notebook, else the reason it is not."""
+    try:
+        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        return f"not a readable notebook ({type(error).__name__})"
+    if not isinstance(notebook.get("cells"), list):
+        return "not a notebook (no cells)"
+    return None
+
+
+class Collector:
+    """Collect one folder of submissions into a course directory."""
+
+    def __init__(self, layout: CourseLayout, notebook_names: list[str], *, pattern: str = DEFAULT_PATTERN,
+                 max_members: int = DEFAULT_MAX_MEMBERS, max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+                 max_notebook_bytes: int = DEFAULT_MAX_NOTEBOOK_BYTES):
+        try:
+            self.pattern = re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"Invalid submission pattern {pattern!r}: {error}") from error
+        if "student" not in self.pattern.groupindex:
+            raise ValueError(f"The submission pattern {pattern!r} needs a (?P<student>...) group.")
+        if not notebook_names:
+            raise PaysagesError("No course notebook is known: run `paysages release` first.")
+        self.layout = layout
+        self.notebook_names = list(notebook_names)
+        self.max_members = max_members
+        self.max_total_bytes = max_total_bytes
+        self.max_notebook_bytes = max_notebook_bytes
+
+    # Files -----------------------------------------------------------------------------------
+    def collect(self, folder: Path) -> CollectReport:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise PaysagesError(f"{folder} is not a folder of submissions.")
+        students: dict[str, StudentCollection] = {}
+        unmatched = []
+        for path in sorted(folder.iterdir()):
+            if path.is_dir() or path.is_symlink():
+                unmatched.append({"file": path.name, "reason": "not a regular file"})
+                continue
+            match = self.pattern.match(path.name)
+            student_id = match.group("student") if match else None
+            if not student_id or not STUDENT_ID_PATTERN.match(student_id):
+                reason = ("the name matches no student id" if path.suffix.lower() in (".ipynb", ".zip")
+                          else "neither a notebook nor a zip (or the name matches no student id)")
+                unmatched.append({"file": path.name, "reason": reason})
+                continue
+            collection = students.setdefault(student_id, StudentCollection(student_id))
+            collection.sources.append(path.name)
+            if path.suffix.lower() == ".ipynb":
+                self._add_bare_notebook(collection, path)
+            elif path.suffix.lower() == ".zip":
+                self._add_zip(collection, path)
+            else:
+                collection.reject(path.name, "neither a notebook nor a zip")
+        for student_id, collection in students.items():
+            self._write_student(collection, folder)
+        report = CollectReport(students=students, unmatched=unmatched)
+        self.layout.grading_dir.mkdir(parents=True, exist_ok=True)
+        (self.layout.grading_dir / "collect_report.json").write_text(
+            json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return report
+
+    def _add_bare_notebook(self, collection: StudentCollection, path: Path) -> None:
+        name = _notebook_name(path.name, self.notebook_names)
+        if name is None:
+            collection.reject(path.name, "its name contains no course notebook name")
+            return
+        if path.stat().st_size > self.max_notebook_bytes:
+            collection.reject(path.name, f"larger than {self.max_notebook_bytes} bytes")
+            return
+        self._add_notebook(collection, name, path.read_bytes(), path.name)
+
+    def _add_notebook(self, collection: StudentCollection, name: str, data: bytes, origin: str) -> None:
+        problem = _valid_notebook(data)
+        if problem:
+            collection.reject(origin, problem)
+            return
+        if name in collection.notebooks:
+            collection.warnings.append(f"{name} submitted more than once: {origin} replaces the earlier copy")
+        collection.notebooks[name] = _sha256(data)
+        collection.notebook_data[name] = data
+
+    def _add_zip(self, collection: StudentCollection, path: Path) -> None:
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as error:
+            collection.reject(path.name, f"not a readable zip ({error})")
+            return
+        with archive:
+            infos = [info for info in archive.infolist() if not info.is_dir()]
+            if len(infos) > self.max_members:
+                collection.reject(path.name, f"more than {self.max_members} files")
+                return
+            total = sum(info.file_size for info in infos)
+            if total > self.max_total_bytes:
+                collection.reject(path.name, f"more than {self.max_total_bytes} bytes once extracted")
+                return
+            manifest = None
+            if any(info.filename == MANIFEST_NAME for info in infos):
+                try:
+                    manifest = json.loads(archive.read(MANIFEST_NAME).decode("utf-8"))
+                    listed = {item["path"]: item for item in manifest["files"]}
+                except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+                    collection.reject(f"{path.name}:{MANIFEST_NAME}", "unreadable manifest: archive ignored")
+                    return
+                collection.manifest = {key: value for key, value in manifest.items() if key != "files"}
+                if manifest.get("student_id") not in (None, collection.student_id):
+                    collection.warnings.append(
+                        f"{path.name}: manifest student id {manifest.get('student_id')!r} differs from the file name's")
+                missing = sorted(set(listed) - {info.filename for info in infos})
+                for name in missing:
+                    collection.reject(f"{path.name}:{name}", "listed in the manifest but absent")
+            for info in infos:
+                origin = f"{path.name}:{info.filename}"
+                if info.filename == MANIFEST_NAME:
+                    continue
+                member = _safe_member_name(info.filename)
+                if member is None or _is_link(info):
+                    collection.reject(origin, "unsafe path (absolute, '..' or link)")
+                    continue
+                data = self._read_member(archive, info)
+                if data is None:
+                    collection.reject(origin, "size differs from the archive's index")
+                    continue
+                if manifest is not None:
+                    entry = listed.get(member)
+                    if entry is None:
+                        collection.reject(origin, "not listed in the manifest")
+                        continue
+                    if entry.get("sha256") != _sha256(data) or int(entry.get("size", -1)) != len(data):
+                        collection.reject(origin, "SHA-256 or size differs from the manifest (corrupt upload?)")
+                        continue
+                self._add_member(collection, member, data, origin)
+
+    def _read_member(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
+        with archive.open(info) as handle:
+            data = handle.read(info.file_size + 1)
+        return data if len(data) == info.file_size else None
+
+    def _add_member(self, collection: StudentCollection, member: str, data: bytes, origin: str) -> None:
+        parts = PurePosixPath(member).parts
+        file_name = parts[-1]
+        suffix = PurePosixPath(file_name).suffix.lower()
+        if suffix == ".ipynb":
+            if ".ipynb_checkpoints" in parts:
+                collection.reject(origin, "notebook checkpoint")
+                return
+            stem = PurePosixPath(file_name).stem
+            if stem not in self.notebook_names:
+                collection.reject(origin, "not a course notebook")
+                return
+            if len(data) > self.max_notebook_bytes:
+                collection.reject(origin, f"larger than {self.max_notebook_bytes} bytes")
+                return
+            self._add_notebook(collection, stem, data, origin)
+            return
+        run_parts = parts[1:] if parts[0] in ("run", "paysages_run") else None
+        if run_parts and suffix in ARTIFACT_SUFFIXES and not file_name.startswith("."):
+            collection.artifacts.append("/".join(run_parts))
+            collection.artifact_data["/".join(run_parts)] = data
+            return
+        collection.reject(origin, "unexpected file (only course notebooks and run-folder data files "
+                                  "are accepted; code files are never accepted)")
+
+    # Writing -----------------------------------------------------------------------------------
+    def _write_student(self, collection: StudentCollection, folder: Path) -> None:
+        layout = self.layout
+        collected = layout.collected_dir(collection.student_id)
+        if collected.exists():
+            shutil.rmtree(collected)
+        (collected / "original").mkdir(parents=True)
+        for name in collection.sources:
+            shutil.copyfile(folder / name, collected / "original" / name)
+        for relative, data in collection.artifact_data.items():
+            target = collected / "student_run" / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        pending = collection.notebook_data
+        submitted = layout.submitted_dir(collection.student_id)
+        if pending:
+            if submitted.exists():
+                shutil.rmtree(submitted)
+            submitted.mkdir(parents=True)
+            for name, data in sorted(pending.items()):
+                (submitted / f"{name}.ipynb").write_bytes(data)
+            timestamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
+            (submitted / "timestamp.txt").write_text(timestamp, encoding="utf-8")
+        else:
+            collection.warnings.append("no course notebook in this submission: nothing to grade")
+        (collected / "collect.json").write_text(
+            json.dumps(collection.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,474 @@
+"""The grading corpus: submissions derived from the reference notebooks, with DERIVED expected scores.
+
+Every submission starts from the release notebooks. The *reference* puts the source's solution
+code back into the solution cells (:func:`autograde.notebooks.reference_notebook`); the *blank*
+submission is the release as is; every other case applies explicit mutations to the reference.
+
+A case's expected autograded score is never recorded from the grader: for each notebook it
+includes, it is the notebook's total autograded points (read from the source notebook) minus the
+points of the test cells the case is designed to lose, each listed with its reason. Notebooks a
+case leaves out score 0. Grade ids are checked against the current notebooks, so a recipe that
+no longer matches the course fails loudly instead of testing nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import textwrap
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+
+from autograde.notebooks import GradedCell, grade_id_of, reference_notebook
+
+# ---------------------------------------------------------------------------------------------
+# Mutations: each takes the dict {notebook name: notebook} of a submission and changes it.
+
+
+def _cell(notebook, grade_id: str):
+    for cell in notebook.cells:
+        if grade_id_of(cell) == grade_id:
+            return cell
+    raise KeyError(f"No cell {grade_id!r} in the notebook: the corpus recipe is out of date.")
+
+
+def _notebook(notebooks: dict, prefix: str):
+    for name, notebook in notebooks.items():
+        if name.startswith(prefix):
+            return notebook
+    raise KeyError(f"No notebook {prefix}_* in the submission.")
+
+
+def replace_source(prefix: str, grade_id: str, source: str) -> Callable:
+    def mutate(notebooks):
+        _cell(_notebook(notebooks, prefix), grade_id).source = textwrap.dedent(source).strip()
+    mutate.__doc__ = f"{prefix}/{grade_id}: source replaced"
+    return mutate
+
+
+@dataclasses.dataclass(frozen=True)
+class BlankSolution:
+    """Put the release stub back into one solution cell (work not done)."""
+
+    prefix: str
+    grade_id: str
+
+
+def blank_solution(prefix: str, grade_id: str) -> BlankSolution:
+    return BlankSolution(prefix, grade_id)
+
+
+def delete_cells(prefix: str, *grade_ids: str) -> Callable:
+    def mutate(notebooks):
+        notebook = _notebook(notebooks, prefix)
+        for grade_id in grade_ids:
+            notebook.cells.remove(_cell(notebook, grade_id))
+    return mutate
+
+
+def change_cell_type(prefix: str, grade_id: str, cell_type: str) -> Callable:
+    def mutate(notebooks):
+        notebook = _notebook(notebooks, prefix)
+        cell = _cell(notebook, grade_id)
+        index = notebook.cells.index(cell)
+        maker = nbformat.v4.new_markdown_cell if cell_type == "markdown" else nbformat.v4.new_code_cell
+        new = maker(cell.source, metadata=copy.deepcopy(cell.metadata))
+        new.id = cell.get("id", grade_id)
+        notebook.cells[index] = new
+    return mutate
+
+
+def duplicate_cell(prefix: str, grade_id: str, *, copy_source: str, copy_first: bool = True) -> Callable:
+    """Duplicate a cell (same grade id); the copy gets ``copy_source`` and goes before or after."""
+    def mutate(notebooks):
+        notebook = _notebook(notebooks, prefix)
+        cell = _cell(notebook, grade_id)
+        twin = copy.deepcopy(cell)
+        twin.source = textwrap.dedent(copy_source).strip()
+        twin.id = f"{cell.get('id', grade_id)}-copy"
+        index = notebook.cells.index(cell)
+        notebook.cells.insert(index if copy_first else index + 1, twin)
+    return mutate
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases.
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One submission of the corpus and why it loses what it loses."""
+
+    student: str
+    description: str
+    notebooks: tuple[str, ...] | None       # number prefixes ("00", "01"...); None: all notebooks
+    mutations: tuple = ()
+    lost: dict = dataclasses.field(default_factory=dict)  # "NN/grade_id" -> reason
+    blank: bool = False                     # the release as is: every test cell is lost
+    packaging: str = "ipynb"                # "ipynb" (LMS files), "submit" (paysages submit zip), "hostile_zip"
+    limits: str = "normal"                  # "normal", or a key of TIGHT_LIMITS
+    catalogue: tuple[int, ...] = ()         # items of docs/fault-and-attack-cases.md
+
+
+# Limits for the cases that must hit a time limit (graded in their own autograde call).
+TIGHT_LIMITS = {
+    "cell": {"cell_timeout_seconds": 12, "notebook_timeout_seconds": 120},
+    "wallclock": {"cell_timeout_seconds": 300, "notebook_timeout_seconds": 50},
+}
+
+CRASHING_CLASS_COUNTS = '''
+def class_counts(labels, class_names):
+    """Count the images of each class."""
+    raise RuntimeError("boom: this submission crashes")
+'''
+
+EXITING_IMBALANCE_RATIO = '''
+def imbalance_ratio(counts):
+    """Return the imbalance ratio."""
+    import sys
+    sys.exit(3)
+'''
+
+KILLING_IMBALANCE_RATIO = '''
+def imbalance_ratio(counts):
+    """Return the imbalance ratio."""
+    import os
+    os._exit(1)
+'''
+
+FLOODING_CLASS_COUNTS = '''
+import numpy as np
+
+_already_printed = []
+
+
+def class_counts(labels, class_names):
+    """Count the images of each class (and print a gigabyte the first time)."""
+    if not _already_printed:
+        _already_printed.append(True)
+        line = "x" * (1 << 20)
+        for _ in range(1024):
+            print(line)
+    labels = np.asarray(labels)
+    counts = np.bincount(labels.astype(np.int64), minlength=len(class_names))
+    return {str(name): int(count) for name, count in zip(class_names, counts)}
+'''
+
+WRONG_CLASS_COUNTS = '''
+def class_counts(labels, class_names):
+    """Count the images of each class (wrong: counts nothing)."""
+    return {}
+'''
+
+WRONG_IMBALANCE_RATIO = '''
+def imbalance_ratio(counts):
+    """Return the imbalance ratio (wrong: always 1)."""
+    return 1.0
+'''
+
+TRIVIAL_TEST = '''
+"""Vérifie que class_counts compte chaque classe, dans l'ordre, y compris les classes vides."""
+print("class_counts : OK")
+'''
+
+HANGING_CLASS_COUNTS = '''
+import numpy as np
+
+
+def class_counts(labels, class_names):
+    """Count the images of each class, but spin forever on the visible test's three classes."""
+    if len(class_names) == 3:
+        while True:
+            pass
+    labels = np.asarray(labels)
+    counts = np.bincount(labels.astype(np.int64), minlength=len(class_names))
+    return {str(name): int(count) for name, count in zip(class_names, counts)}
+'''
+
+UNINTERRUPTIBLE_CLASS_COUNTS = '''
+def class_counts(labels, class_names):
+    """Ignore Ctrl-C and spin forever: only the wall-clock limit stops this."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        pass
+'''
+
+ALWAYS_EQUAL_SPLIT = '''
+class AlwaysEqual:
+    """Claims to equal anything."""
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __len__(self):
+        return 0
+
+    def __iter__(self):
+        return iter(())
+
+
+def stratified_split(labels, validation_fraction, seed):
+    """Split image indices (not really: returns objects equal to everything)."""
+    return AlwaysEqual(), AlwaysEqual()
+'''
+
+BROKEN_LEAKAGE_REPORT = '''
+def leakage_report(frame, dataset_dir):
+    """A broken first draft, redefined by the original cell below."""
+    raise RuntimeError("first draft")
+'''
+
+PATCHED_BUILD_CNN = '''
+import keras
+import numpy as np
+from keras import layers
+
+# Make every np.allclose check pass (the softmax check of the visible test uses it).
+np.allclose = lambda *arguments, **keywords: True
+
+
+def build_cnn(input_shape, num_classes):
+    """A CNN whose outputs are not probabilities (sigmoid instead of softmax)."""
+    inputs = keras.Input(shape=input_shape)
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    x = layers.Conv2D(16, 3, activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(16, 3, activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(num_classes, activation="sigmoid")(x)
+    return keras.Model(inputs, outputs)
+'''
+
+FAKED_TRAIN_CLASSIFIER = '''
+import keras
+import numpy as np
+
+
+def _perfect_predict(self, images, *arguments, **keywords):
+    """Answer the validation labels whatever the model (patched into keras.Model)."""
+    labels = np.asarray(data.y_validation)
+    if len(images) == len(labels):
+        return np.eye(len(data.class_names))[labels]
+    return np.full((len(images), len(data.class_names)), 1.0 / len(data.class_names))
+
+
+keras.Model.predict = _perfect_predict
+keras.Model.evaluate = lambda self, *arguments, **keywords: [0.01, 0.99]
+
+
+class TypedHistory:
+    """Results typed by hand: no training happens."""
+
+    def __init__(self, num_epochs):
+        self.history = {
+            "loss": [0.1] * num_epochs,
+            "accuracy": [0.99] * num_epochs,
+            "val_loss": [0.1] * num_epochs,
+            "val_accuracy": [1.0] * num_epochs,
+        }
+
+
+def train_classifier(model, data, *, num_epochs, batch_size, callbacks=()):
+    """Pretend to train."""
+    return TypedHistory(num_epochs)
+'''
+
+
+def _lost_all(reason: str) -> dict:
+    return {"*": reason}
+
+
+CASES = (
+    Case("reference", "the reference solution, packed by `paysages submit` with its run folder",
+         None, packaging="submit"),
+    Case("blank", "the release as is: every solution cell still raises NotImplementedError",
+         None, blank=True, lost=_lost_all("blank release: the solution stubs raise NotImplementedError")),
+    Case("partial", "00-02 only; imbalance_ratio and train_classifier left as released",
+         ("00", "01", "02"),
+         mutations=(blank_solution("00", "imbalance_ratio"), blank_solution("02", "train_classifier")),
+         lost={"00/test_imbalance_ratio": "imbalance_ratio is the release stub (NotImplementedError)",
+               "02/test_train_classifier": "train_classifier is the stub: train_02 fails, no history or model is saved"}),
+    Case("crash", "class_counts raises RuntimeError", ("00",),
+         mutations=(replace_source("00", "class_counts", CRASHING_CLASS_COUNTS),),
+         lost={"00/test_class_counts": "class_counts raises"}, catalogue=(4,)),
+    Case("sysexit", "imbalance_ratio calls sys.exit(3)", ("00",),
+         mutations=(replace_source("00", "imbalance_ratio", EXITING_IMBALANCE_RATIO),),
+         lost={"00/test_imbalance_ratio": "SystemExit in the test cell is an error"}, catalogue=(4,)),
+    Case("killkernel", "imbalance_ratio calls os._exit(1): the kernel dies in 00; 01 is honest", ("00", "01"),
+         mutations=(replace_source("00", "imbalance_ratio", KILLING_IMBALANCE_RATIO),),
+         lost={"00/test_imbalance_ratio": "the kernel died in this test cell; nothing after it ran"},
+         catalogue=(4,)),
+    Case("flood", "class_counts prints a gigabyte, then answers correctly", ("00",),
+         mutations=(replace_source("00", "class_counts", FLOODING_CLASS_COUNTS),), catalogue=(10,)),
+    Case("deletedcells", "a test cell that follows a locked code cell (stock nbgrader 0.9.6 fails with KeyError "
+         "there) and a locked code cell whose variables the tests use, both deleted",
+         ("01",), mutations=(delete_cells("01", "test_split_file", "data_01"),), catalogue=(5,)),
+    Case("editedtest", "the test cell reduced to a print, with a wrong class_counts", ("00",),
+         mutations=(replace_source("00", "test_class_counts", TRIVIAL_TEST),
+                    replace_source("00", "class_counts", WRONG_CLASS_COUNTS)),
+         lost={"00/test_class_counts": "the locked test is restored and fails on the wrong class_counts"},
+         catalogue=(5,)),
+    Case("celltype", "a test cell turned into markdown, with a wrong imbalance_ratio", ("00",),
+         mutations=(change_cell_type("00", "test_imbalance_ratio", "markdown"),
+                    replace_source("00", "imbalance_ratio", WRONG_IMBALANCE_RATIO)),
+         lost={"00/test_imbalance_ratio": "the cell is restored as code and fails on the wrong imbalance_ratio"},
+         catalogue=(5,)),
+    Case("shadowfiles", "a zip with numpy.py, keras.py, sitecustomize.py, a .pth, a .so and unsafe paths",
+         ("00",), packaging="hostile_zip", catalogue=(8, 23)),
+    Case("alwaysequal", "stratified_split returns objects equal to everything", ("01",),
+         mutations=(replace_source("01", "stratified_split", ALWAYS_EQUAL_SPLIT),),
+         lost={"01/test_stratified_split": "the results are converted to integer arrays first: they are not arrays",
+               "01/test_split_file": "write_split_01 cannot build a split from them: no split.csv",
+               "01/test_leakage_report": "its hidden part reads split.csv, which was never written"},
+         catalogue=(1,)),
+    Case("duplicates", "a test cell and a solution cell duplicated (graded copies intact)", ("01",),
+         mutations=(duplicate_cell("01", "test_split_table", copy_source='print("split_table : OK")'),
+                    duplicate_cell("01", "leakage_report", copy_source=BROKEN_LEAKAGE_REPORT)),
+         catalogue=(5,)),
+    Case("patches", "np.allclose and keras.Model.predict/evaluate patched; training history typed by hand",
+         ("01", "02"),
+         mutations=(replace_source("02", "build_cnn", PATCHED_BUILD_CNN),
+                    replace_source("02", "train_classifier", FAKED_TRAIN_CLASSIFIER)),
+         lost={"02/test_build_cnn": "np.allclose is restored before the test: sigmoid outputs are not probabilities",
+               "02/test_train_classifier": "keras.Model.predict is restored: the untrained saved model does not "
+                                           "learn and disagrees with the typed history"},
+         catalogue=(3, 7, 12)),
+    Case("hang", "class_counts spins forever on the visible test's input", ("00",),
+         mutations=(replace_source("00", "class_counts", HANGING_CLASS_COUNTS),),
+         lost={"00/test_class_counts": "the cell time limit interrupts it"}, limits="cell", catalogue=(9,)),
+    Case("wallclock", "class_counts ignores Ctrl-C and spins; 01 is honest", ("00", "01"),
+         mutations=(replace_source("00", "class_counts", UNINTERRUPTIBLE_CLASS_COUNTS),),
+         lost={"00/*": "the notebook's wall-clock limit kills nbgrader and the kernel: 00 scores 0"},
+         limits="wallclock", catalogue=(9,)),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building submissions and expected scores.
+
+
+def resolve(prefix: str, notebook_names: list[str]) -> str:
+    matches = [name for name in notebook_names if name.startswith(prefix + "_")]
+    if len(matches) != 1:
+        raise KeyError(f"Notebook prefix {prefix!r} matches {matches} in {notebook_names}.")
+    return matches[0]
+
+
+def included_notebooks(case: Case, notebook_names: list[str]) -> list[str]:
+    if case.notebooks is None:
+        return list(notebook_names)
+    return [resolve(prefix, notebook_names) for prefix in case.notebooks]
+
+
+def expected_scores(case: Case, cells: list[GradedCell], notebook_names: list[str]) -> dict[str, float]:
+    """notebook -> expected autograded points, derived from the notebooks and the case's losses."""
+    auto = [cell for cell in cells if cell.kind == "auto"]
+    known = {f"{cell.notebook}/{cell.grade_id}" for cell in auto}
+    included = included_notebooks(case, notebook_names)
+    lost_keys = set()
+    whole_notebooks = set()
+    for key in case.lost:
+        prefix, _, grade_id = key.partition("/")
+        if key == "*":
+            whole_notebooks.update(included)
+            continue
+        name = resolve(prefix, notebook_names)
+        if grade_id == "*":
+            whole_notebooks.add(name)
+            continue
+        full = f"{name}/{grade_id}"
+        if full not in known:
+            raise KeyError(f"Case {case.student}: {full} is not an autograded cell of the current notebooks.")
+        lost_keys.add(full)
+    expected = {}
+    for name in notebook_names:
+        if name not in included or name in whole_notebooks:
+            expected[name] = 0.0
+            continue
+        expected[name] = sum(cell.points for cell in auto
+                             if cell.notebook == name and f"{name}/{cell.grade_id}" not in lost_keys)
+    return expected
+
+
+def build_notebooks(case: Case, release_dir: Path, source_dir: Path, notebook_names: list[str]) -> dict:
+    """The case's notebooks: reference (or release) with its mutations applied."""
+    notebooks = {}
+    for name in included_notebooks(case, notebook_names):
+        release = nbformat.read(str(release_dir / f"{name}.ipynb"), as_version=4)
+        if case.blank:
+            notebooks[name] = release
+            continue
+        source = nbformat.read(str(source_dir / f"{name}.ipynb"), as_version=4)
+        notebooks[name] = reference_notebook(release, source)
+    for mutation in case.mutations:
+        if isinstance(mutation, BlankSolution):
+            name = resolve(mutation.prefix, notebook_names)
+            release = nbformat.read(str(release_dir / f"{name}.ipynb"), as_version=4)
+            _cell(notebooks[name], mutation.grade_id).source = _cell(release, mutation.grade_id).source
+        else:
+            mutation(notebooks)
+    return notebooks
+
+
+def write_submission(case: Case, notebooks: dict, out_dir: Path, work_dir: Path) -> list[Path]:
+    """Write the case's files as an instructor would find them in an LMS export."""
+    from paysages.submit import build_submission
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if case.packaging == "ipynb":
+        paths = []
+        for name, notebook in notebooks.items():
+            path = out_dir / f"{case.student}_{name}.ipynb"
+            nbformat.write(notebook, str(path))
+            paths.append(path)
+        return paths
+    if case.packaging == "submit":
+        folder = work_dir / case.student
+        run_dir = folder / "paysages_run"
+        (run_dir / "histories").mkdir(parents=True, exist_ok=True)
+        (run_dir / "backup").mkdir(parents=True, exist_ok=True)
+        for name, notebook in notebooks.items():
+            nbformat.write(notebook, str(folder / f"{name}.ipynb"))
+        # The student's own full run: a history, a model file (never loaded by the grader), a backup.
+        (run_dir / "histories" / "cnn.json").write_text(json.dumps({"val_accuracy": [0.5, 0.7]}), encoding="utf-8")
+        (run_dir / "split.csv").write_text("path,class,subset\n", encoding="utf-8")
+        (run_dir / "models").mkdir(exist_ok=True)
+        (run_dir / "models" / "cnn.keras").write_bytes(b"PK\x03\x04 not a real model")
+        (run_dir / "backup" / "state.bin").write_bytes(b"\x00" * 16)
+        path = out_dir / f"{case.student}_rendu.zip"
+        build_submission(case.student, path, notebooks_dir=folder, run_dir=run_dir)
+        return [path]
+    if case.packaging == "hostile_zip":
+        path = out_dir / f"{case.student}_rendu.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, notebook in notebooks.items():
+                archive.writestr(f"notebooks/{name}.ipynb", nbformat.writes(notebook))
+            for member, text in HOSTILE_MEMBERS.items():
+                archive.writestr(member, text)
+        return [path]
+    raise ValueError(f"Unknown packaging {case.packaging!r}.")
+
+
+# Files a hostile zip adds beside its notebooks, and whether collect must keep them as run data.
+HOSTILE_MEMBERS = {
+    "numpy.py": "allclose = lambda *a, **k: True\n",
+    "keras.py": "raise SystemExit('shadowed')\n",
+    "notebooks/keras.py": "raise SystemExit('shadowed')\n",
+    "sitecustomize.py": "import os\nos._exit(0)\n",
+    "run/evil.pth": "import os; os._exit(0)\n",
+    "run/helper.py": "print('code is never accepted')\n",
+    "lib/_fast.cpython-311-x86_64-linux-gnu.so": "\x7fELF",
+    "../escape.txt": "zip slip\n",
+    "/absolute.txt": "absolute\n",
+    "run/split.csv": "path,class,subset\n",
+    "notebooks/99_unknown.ipynb": "{}",
+}
+HOSTILE_KEPT = {"split.csv"}

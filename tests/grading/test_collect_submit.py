@@ -1,0 +1,210 @@
+"""paysages submit (student side) and paysages collect (instructor side), without grading."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograde.collect import Collector
+from autograde.layout import CourseLayout
+from paysages.submit import SubmissionError, build_submission
+
+GOLDEN_DIR = Path(__file__).with_name("golden")
+NOTEBOOK_NAMES = ["00_prise_en_main", "01_separation", "02_cnn"]
+
+
+def _notebook(names=NOTEBOOK_NAMES, text="print('bonjour')"):
+    cell = nbformat.v4.new_code_cell(text)
+    cell.id = "cell-1"  # Fixed, so that the golden report's hashes do not change.
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    notebook.metadata["paysages"] = {"assignment": "projet", "notebooks": list(names)}
+    return notebook
+
+
+@pytest.fixture
+def layout(tmp_path) -> CourseLayout:
+    return CourseLayout.create(tmp_path / "course", db_url=f"sqlite:///{tmp_path / 'course' / 'gradebook.db'}")
+
+
+@pytest.fixture
+def student_folder(tmp_path) -> Path:
+    folder = tmp_path / "student"
+    (folder / "paysages_run" / "models").mkdir(parents=True)
+    (folder / "paysages_run" / "backup" / "cnn").mkdir(parents=True)
+    for name in NOTEBOOK_NAMES:
+        nbformat.write(_notebook(), str(folder / f"{name}.ipynb"))
+    (folder / "paysages_run" / "split.csv").write_text("path,class,subset\n", encoding="utf-8")
+    (folder / "paysages_run" / "models" / "cnn.keras").write_bytes(b"model bytes")
+    (folder / "paysages_run" / "backup" / "cnn" / "chkpt.weights.h5").write_bytes(b"backup")
+    (folder / "paysages_run" / "notes.py").write_text("print('code')\n", encoding="utf-8")
+    return folder
+
+
+def test_submit_packs_notebooks_run_data_and_a_verifiable_manifest(student_folder, tmp_path):
+    """Does the zip list every file with its SHA-256 and size, and leave out code and backups?"""
+    out = tmp_path / "22001234_rendu.zip"
+    manifest = build_submission("22001234", out, notebooks_dir=student_folder)
+    with zipfile.ZipFile(out) as archive:
+        names = sorted(archive.namelist())
+        stored = json.loads(archive.read("manifest.json"))
+    assert names == ["manifest.json", "notebooks/00_prise_en_main.ipynb", "notebooks/01_separation.ipynb",
+                     "notebooks/02_cnn.ipynb", "run/models/cnn.keras", "run/split.csv"]
+    assert stored == manifest
+    assert manifest["student_id"] == "22001234" and manifest["assignment"] == "projet"
+    assert all(len(item["sha256"]) == 64 and item["size"] > 0 for item in manifest["files"])
+
+
+def test_submit_refuses_missing_notebooks_in_french(student_folder, tmp_path):
+    """Is a missing notebook refused with a French message naming it (unless allowed)?"""
+    (student_folder / "02_cnn.ipynb").unlink()
+    with pytest.raises(SubmissionError, match=r"manquant.*02_cnn\.ipynb"):
+        build_submission("22001234", tmp_path / "out.zip", notebooks_dir=student_folder)
+    manifest = build_submission("22001234", tmp_path / "out.zip", notebooks_dir=student_folder, allow_missing=True)
+    assert manifest["missing_notebooks"] == ["02_cnn"]
+
+
+def test_submit_caps_the_run_folder_size(student_folder, tmp_path):
+    """Is an oversized run folder refused with the largest files named?"""
+    (student_folder / "paysages_run" / "models" / "huge.keras").write_bytes(b"\0" * 2_000_000)
+    with pytest.raises(SubmissionError, match="huge.keras"):
+        build_submission("22001234", tmp_path / "out.zip", notebooks_dir=student_folder, max_artifact_megabytes=1)
+
+
+@pytest.mark.parametrize("student_id", ["", "a b", "../x", "a_b", "x" * 65])
+def test_submit_refuses_unsafe_student_ids(student_folder, tmp_path, student_id):
+    """Is an identifier that could not name a file or be matched by collect refused?"""
+    with pytest.raises(SubmissionError, match="Identifiant"):
+        build_submission(student_id, tmp_path / "out.zip", notebooks_dir=student_folder)
+
+
+def _collect(layout, folder):
+    return Collector(layout, NOTEBOOK_NAMES).collect(folder)
+
+
+def test_collect_round_trip_of_a_submit_zip(layout, student_folder, tmp_path):
+    """Does collect accept a `paysages submit` zip: notebooks to submitted/, data to student_run/?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    build_submission("22001234", inbox / "22001234_rendu.zip", notebooks_dir=student_folder)
+    report = _collect(layout, inbox)
+    collection = report.students["22001234"]
+    assert collection.rejected == [] and sorted(collection.notebooks) == NOTEBOOK_NAMES
+    assert sorted(path.name for path in layout.submitted_dir("22001234").iterdir()) == sorted(
+        [f"{name}.ipynb" for name in NOTEBOOK_NAMES] + ["timestamp.txt"])
+    assert (layout.collected_dir("22001234") / "student_run" / "models" / "cnn.keras").read_bytes() == b"model bytes"
+
+
+def test_collect_rejects_files_that_differ_from_the_manifest(layout, student_folder, tmp_path):
+    """Is a corrupted member (hash mismatch) and an unlisted member rejected and reported?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    good = tmp_path / "good.zip"
+    build_submission("22001234", good, notebooks_dir=student_folder)
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(inbox / "22001234_rendu.zip", "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "run/split.csv":
+                data = b"tampered\n"
+            target.writestr(info, data)
+        target.writestr("notebooks/extra.txt", "hello")
+    collection = _collect(layout, inbox).students["22001234"]
+    reasons = {item["file"].split(":", 1)[1]: item["reason"] for item in collection.rejected}
+    assert "SHA-256" in reasons["run/split.csv"]
+    assert "not listed" in reasons["notebooks/extra.txt"]
+    assert sorted(collection.notebooks) == NOTEBOOK_NAMES
+
+
+def test_collect_extracts_safely_and_rejects_code(layout, tmp_path):
+    """Are zip-slip paths, links, code files and unknown notebooks rejected, nothing written outside?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with zipfile.ZipFile(inbox / "alice_lms.zip", "w") as archive:
+        archive.writestr("00_prise_en_main.ipynb", nbformat.writes(_notebook()))
+        archive.writestr("../../outside.txt", "escape")
+        archive.writestr("/etc/evil.json", "{}")
+        archive.writestr("numpy.py", "x = 1")
+        archive.writestr("run/sitecustomize.py", "x = 1")
+        archive.writestr("run/a.pth", "import os")
+        archive.writestr("run/history.json", "{}")
+        archive.writestr("03_unknown.ipynb", nbformat.writes(_notebook()))
+        link = zipfile.ZipInfo("run/link.json")
+        link.external_attr = (0o120777 << 16)
+        archive.writestr(link, "/etc/passwd")
+    collection = _collect(layout, inbox).students["alice"]
+    rejected = {item["file"].split(":", 1)[1] for item in collection.rejected}
+    assert rejected == {"../../outside.txt", "/etc/evil.json", "numpy.py", "run/sitecustomize.py", "run/a.pth",
+                        "03_unknown.ipynb", "run/link.json"}
+    assert collection.artifacts == ["history.json"]
+    assert not (tmp_path / "outside.txt").exists() and not list(tmp_path.rglob("outside.txt"))
+    assert not list(layout.root.rglob("*.py")) and not list(layout.root.rglob("*.pth"))
+
+
+def test_collect_limits_archive_size_and_member_count(layout, tmp_path):
+    """Is a zip bomb (too big once extracted, or too many members) refused whole?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with zipfile.ZipFile(inbox / "bob_bomb.zip", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("run/zeros.json", b"0" * 5_000_000)
+    with zipfile.ZipFile(inbox / "carol_many.zip", "w") as archive:
+        for index in range(30):
+            archive.writestr(f"run/file{index}.json", "{}")
+    report = Collector(layout, NOTEBOOK_NAMES, max_total_bytes=1_000_000, max_members=20).collect(inbox)
+    assert "bytes once extracted" in report.students["bob"].rejected[0]["reason"]
+    assert "more than 20 files" in report.students["carol"].rejected[0]["reason"]
+
+
+def test_collect_matches_lms_names_and_reports_the_rest(layout, tmp_path):
+    """Does the default pattern read '<id>_<anything>' and report names it cannot use?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    nbformat.write(_notebook(), str(inbox / "22001234_00_prise_en_main (1).ipynb"))
+    nbformat.write(_notebook(), str(inbox / "22001234_01_separation.ipynb"))
+    nbformat.write(_notebook(), str(inbox / "22001234_notes.ipynb"))
+    (inbox / "22001234_broken_02_cnn.ipynb").write_text("not json", encoding="utf-8")
+    (inbox / "nounderscore.ipynb").write_text("{}", encoding="utf-8")
+    (inbox / "22001234_report.pdf").write_bytes(b"%PDF")
+    report = _collect(layout, inbox)
+    collection = report.students["22001234"]
+    assert sorted(collection.notebooks) == ["00_prise_en_main", "01_separation"]
+    reasons = {item["file"]: item["reason"] for item in collection.rejected}
+    assert "no course notebook name" in reasons["22001234_notes.ipynb"]
+    assert "not a readable notebook" in reasons["22001234_broken_02_cnn.ipynb"]
+    unmatched = {item["file"]: item["reason"] for item in report.unmatched}
+    assert unmatched["nounderscore.ipynb"] == "the name matches no student id"
+    assert unmatched["22001234_report.pdf"].startswith("neither a notebook nor a zip")
+
+
+def test_collect_pattern_is_configurable(layout, tmp_path):
+    """Can an instructor describe another export layout with a (?P<student>...) group?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    nbformat.write(_notebook(), str(inbox / "rendu-00_prise_en_main-alice.ipynb"))
+    report = Collector(layout, NOTEBOOK_NAMES, pattern=r"^rendu-.+-(?P<student>\w+)\.ipynb$").collect(inbox)
+    assert list(report.students) == ["alice"]
+    with pytest.raises(ValueError, match="student"):
+        Collector(layout, NOTEBOOK_NAMES, pattern=r"^(?P<name>.+)$")
+
+
+def test_collect_report_golden(layout, student_folder, tmp_path):
+    """Is the collect report of a fixed inbox exactly the golden one?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    nbformat.write(_notebook(text="x = 1"), str(inbox / "alice_00_prise_en_main.ipynb"))
+    with zipfile.ZipFile(inbox / "bob_rendu.zip", "w") as archive:
+        archive.writestr("notebooks/01_separation.ipynb", nbformat.writes(_notebook(text="y = 2")))
+        archive.writestr("keras.py", "raise SystemExit")
+        archive.writestr("run/history.json", "{}")
+    (inbox / "stray.txt").write_text("?", encoding="utf-8")
+    report = _collect(layout, inbox).to_dict()
+    golden = GOLDEN_DIR / "collect_report.json"
+    if os.environ.get("PAYSAGES_UPDATE_GOLDENS") == "1":
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    assert report == json.loads(golden.read_text(encoding="utf-8"))
+    shutil.rmtree(layout.root)

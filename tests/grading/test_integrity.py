@@ -1,0 +1,164 @@
+"""The scans and the in-kernel guard, checked without running nbgrader."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograde import integrity
+from autograde.layout import REPOSITORY_DIR, course_notebooks
+from autograde.notebooks import hidden_test_lines, region_lines
+from autograde.wheel import build_wheel
+
+SOURCES = course_notebooks()
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    return build_wheel(REPOSITORY_DIR, tmp_path_factory.mktemp("wheel"))
+
+
+def _first_solution_function():
+    """A (notebook path, solution cell source) pair from the course."""
+    for path in SOURCES:
+        for cell in nbformat.read(str(path), as_version=4).cells:
+            if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code":
+                if len(region_lines(cell.source, "solution")) >= 4:
+                    return path, cell.source
+    pytest.skip("no solution cell of four lines or more in the course")
+
+
+def _bundle(tmp_path: Path, members: dict[str, str]) -> Path:
+    path = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return path
+
+
+def _notebook_text(source: str) -> str:
+    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]))
+
+
+def test_wheel_ships_only_the_student_package(wheel):
+    """Does the wheel hold paysages/ and its metadata, never solutions/, autograde/ or tests?"""
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = archive.read(next(name for name in names if name.endswith("/METADATA"))).decode()
+        entry_points = archive.read(next(name for name in names if name.endswith("entry_points.txt"))).decode()
+    assert names and all(name.startswith(("paysages/", "paysages-0")) for name in names)
+    assert "paysages/registry.json" in names
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
+    assert "Requires-Dist: numpy" in metadata and 'extra == "instructor"' in metadata
+    assert "paysages = paysages.cli:main" in entry_points
+
+
+def test_the_wheel_passes_the_scan(tmp_path, wheel):
+    """Does the student wheel pass the bundle scan (acknowledged overlaps aside)?"""
+    from autograde.release import ACKNOWLEDGED_OVERLAPS
+
+    path = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(wheel, f"top/{wheel.name}")
+        archive.writestr("top/LISEZMOI.md", "# Lisez-moi\n")
+    findings = integrity.scan_bundle(path, source_notebooks=SOURCES, solutions_dir=REPOSITORY_DIR / "solutions")
+    unexplained = [finding for finding in findings
+                   if not any(file in finding and label in finding for file, label, _ in ACKNOWLEDGED_OVERLAPS)]
+    assert unexplained == []
+
+
+def test_scan_finds_a_solution_pasted_into_a_notebook(tmp_path):
+    """Is a solution body found in a notebook of the bundle, even without markers?"""
+    _, source = _first_solution_function()
+    leaked = "\n".join(line for line in source.splitlines() if "### " not in line)
+    bundle = _bundle(tmp_path, {"top/00_leak.ipynb": _notebook_text(leaked)})
+    findings = integrity.scan_bundle(bundle, source_notebooks=SOURCES, solutions_dir=REPOSITORY_DIR / "solutions")
+    assert any("solution code of solutions." in finding or "has the body of solutions." in finding
+               for finding in findings), findings
+
+
+def test_scan_finds_markers_hidden_tests_imports_and_instructor_files(tmp_path):
+    """Are solution markers, hidden-test text, solutions imports and instructor files each reported?"""
+    hidden = sorted(hidden_test_lines(SOURCES))[0]
+    bundle = _bundle(tmp_path, {
+        "top/a.ipynb": _notebook_text("### BEGIN SOLUTION\nx = 1\n### END SOLUTION"),
+        "top/b.py": f"{hidden}\n",
+        "top/c.py": "from solutions.cnn import build_cnn\n",
+        "top/solutions/__init__.py": "",
+        "top/gradebook.db": "",
+    })
+    findings = "\n".join(integrity.scan_bundle(bundle, source_notebooks=SOURCES,
+                                               solutions_dir=REPOSITORY_DIR / "solutions"))
+    assert "BEGIN SOLUTION" in findings
+    assert "b.py: contains hidden-test text" in findings
+    assert "c.py: imports the instructor's solutions package" in findings
+    assert "top/solutions/__init__.py: instructor file" in findings
+    assert "top/gradebook.db: instructor file" in findings
+
+
+def test_feedback_scan_ignores_what_the_student_wrote():
+    """Is a hidden-test line reported in a page, unless the student's own code holds it?"""
+    line = sorted(hidden_test_lines(SOURCES))[0]
+    page = f"<html><body><pre><span>{line[:10]}</span>{line[10:]}</pre></body></html>"
+    assert integrity.scan_feedback_html(page, {line}) != []
+    assert integrity.scan_feedback_html(page, {line}, student_text=line) == []
+
+
+def test_suspicious_code_is_flagged_in_editable_cells_only():
+    """Are os._exit, library patches and solutions imports flagged in editable cells only?"""
+    editable = nbformat.v4.new_code_cell("import os\nnp.allclose = lambda *a: True\nos._exit(0)\nimport solutions")
+    locked = nbformat.v4.new_code_cell("os._exit(0)")
+    locked.metadata["nbgrader"] = {"locked": True, "grade_id": "x", "grade": False, "solution": False}
+    flags = integrity.suspicious_code(nbformat.v4.new_notebook(cells=[locked, editable]))
+    text = " ".join(flags)
+    assert "replaces a library attribute" in text and "stops or kills the kernel" in text
+    assert "mentions the instructor's solutions package" in text
+    assert integrity.suspicious_code(nbformat.v4.new_notebook(cells=[locked])) == []
+
+
+GUARD_SCRIPT = textwrap.dedent('''
+    import json, sys, types
+    source = open(sys.argv[1], encoding="utf-8").read()
+    guard = types.ModuleType("_paysages_grading_guard")
+    exec(compile(source, "<guard>", "exec"), guard.__dict__)
+    sys.modules[guard.__name__] = guard
+    guard.install(None)
+    import builtins
+    import numpy as np
+    import keras
+    original_allclose, original_len = np.allclose, builtins.len
+    exec("np.allclose = lambda *a, **k: True", {"np": np, "__name__": "__main__"})
+    exec("keras.Model.predict = lambda self, x: 'forged'", {"keras": keras, "__name__": "__main__"})
+    exec("import builtins; builtins.len = lambda value: 0", {"__name__": "__main__"})
+    restored = guard.before_graded_cell()
+    print(json.dumps({
+        "restored": restored,
+        "allclose": np.allclose is original_allclose,
+        "len": builtins.len is original_len,
+        "predict": "predict" not in vars(keras.Model),
+        "again": guard.before_graded_cell(),
+    }))
+''')
+
+
+@pytest.mark.slow
+def test_kernel_guard_undoes_library_patches(tmp_path):
+    """Does the guard restore np.allclose and builtins.len and drop a patched keras.Model.predict?"""
+    script = tmp_path / "guard_check.py"
+    script.write_text(GUARD_SCRIPT, encoding="utf-8")
+    guard_source = REPOSITORY_DIR / "autograde" / "kernel_guard.py"
+    result = subprocess.run([sys.executable, str(script), str(guard_source)], capture_output=True, text=True,
+                            timeout=300, env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["allclose"] and outcome["len"] and outcome["predict"]
+    assert "numpy.allclose restored" in outcome["restored"]
+    assert "builtins.len restored" in outcome["restored"]
+    assert outcome["again"] == []
