@@ -35,6 +35,7 @@ test-quick: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_loading.py
+	$(BIN)/python benchmarks/bench_autograde.py
 
 notebooks: $(STAMP)
 	$(BIN)/python -m autograde.build_notebooks

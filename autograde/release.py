@@ -24,12 +24,6 @@ from paysages.errors import PaysagesError
 # Overlaps between the student package and the reference solutions accepted for now, each with
 # its reason. They are printed at every release and recorded in bundle/bundle.json; any other
 # finding of the scan blocks the release.
-ACKNOWLEDGED_OVERLAPS = (
-    ("paysages/split.py", "solutions.separation.stratified_split",
-     "paysages.split.stratified_indices (used by `paysages data split`) is the algorithm the "
-     "notebook 01 exercise asks for; to be resolved by the owners of paysages/split.py and 01."),
-)
-
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE_MARKER = "paysages-colab-badge"
 
@@ -137,11 +131,7 @@ def build_bundle(layout: CourseLayout, notebook_names: list[str]) -> Path:
         archive.writestr(f"{top}/LISEZMOI.md", readme)
     findings = integrity.scan_bundle(temporary, source_notebooks=sorted(layout.source_dir.glob("*.ipynb")),
                                      solutions_dir=REPOSITORY_DIR / "solutions")
-    acknowledged = [finding for finding in findings
-                    if any(path in finding and label in finding for path, label, _ in ACKNOWLEDGED_OVERLAPS)]
-    problems = [finding for finding in findings if finding not in acknowledged]
-    for finding in acknowledged:
-        print(f"WARNING (acknowledged overlap, see autograde/release.py): {finding}")
+    problems = list(findings)
     if problems:
         temporary.unlink()
         raise PaysagesError("The student bundle would leak instructor material; it was not written:\n  "
@@ -150,6 +140,5 @@ def build_bundle(layout: CourseLayout, notebook_names: list[str]) -> Path:
     (layout.bundle_dir / "bundle.json").write_text(json.dumps({
         "bundle": bundle.name, "wheel": wheel.name, "notebooks": notebook_names,
         "scan": "no solution marker, solution code, hidden-test text, solutions import or instructor file",
-        "acknowledged_overlaps": acknowledged,
     }, indent=2) + "\n", encoding="utf-8")
     return bundle

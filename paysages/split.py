@@ -24,33 +24,6 @@ SUBSETS = ("train", "validation")
 COLUMNS = ("path", "class", "subset")
 
 
-def stratified_indices(
-    labels: Sequence[int], validation_fraction: float = 0.2, seed: int = 42
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split indices so that every class keeps the same train/validation proportion.
-
-    Within each class the indices are shuffled with a generator seeded by ``seed`` and
-    ``round(count * validation_fraction)`` of them go to validation, so every class is within
-    one image of the requested proportion. Returns sorted (train, validation) index arrays.
-    """
-    if not 0.0 < validation_fraction < 1.0:
-        raise ValueError(f"validation_fraction must lie in (0, 1), got {validation_fraction}.")
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be one-dimensional, got shape {labels.shape}.")
-    rng = np.random.default_rng(seed)
-    train_parts, validation_parts = [], []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        members = members[rng.permutation(len(members))]
-        num_validation = int(round(len(members) * validation_fraction))
-        validation_parts.append(members[:num_validation])
-        train_parts.append(members[num_validation:])
-    train = np.sort(np.concatenate(train_parts)) if train_parts else np.array([], dtype=int)
-    validation = np.sort(np.concatenate(validation_parts)) if validation_parts else np.array([], dtype=int)
-    return train, validation
-
-
 def make_split_frame(
     relative_paths: Sequence[str],
     class_names_of_files: Sequence[str],
@@ -62,9 +35,17 @@ def make_split_frame(
         raise ValueError(
             f"Got {len(relative_paths)} paths but {len(class_names_of_files)} class names."
         )
-    classes = sorted(set(class_names_of_files))
-    labels = [classes.index(name) for name in class_names_of_files]
-    train, validation = stratified_indices(labels, validation_fraction, seed)
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must lie in (0, 1), got {validation_fraction}.")
+    from sklearn.model_selection import train_test_split
+
+    # scikit-learn's stratified split keeps each class within one image of the fraction.
+    train, validation = train_test_split(
+        np.arange(len(relative_paths)),
+        test_size=validation_fraction,
+        stratify=list(class_names_of_files),
+        random_state=seed,
+    )
     subsets = np.empty(len(relative_paths), dtype=object)
     subsets[train] = "train"
     subsets[validation] = "validation"

@@ -5,8 +5,17 @@ from sklearn import metrics
 
 
 def predict_probabilities(model, images, batch_size=64):
-    """Return the model's class probabilities for ``images`` as a float64 array."""
-    return np.asarray(model.predict(images, batch_size=batch_size, verbose=0), dtype=np.float64)
+    """Return the model's class probabilities for ``images`` as a float64 array.
+
+    The model is called directly, batch by batch, in inference mode: a patched
+    ``keras.Model.predict`` cannot change what the grader sees.
+    """
+    images = np.asarray(images)
+    batches = [
+        np.array(model(images[start:start + batch_size], training=False), dtype=np.float64)
+        for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(batches) if batches else np.zeros((0, 0))
 
 
 def classification_scores(labels, probabilities):

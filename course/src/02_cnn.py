@@ -71,6 +71,9 @@ if len(_convolutions) < 2 or len(_poolings) < 1:
     raise AssertionError("Un CNN doit enchaîner au moins deux convolutions et un pooling.")
 if not any(isinstance(layer, (_layers.Rescaling, _layers.Normalization)) for layer in checks.iter_layers(_model)):
     raise AssertionError("Le modèle doit remettre à l'échelle les pixels 0-255 (layers.Rescaling).")
+_last = _model.layers[-1]
+if not (isinstance(_last, _layers.Softmax) or (hasattr(_last, "activation") and _keras.activations.serialize(_last.activation) == "softmax")):
+    raise AssertionError("La dernière couche doit produire des probabilités (activation softmax).")
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -30,7 +30,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from paysages import checks
 from paysages.notebook import start
-from paysages.split import stratified_indices
+from sklearn.model_selection import train_test_split
 
 context = start("10_signatures", use_drive=USE_DRIVE)
 settings, run = context.settings, context.run
@@ -47,7 +47,9 @@ digits = load_digits()
 keep = np.isin(digits.target, [1, 7])
 digit_pixels = digits.data[keep].astype("float32") / 16.0
 digit_labels = (digits.target[keep] == 7).astype("int64")
-train_indices, validation_indices = stratified_indices(digit_labels, 0.2, settings.seed)
+train_indices, validation_indices = train_test_split(
+    np.arange(len(digit_labels)), test_size=0.2, stratify=digit_labels, random_state=settings.seed
+)
 print(f"{len(digit_labels)} images : {np.sum(digit_labels == 0)} « 1 » et {np.sum(digit_labels == 1)} « 7 »")
 
 # %% [markdown]

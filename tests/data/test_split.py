@@ -15,25 +15,30 @@ from paysages.settings import get_settings
 REAL_COUNTS = {"city": 348, "field": 517, "forest": 686, "lake": 595, "mountain": 696, "ocean": 479, "road": 622}
 
 
+def _real_sized_files():
+    classes = [name for name, count in REAL_COUNTS.items() for _ in range(count)]
+    paths = [f"{name}/{index:04d}.jpg" for index, name in enumerate(classes)]
+    return paths, classes
+
+
 def test_per_class_proportions_are_within_one_image_of_80_20():
     """Does every class of the real dataset's sizes keep 20% in validation, to one image?"""
-    labels = np.concatenate([np.full(count, index) for index, count in enumerate(REAL_COUNTS.values())])
-    train, validation = split_module.stratified_indices(labels, 0.2, seed=1)
-    assert len(np.intersect1d(train, validation)) == 0
-    assert len(train) + len(validation) == len(labels)
-    for index, count in enumerate(REAL_COUNTS.values()):
-        in_validation = int(np.sum(labels[validation] == index))
-        assert abs(in_validation - 0.2 * count) <= 1
+    paths, classes = _real_sized_files()
+    frame = split_module.make_split_frame(paths, classes, 0.2, seed=1)
+    assert sorted(frame["path"]) == sorted(paths)
+    validation = frame[frame["subset"] == "validation"]
+    for class_name, count in REAL_COUNTS.items():
+        assert abs(int((validation["class"] == class_name).sum()) - 0.2 * count) <= 1
 
 
 def test_split_is_deterministic_by_seed():
     """Does the same seed give the same split and another seed a different one?"""
-    labels = np.repeat(np.arange(7), 30)
-    first = split_module.stratified_indices(labels, 0.2, seed=5)
-    again = split_module.stratified_indices(labels, 0.2, seed=5)
-    other = split_module.stratified_indices(labels, 0.2, seed=6)
-    assert np.array_equal(first[1], again[1])
-    assert not np.array_equal(first[1], other[1])
+    paths, classes = _real_sized_files()
+    first = split_module.make_split_frame(paths, classes, 0.2, seed=5)
+    again = split_module.make_split_frame(paths, classes, 0.2, seed=5)
+    other = split_module.make_split_frame(paths, classes, 0.2, seed=6)
+    assert first.equals(again)
+    assert not first.equals(other)
 
 
 def test_split_file_round_trip_and_refusal_to_overwrite(tmp_path):

@@ -238,16 +238,13 @@ def test_restarted_grading_keeps_what_was_graded(graded_course):
 
 
 def test_released_bundle_holds_no_solution_or_hidden_test(released_course):
-    """Does the bundle `paysages release` wrote pass the scan again (acknowledged overlaps aside)?"""
+    """Does the bundle `paysages release` wrote pass the scan again?"""
     from autograde.integrity import scan_bundle
     from autograde.layout import REPOSITORY_DIR
-    from autograde.release import ACKNOWLEDGED_OVERLAPS
 
     sources = sorted(released_course.layout.source_dir.glob("*.ipynb"))
     findings = scan_bundle(released_course.bundle, source_notebooks=sources, solutions_dir=REPOSITORY_DIR / "solutions")
-    unexplained = [finding for finding in findings
-                   if not any(path in finding and label in finding for path, label, _ in ACKNOWLEDGED_OVERLAPS)]
-    assert unexplained == []
+    assert findings == []
     with zipfile.ZipFile(released_course.bundle) as archive:
         text = "\n".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist()
                          if name.endswith(".ipynb"))

@@ -61,17 +61,13 @@ def test_wheel_ships_only_the_student_package(wheel):
 
 
 def test_the_wheel_passes_the_scan(tmp_path, wheel):
-    """Does the student wheel pass the bundle scan (acknowledged overlaps aside)?"""
-    from autograde.release import ACKNOWLEDGED_OVERLAPS
-
+    """Does the student wheel pass the bundle scan: no solution code in the student library?"""
     path = tmp_path / "bundle.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.write(wheel, f"top/{wheel.name}")
         archive.writestr("top/LISEZMOI.md", "# Lisez-moi\n")
     findings = integrity.scan_bundle(path, source_notebooks=SOURCES, solutions_dir=REPOSITORY_DIR / "solutions")
-    unexplained = [finding for finding in findings
-                   if not any(file in finding and label in finding for file, label, _ in ACKNOWLEDGED_OVERLAPS)]
-    assert unexplained == []
+    assert findings == []
 
 
 def test_scan_finds_a_solution_pasted_into_a_notebook(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from paysages.split import find_cross_duplicates, read_split, stratified_indices, write_split
+from paysages.split import find_cross_duplicates, read_split, write_split
 from paysages.errors import SplitError
 from solutions.separation import (
     class_counts,
@@ -87,13 +87,6 @@ def test_split_is_deterministic_and_depends_on_the_seed(labels):
     other = stratified_split(labels, 0.2, seed=43)
     assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
     assert not np.array_equal(first[1], other[1])
-
-
-def test_split_matches_the_kit_split(labels):
-    """Does the reference solution write exactly the split of `paysages data split`?"""
-    train, validation = stratified_split(labels, 0.2, seed=42)
-    kit_train, kit_validation = stratified_indices(labels, 0.2, 42)
-    assert np.array_equal(train, kit_train) and np.array_equal(validation, kit_validation)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
