@@ -221,13 +221,10 @@ if not isinstance(_sorted, pd.DataFrame) or [str(name) for name in _sorted["mode
 print("choose_best et sort_results : OK")
 ### BEGIN HIDDEN TESTS
 import pandas as _pd
+from paysages import checks as _checks
 from solutions.comparison import choose_best as _reference_choose, sort_results as _reference_sort
 
-
-def _plain_name(value, what):
-    if not isinstance(value, str):
-        raise AssertionError(f"{what} doit être une chaîne de caractères, pas {type(value).__name__}.")
-    return str.__getitem__(value, slice(None))
+_plain_name = _checks.plain_str
 
 
 _tables = [
@@ -315,10 +312,7 @@ _run_h = _RunFolder(_settings_h.run_dir)
 _data_h = _load_split_arrays(_settings_h)
 
 
-def _plain_name(value, what):
-    if not isinstance(value, str):
-        raise AssertionError(f"{what} doit être une chaîne de caractères, pas {type(value).__name__}.")
-    return str.__getitem__(value, slice(None))
+_plain_name = _checks.plain_str
 
 
 def _student_rows(frame):

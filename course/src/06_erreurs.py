@@ -99,30 +99,7 @@ from paysages import checks as _checks
 from solutions.errors import misclassified_examples as _reference_misclassified
 
 
-def _plain_text(value, what):
-    if not isinstance(value, str):
-        raise AssertionError(f"{what} doit être une chaîne de caractères, pas {type(value).__name__}.")
-    return str.__getitem__(value, slice(None))
-
-
-def _plain_errors(frame):
-    """The student's error table as plain lists, column by column."""
-    if not isinstance(frame, _pd.DataFrame):
-        raise AssertionError("misclassified_examples doit renvoyer un pandas.DataFrame.")
-    columns = _pd.DataFrame.to_dict(frame, orient="list")
-
-    def integers(key):
-        values = columns[key]
-        return _checks.plain_int_array(_np.asarray(values) if len(values) else _np.zeros(0, dtype=int), key).tolist()
-
-    return {
-        "index": integers("index"),
-        "true_label": integers("true_label"),
-        "predicted_label": integers("predicted_label"),
-        "true_class": [_plain_text(name, "true_class") for name in columns["true_class"]],
-        "predicted_class": [_plain_text(name, "predicted_class") for name in columns["predicted_class"]],
-        "confidence": _checks.plain_float_array(_np.asarray(columns["confidence"], dtype=object).tolist(), "confidence"),
-    }
+from solutions.grading import plain_error_table as _plain_errors
 
 
 _names_h = ["city", "field", "lake", "road"]
@@ -201,30 +178,7 @@ from solutions.errors import misclassified_examples as _reference_misclassified
 from solutions.evaluation import predict_probabilities as _predict
 
 
-def _plain_text(value, what):
-    if not isinstance(value, str):
-        raise AssertionError(f"{what} doit être une chaîne de caractères, pas {type(value).__name__}.")
-    return str.__getitem__(value, slice(None))
-
-
-def _plain_errors(frame):
-    """The student's error table as plain lists, column by column."""
-    if not isinstance(frame, _pd.DataFrame):
-        raise AssertionError("misclassified_examples doit renvoyer un pandas.DataFrame.")
-    columns = _pd.DataFrame.to_dict(frame, orient="list")
-
-    def integers(key):
-        values = columns[key]
-        return _checks.plain_int_array(_np.asarray(values) if len(values) else _np.zeros(0, dtype=int), key).tolist()
-
-    return {
-        "index": integers("index"),
-        "true_label": integers("true_label"),
-        "predicted_label": integers("predicted_label"),
-        "true_class": [_plain_text(name, "true_class") for name in columns["true_class"]],
-        "predicted_class": [_plain_text(name, "predicted_class") for name in columns["predicted_class"]],
-        "confidence": _checks.plain_float_array(_np.asarray(columns["confidence"], dtype=object).tolist(), "confidence"),
-    }
+from solutions.grading import plain_error_table as _plain_errors
 
 
 _settings_h = _get_settings()
@@ -305,22 +259,7 @@ from solutions.errors import most_confused_pairs as _reference_pairs
 from solutions.evaluation import predict_probabilities as _predict
 
 
-def _plain_text(value, what):
-    if not isinstance(value, str):
-        raise AssertionError(f"{what} doit être une chaîne de caractères, pas {type(value).__name__}.")
-    return str.__getitem__(value, slice(None))
-
-
-def _plain_pairs(frame):
-    if not isinstance(frame, _pd.DataFrame):
-        raise AssertionError("most_confused_pairs doit renvoyer un pandas.DataFrame.")
-    columns = _pd.DataFrame.to_dict(frame, orient="list")
-    return (
-        [_plain_text(name, "true_class") for name in columns["true_class"]],
-        [_plain_text(name, "predicted_class") for name in columns["predicted_class"]],
-        _checks.plain_int_array(_np.asarray(columns["count"]) if len(columns["count"]) else _np.zeros(0, dtype=int), "count").tolist(),
-        _checks.plain_float_array(_np.asarray(columns["share"], dtype=object).tolist(), "share"),
-    )
+from solutions.grading import plain_confused_pairs as _plain_pairs
 
 
 def _same_pairs(got, expected):
