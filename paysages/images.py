@@ -76,8 +76,9 @@ LICENCE_FOLDER_NAME = "licenses"
 # It equals Pillow's default; Pillow's global ``Image.MAX_IMAGE_PIXELS`` is never modified.
 MAX_IMAGE_PIXELS = 89_478_485
 
-# Bump when the decoded pixels would change, so that old caches are not reused.
-CACHE_FORMAT_VERSION = 1
+# Bump when the decoded pixels or the reported issues would change, so that old caches are
+# not reused (2: 16-bit RGB files are reported as reduced to 8 bits).
+CACHE_FORMAT_VERSION = 2
 # How many hexadecimal digits of the cache key go into a cache file's name.
 _KEY_LENGTH = 24
 
@@ -95,6 +96,14 @@ _FILE_SIGNATURES = (
 )
 
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# PNG colour types (IHDR byte 25) that Pillow reduces to 8 bits per sample when stored at 16.
+_PNG_COLOUR_TYPES = {2: "RGB", 4: "grayscale with alpha", 6: "RGBA"}
+# The TIFF tag that gives the bits of each sample.
+_TIFF_BITS_PER_SAMPLE = 258
+# How many leading bytes of a file are read to find its bit depth (the PNG header fits).
+_HEADER_BYTES = 32
 
 
 class CacheWarning(UserWarning):
@@ -406,6 +415,34 @@ def _composite_alpha(image: Image.Image, mode_name: str) -> tuple[Image.Image, s
     return background, f"{mode_name}: transparent pixels composited on white"
 
 
+def _reduced_bit_depth_reason(image: Image.Image, head: bytes) -> str | None:
+    """Say when Pillow silently reduced 16-bit colour samples to 8 bits, or return None.
+
+    Pillow opens a 16-bit (48-bit) RGB or 64-bit RGBA PNG or TIFF as an ordinary 8-bit image,
+    keeping the high byte of each sample; nothing in the decoded image shows it. The bit depth
+    is read from the file itself: the PNG header's bit-depth byte, or the TIFF BitsPerSample tag.
+    16-bit grayscale is not reduced by Pillow (it opens as ``I;16``) and is reported by
+    :func:`_to_rgb` instead.
+    """
+    if image.format == "PNG":
+        if len(head) < 26 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+            return None
+        bit_depth, colour_type = head[24], head[25]
+        if bit_depth == 16 and colour_type in _PNG_COLOUR_TYPES:
+            return f"16-bit {_PNG_COLOUR_TYPES[colour_type]} reduced to 8-bit"
+        return None
+    if image.format == "TIFF" and image.mode not in _SIXTEEN_BIT_MODES and image.mode != "F":
+        try:
+            bits = image.tag_v2.get(_TIFF_BITS_PER_SAMPLE)
+        except AttributeError:
+            return None
+        if isinstance(bits, int):
+            bits = (bits,)
+        if bits and all(isinstance(value, int) for value in bits) and max(bits) > 8:
+            return f"{max(bits)}-bit {image.mode} reduced to 8-bit"
+    return None
+
+
 def _to_rgb(image: Image.Image) -> tuple[Image.Image, str | None]:
     """Convert any Pillow mode to RGB, returning a reason when a conversion was needed."""
     mode = image.mode
@@ -447,6 +484,8 @@ def _decode(path: Path, image_size: int, max_pixels: int) -> tuple[np.ndarray | 
     with handle:
         if os.fstat(handle.fileno()).st_size == 0:
             return None, ImageIssue(path, "empty file (0 bytes)", SKIPPED)
+        head = handle.read(_HEADER_BYTES)
+        handle.seek(0)
         try:
             image = Image.open(handle, formats=_open_formats())
         except UnidentifiedImageError:
@@ -460,6 +499,9 @@ def _decode(path: Path, image_size: int, max_pixels: int) -> tuple[np.ndarray | 
             format_reason = _format_reason(image.format, path.suffix)
             if format_reason is not None:
                 reasons.append(format_reason)
+            depth_reason = _reduced_bit_depth_reason(image, head)
+            if depth_reason is not None:
+                reasons.append(depth_reason)
             width, height = image.size
             if width * height > max_pixels:
                 return None, ImageIssue(

@@ -62,6 +62,51 @@ def _sixteen_bit_gray(value: int) -> Image.Image:
     return image
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _sixteen_bit_rgb_png(rgb: tuple[int, int, int], width: int = 40, height: int = 30) -> bytes:
+    """A 48-bit PNG (16 bits per RGB sample), written by hand: Pillow cannot save one."""
+    import struct
+    import zlib
+
+    row = b"\x00" + struct.pack(">HHH", *rgb) * width  # Filter byte 0, then the samples.
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(row * height))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def _sixteen_bit_rgb_tiff(rgb: tuple[int, int, int], width: int = 16, height: int = 8) -> bytes:
+    """An uncompressed little-endian TIFF with BitsPerSample 16,16,16, written by hand."""
+    import struct
+
+    pixels = struct.pack("<HHH", *rgb) * (width * height)
+    bits_offset, data_offset = 8, 14
+    ifd_offset = data_offset + len(pixels)
+    short, long = 3, 4
+    tags = [
+        (256, short, 1, width), (257, short, 1, height), (258, short, 3, bits_offset),
+        (259, short, 1, 1), (262, short, 1, 2), (273, long, 1, data_offset),
+        (277, short, 1, 3), (278, short, 1, height), (279, long, 1, len(pixels)), (284, short, 1, 1),
+    ]
+    entries = b"".join(
+        struct.pack("<HHII", tag, kind, count, value)
+        if kind == long or count > 1
+        else struct.pack("<HHIHH", tag, kind, count, value, 0)
+        for tag, kind, count, value in tags
+    )
+    ifd = struct.pack("<H", len(tags)) + entries + struct.pack("<I", 0)
+    return b"II*\x00" + struct.pack("<I", ifd_offset) + struct.pack("<HHH", 16, 16, 16) + pixels + ifd
+
+
 # Every bad-file kind: file name -> (class, expected action, a phrase its reason contains).
 BAD_FILES = {
     "corrupt.jpg": ("city", "skipped", "corrupt"),
@@ -75,6 +120,7 @@ BAD_FILES = {
     "transparent.png": ("ocean", "converted", "composited on white"),
     "opaque_alpha.png": ("ocean", "converted", "alpha dropped"),
     "sixteen_bit.png": ("ocean", "converted", "16-bit"),
+    "sixteen_bit_rgb.png": ("ocean", "converted", "16-bit RGB reduced to 8-bit"),
     "bomb.png": ("road", "skipped", "decompression bomb"),
     "photo_without_extension": ("road", "converted", "JPEG data with no file extension"),
     "readme.txt": ("road", "skipped", "not an image"),
@@ -113,6 +159,7 @@ def _write_bad_files(root: Path) -> None:
         "transparent.png": _png_bytes(_rgba_red_square_on_transparent()),
         "opaque_alpha.png": _png_bytes(Image.new("RGBA", (40, 30), (*RED, 255))),
         "sixteen_bit.png": _png_bytes(_sixteen_bit_gray(32_896)),
+        "sixteen_bit_rgb.png": _sixteen_bit_rgb_png((65535, 0, 0)),
         "bomb.png": _png_bytes(Image.new("RGB", (200, 200), (0, 128, 0))),
         "photo_without_extension": _jpeg_bytes(_noise_image(2)),
         "readme.txt": b"Photos by many Flickr users.\n",
@@ -290,9 +337,11 @@ def _mean_colour(array: np.ndarray) -> np.ndarray:
     return array.reshape(-1, 3).mean(axis=0)
 
 
-@pytest.mark.parametrize("name", ["cmyk.jpg", "png_inside.jpg", "gif_inside.jpg", "opaque_alpha.png"])
+@pytest.mark.parametrize(
+    "name", ["cmyk.jpg", "png_inside.jpg", "gif_inside.jpg", "opaque_alpha.png", "sixteen_bit_rgb.png"]
+)
 def test_converted_red_images_stay_red(messy_folder, name):
-    """Do CMYK, PNG-in-JPG, GIF-in-JPG and opaque RGBA red squares stay red after conversion?"""
+    """Do CMYK, PNG-in-JPG, GIF-in-JPG, opaque RGBA and 48-bit red images stay red after conversion?"""
     class_name = BAD_FILES[name][0]
     array, issue = images.decode_image(messy_folder / class_name / name, IMAGE_SIZE)
 
@@ -332,6 +381,37 @@ def test_sixteen_bit_full_range_is_scaled(tmp_path):
     assert array.shape == (16, 16, 3)
     assert array[:, :6].max() == 0
     assert array[:, 10:].min() == 255
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("deep.png", _sixteen_bit_rgb_png((32_896, 65535, 0))),
+        ("deep.tif", _sixteen_bit_rgb_tiff((32_896, 65535, 0))),
+    ],
+    ids=["png", "tiff"],
+)
+def test_sixteen_bit_rgb_is_reported_as_reduced(tmp_path, name, data):
+    """Is a 48-bit RGB PNG or TIFF, which Pillow opens as plain RGB, reported as reduced to 8 bits?"""
+    path = tmp_path / name
+    path.write_bytes(data)
+
+    array, issue = images.decode_image(path, 8)
+
+    assert issue is not None and issue.action == "converted"
+    assert "16-bit RGB reduced to 8-bit" in issue.reason
+    # The high byte of each sample is kept: 32896 -> 128, 65535 -> 255, 0 -> 0.
+    assert np.all(array == np.array([128, 255, 0], dtype=np.uint8))
+
+
+def test_eight_bit_png_is_not_reported_as_reduced(tmp_path):
+    """Is an ordinary 8-bit RGB PNG decoded without any bit-depth note?"""
+    path = tmp_path / "plain.png"
+    path.write_bytes(_png_bytes(Image.new("RGB", (20, 10), RED)))
+
+    array, issue = images.decode_image(path, 8)
+
+    assert issue is None and tuple(array[0, 0]) == RED
 
 
 def test_decompression_bomb_limit_is_kit_local(tmp_path):
