@@ -1,35 +1,161 @@
 """The `paysages` command: data sub-commands as a user runs them (grouped by sub-command)."""
 
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from paysages import images
 from paysages.cli import main
-from tests.data.test_images import BAD_FILES, TEST_PIXEL_LIMIT, _build_messy_folder
+from tests.data.test_images import (
+    RED,
+    _gif_bytes,
+    _jpeg_bytes,
+    _noise_image,
+    _png_bytes,
+    _png_header_claiming,
+    _rgba_red_square_on_transparent,
+    _sixteen_bit_gray,
+    _sixteen_bit_rgb_png,
+)
 
 SEVEN_CLASSES = ["city", "field", "forest", "lake", "mountain", "ocean", "road"]
+REPOSITORY_DIR = Path(__file__).resolve().parents[1]
+
+
+def _run_paysages(*arguments, **options) -> subprocess.CompletedProcess:
+    """Run the real command in a fresh Python process, as a user would type it."""
+    return subprocess.run(
+        [sys.executable, "-m", "paysages", *arguments],
+        capture_output=True,
+        text=True,
+        cwd=REPOSITORY_DIR,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        timeout=300,
+        **options,
+    )
+
+
+# Every bad-file kind the command must name: file -> (class, section, a phrase of its reason).
+VERIFY_BAD_FILES = {
+    "corrupt.jpg": ("city", "Skipped", "corrupt"),
+    "truncated.jpg": ("city", "Skipped", "truncated (the file ends too early)"),
+    "empty.jpg": ("field", "Skipped", "empty file (0 bytes)"),
+    "notes.jpg": ("field", "Skipped", "not an image (a text file)"),
+    "png_inside.jpg": ("forest", "Converted", "PNG data named .jpg"),
+    "gif_inside.jpg": ("forest", "Converted", "GIF data named .jpg"),
+    "cmyk.jpg": ("lake", "Converted", "CMYK converted to RGB"),
+    "grayscale.jpg": ("lake", "Converted", "grayscale (L) converted to RGB"),
+    "transparent.png": ("mountain", "Converted", "RGBA: transparent pixels composited on white"),
+    "sixteen_bit_gray.png": ("ocean", "Converted", "16-bit grayscale (I;16) scaled to 8-bit RGB"),
+    "sixteen_bit_rgb.png": ("ocean", "Converted", "16-bit RGB reduced to 8-bit"),
+    "bomb.png": ("road", "Skipped", "decompression bomb"),
+}
+# Valid photos per class (class index + 1, so that every class has its own count).
+GOOD_COUNTS = {name: index + 1 for index, name in enumerate(SEVEN_CLASSES)}
+
+
+def _build_verify_folder(root: Path) -> Path:
+    """Valid JPEGs in the seven classes, every bad-file kind, Mac/Jupyter clutter, one stray folder."""
+    for class_index, class_name in enumerate(SEVEN_CLASSES):
+        (root / class_name).mkdir(parents=True)
+        for number in range(GOOD_COUNTS[class_name]):
+            _noise_image(100 * class_index + number).save(root / class_name / f"good_{number}.jpg", quality=90)
+    truncated = _jpeg_bytes(_noise_image(1, 96, 96))
+    contents = {
+        "corrupt.jpg": b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8,
+        "truncated.jpg": truncated[: len(truncated) // 2],
+        "empty.jpg": b"",
+        "notes.jpg": b"These are my notes about the landscapes, not a photo.\n",
+        "png_inside.jpg": _png_bytes(Image.new("RGB", (40, 30), RED)),
+        "gif_inside.jpg": _gif_bytes(Image.new("RGB", (40, 30), RED)),
+        "cmyk.jpg": _jpeg_bytes(Image.new("CMYK", (40, 30), (0, 255, 255, 0))),
+        "grayscale.jpg": _jpeg_bytes(Image.new("L", (40, 30), 128)),
+        "transparent.png": _png_bytes(_rgba_red_square_on_transparent()),
+        "sixteen_bit_gray.png": _png_bytes(_sixteen_bit_gray(32_896)),
+        "sixteen_bit_rgb.png": _sixteen_bit_rgb_png((65535, 0, 0)),
+        # The header claims 30000x30000 pixels: over Pillow's default limit, with no lowering.
+        "bomb.png": _png_header_claiming(30_000, 30_000),
+    }
+    for name, data in contents.items():
+        (root / VERIFY_BAD_FILES[name][0] / name).write_bytes(data)
+    (root / "__MACOSX" / "city").mkdir(parents=True)
+    (root / "__MACOSX" / "city" / "._good_0.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (root / ".DS_Store").write_bytes(b"Bud1\x00\x00")
+    (root / "city" / ".DS_Store").write_bytes(b"Bud1")
+    (root / ".ipynb_checkpoints").mkdir()
+    (root / ".ipynb_checkpoints" / "notebook-checkpoint.ipynb").write_text("{}")
+    (root / "forest" / ".ipynb_checkpoints").mkdir()
+    _noise_image(5).save(root / "forest" / ".ipynb_checkpoints" / "copy.jpg")
+    (root / "extra").mkdir()
+    _noise_image(999).save(root / "extra" / "stray.jpg")
+    return root
+
+
+def _classes_block(output: str) -> dict[str, int]:
+    """Parse the "Classes (...)" block of the report into {class: usable images}."""
+    lines = output.splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith("Classes ("))
+    classes = {}
+    for line in lines[start + 1:]:
+        match = re.fullmatch(r"  (\S+)\s+(\d+) images(?:\s+.*)?", line)
+        if match is None:
+            break
+        classes[match.group(1)] = int(match.group(2))
+    return classes
+
+
+def _section(output: str, title: str) -> list[str]:
+    """The indented lines under a section heading such as "Skipped files (3), not used:"."""
+    lines = output.splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith(title))
+    body = []
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        body.append(line.strip())
+    return body
 
 
 class TestDataVerify:
-    def test_messy_folder_names_every_bad_file_and_exits_zero(self, tmp_path, monkeypatch, capsys):
-        """Does `data verify` list the seven real classes, each bad file with its reason, and exit 0?"""
-        monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", TEST_PIXEL_LIMIT)
-        folder = _build_messy_folder(tmp_path / "landscapes")
-        status = main(["data", "verify", str(folder)])
-        output = capsys.readouterr().out
-        assert status == 0
-        listed = re.findall(r"^\s*([a-z_]+)\s+\d+\b", output, flags=re.MULTILINE)
-        assert [name for name in listed if name in SEVEN_CLASSES] == SEVEN_CLASSES
-        for name, (class_name, action, reason) in BAD_FILES.items():
-            line = next((line for line in output.splitlines() if name in line), None)
-            assert line is not None, f"{name} is not reported"
-            assert reason in line, f"{name}: reason {reason!r} missing from {line!r}"
-        for stray in ("__MACOSX", ".DS_Store", ".ipynb_checkpoints", "extra"):
-            assert stray in output
-        assert not re.search(r"^\s*(extra|__MACOSX)\s+\d+\s*$", output, flags=re.MULTILINE)
+    def test_messy_folder_lists_exactly_seven_classes_and_every_bad_file(self, tmp_path):
+        """Does `paysages data verify` list exactly the seven classes, each bad file with its reason, and exit 0?"""
+        folder = _build_verify_folder(tmp_path / "landscapes")
+
+        completed = _run_paysages("data", "verify", str(folder))
+
+        output = completed.stdout
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        # Exactly the seven classes, in order, each with its usable images (valid + converted).
+        converted = {name: 0 for name in SEVEN_CLASSES}
+        for class_name, section, _phrase in VERIFY_BAD_FILES.values():
+            converted[class_name] += section == "Converted"
+        expected = {name: GOOD_COUNTS[name] + converted[name] for name in SEVEN_CLASSES}
+        classes = _classes_block(output)
+        assert list(classes) == SEVEN_CLASSES
+        assert classes == expected
+        # Every bad file is named once, in its section, with its reason.
+        sections = {"Skipped": _section(output, "Skipped files ("), "Converted": _section(output, "Converted files (")}
+        for name, (class_name, section, phrase) in VERIFY_BAD_FILES.items():
+            matching = [line for line in sections[section] if line.startswith(f"{class_name}/{name}:")]
+            assert len(matching) == 1, f"{name} is not listed under {section}:\n{output}"
+            assert phrase in matching[0], f"{name}: reason {phrase!r} missing from {matching[0]!r}"
+        assert len(sections["Skipped"]) + len(sections["Converted"]) == len(VERIFY_BAD_FILES)
+        # The clutter and the stray folder are ignored with a reason, never counted as classes.
+        ignored = _section(output, "Ignored entries (")
+        for entry, phrase in {
+            "__MACOSX/": "macOS",
+            ".DS_Store": "macOS",
+            "city/.DS_Store": "macOS",
+            ".ipynb_checkpoints/": "Jupyter",
+            "forest/.ipynb_checkpoints/": "Jupyter",
+            "extra/": "not among the declared classes",
+        }.items():
+            assert any(line.startswith(f"{entry}:") and phrase in line for line in ignored), entry
+        assert "OK: all 7 classes have usable images." in output
 
     def test_missing_class_exits_non_zero_with_a_message(self, tmp_path, capsys):
         """With a class folder missing, does `data verify` fail and name the class?"""
