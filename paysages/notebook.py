@@ -1,8 +1,8 @@
 """What the first code cells of every course notebook call.
 
-``start("02_cnn", use_drive=USE_DRIVE)`` optionally moves the run folder to Google Drive, resolves
-the settings, seeds everything, prints the environment check and returns a
-:class:`NotebookContext` with the settings and the run folder.
+``start("02_cnn", use_drive=USE_DRIVE, mode=MODE)`` optionally moves the run folder to Google
+Drive, chooses the mode, resolves the settings, seeds everything, prints the environment check and
+returns a :class:`NotebookContext` with the settings and the run folder.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import warnings
 
 from paysages.runs import RunFolder
-from paysages.settings import Settings, get_settings
+from paysages.settings import MODES, Settings, get_settings
 
 
 @dataclasses.dataclass
@@ -27,12 +27,45 @@ def grading() -> bool:
     return bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
-def start(name: str, *, use_drive: bool = False, quiet: bool = False, **overrides) -> NotebookContext:
-    """Prepare a notebook: Drive (optional), settings, seeds, run folder and the environment check.
+# The mode start() last wrote to PAYSAGES_MODE, so that re-running a set-up cell after changing
+# MODE takes the new choice.
+_mode_written_by_start: str | None = None
+
+
+def resolve_mode(requested: str | None) -> str:
+    """Return the mode a notebook runs in, and say so when the request is overridden.
+
+    ``PAYSAGES_MODE`` in the environment wins: the grader, ``make demo`` and the tests set it to
+    ``fast``. While nbgrader grades a notebook the mode is always ``fast``. Otherwise the
+    notebook's own ``MODE`` choice is used, and ``fast`` when it has none.
+    """
+    if requested is not None and requested not in MODES:
+        raise ValueError(f"MODE = {requested!r} n'existe pas : choisissez \"full\" ou \"fast\".")
+    imposed = os.environ.get("PAYSAGES_MODE")
+    # A value this module wrote itself (an earlier run of the set-up cell) is no imposition.
+    if imposed and imposed != _mode_written_by_start:
+        if requested is not None and requested != imposed:
+            print(f"Mode imposé par l'environnement (PAYSAGES_MODE={imposed}) : MODE = {requested!r} est ignoré.")
+        return imposed
+    if grading():
+        if requested not in (None, "fast"):
+            print("Correction automatique : le mode rapide (fast) est imposé.")
+        return "fast"
+    return requested or "fast"
+
+
+def start(
+    name: str, *, use_drive: bool = False, mode: str | None = None, quiet: bool = False, **overrides
+) -> NotebookContext:
+    """Prepare a notebook: Drive (optional), mode, settings, seeds, run folder, environment check.
 
     ``use_drive`` mounts Google Drive and keeps the run folder there, so that a recycled Colab
     runtime loses no model and an interrupted training resumes. It is ignored outside Colab and
     while nbgrader grades the notebook (grading never waits for a Drive prompt).
+
+    ``mode`` is the notebook's ``MODE`` choice (``"full"`` or ``"fast"``); see :func:`resolve_mode`
+    for when it is overridden. The resolved mode is written to ``PAYSAGES_MODE`` so that every
+    later call of :func:`~paysages.settings.get_settings` in the same kernel agrees with it.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Warnings raised inside these libraries go to stderr, and nbgrader scores a test cell that
@@ -45,7 +78,10 @@ def start(name: str, *, use_drive: bool = False, quiet: bool = False, **override
         from paysages.colab import use_drive_for_runs
 
         use_drive_for_runs()
-    settings = get_settings(**overrides)
+    global _mode_written_by_start
+    resolved_mode = resolve_mode(mode)
+    os.environ["PAYSAGES_MODE"] = _mode_written_by_start = resolved_mode
+    settings = get_settings(resolved_mode, **overrides)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     report = check_environment(settings)
     if not quiet:

@@ -5,8 +5,9 @@ import types
 
 import pytest
 
-from paysages import colab
+from paysages import colab, notebook
 from paysages.notebook import start
+from paysages.settings import MODE_DEFAULTS, get_settings
 
 
 @pytest.fixture()
@@ -21,7 +22,7 @@ def fake_colab(monkeypatch, tmp_path):
     monkeypatch.setenv("COLAB_RELEASE_TAG", "test")
     monkeypatch.setattr(colab, "MOUNT_POINT", str(tmp_path / "drive"))
     monkeypatch.setattr(colab, "LOCAL_DATA_ROOT", str(tmp_path / "content-datasets"))
-    for name in ("PAYSAGES_RUN_DIR", "PAYSAGES_DATA_ROOT", "NBGRADER_EXECUTION"):
+    for name in ("PAYSAGES_RUN_DIR", "PAYSAGES_DATA_ROOT", "NBGRADER_EXECUTION", "PAYSAGES_MODE"):
         monkeypatch.delenv(name, raising=False)
     return types.SimpleNamespace(mounts=mounts, drive=drive, root=tmp_path)
 
@@ -61,3 +62,42 @@ def test_outside_colab_drive_is_not_touched(monkeypatch, tmp_path):
     context = start("00_prise_en_main", use_drive=True, quiet=True)
     assert context.settings.run_dir == (tmp_path / "run").resolve()
     assert "google.colab" not in sys.modules
+
+
+@pytest.fixture()
+def no_imposed_mode(monkeypatch, tmp_path):
+    """No mode in the environment, not grading; start() writes PAYSAGES_MODE, undone afterwards."""
+    for name in ("PAYSAGES_MODE", "NBGRADER_EXECUTION", "COLAB_RELEASE_TAG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PAYSAGES_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("PAYSAGES_DATA_ROOT", str(tmp_path / "datasets"))
+    monkeypatch.setattr(notebook, "_mode_written_by_start", None)
+
+
+def test_the_notebook_mode_choice_is_used_and_can_be_changed(no_imposed_mode):
+    """Does MODE choose the settings, and does re-running the set-up cell with another MODE take it?"""
+    full = start("02_cnn", mode="full", quiet=True)
+    assert full.settings.mode == "full" and full.settings.dataset == "landscapes"
+    assert full.settings.image_size == MODE_DEFAULTS["full"]["image_size"]
+    # A later get_settings() in the same kernel (hidden tests, helpers) agrees with the choice.
+    assert get_settings().mode == "full"
+    fast = start("02_cnn", mode="fast", quiet=True)
+    assert fast.settings.mode == "fast" and fast.settings.dataset == "sample"
+
+
+def test_the_environment_and_grading_impose_fast_mode(no_imposed_mode, monkeypatch, capsys):
+    """Do PAYSAGES_MODE (grader, demo, tests) and nbgrader's execution win over MODE, and say so?"""
+    monkeypatch.setenv("PAYSAGES_MODE", "fast")
+    assert start("02_cnn", mode="full", quiet=True).settings.mode == "fast"
+    assert "PAYSAGES_MODE=fast" in capsys.readouterr().out
+    monkeypatch.delenv("PAYSAGES_MODE")
+    monkeypatch.setattr(notebook, "_mode_written_by_start", None)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert notebook.resolve_mode("full") == "fast"
+    assert "mode rapide (fast) est imposé" in capsys.readouterr().out
+
+
+def test_an_unknown_mode_is_refused_in_french(no_imposed_mode):
+    """Is a typo in MODE refused with a message naming the two modes?"""
+    with pytest.raises(ValueError, match='"full" ou "fast"'):
+        start("02_cnn", mode="complet", quiet=True)

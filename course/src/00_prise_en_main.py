@@ -19,6 +19,19 @@
 # %% [markdown]
 # ## 0. Vos réglages
 #
+# `MODE` choisit les données et les hyper-paramètres :
+#
+# - `MODE = "full"` (la séance normale, sur le **GPU de Colab**) : les vraies photos Landscapes,
+#   des images de 160 pixels, une quarantaine d'époques, la précision mixte sur GPU et un réseau
+#   pré-entraîné téléchargé pour le transfert (notebook 04) ;
+# - `MODE = "fast"` : un petit jeu d'images **synthétiques** générées sur place, des images de
+#   64 pixels et peu d'époques. Tout le projet tourne alors en quelques minutes sur un simple
+#   processeur : pratique pour mettre son code au point avant de lancer les vrais
+#   entraînements. C'est aussi le mode de la correction automatique, qui l'impose.
+#
+# Mettez la **même valeur** dans chaque notebook : la séparation du notebook 01, les modèles et
+# les tableaux n'ont de sens que sur un seul jeu de données.
+#
 # Sur **Google Colab**, la machine virtuelle est recyclée après une période d'inactivité et le
 # dossier `/content` est alors effacé : modèles, historiques et séparation seraient perdus. En
 # mettant `USE_DRIVE = True`, le dossier de run est placé sur votre **Google Drive**
@@ -32,19 +45,21 @@
 # (voir la section 2). Laissez ces deux réglages à `False` si vous n'en avez pas besoin.
 
 # %% [free]
+MODE = "full"
 USE_DRIVE = False
 EXCLUDE_NO_DERIVATIVES = False
 
 # %% [code] id=drive_00
-# The settings default to False if their cell was deleted. Drive is mounted by start() below,
+# The settings keep their defaults if their cell was deleted. Drive is mounted by start() below,
 # only inside Colab and never during grading, where nobody can authorise it.
+MODE = globals().get("MODE")
 USE_DRIVE = bool(globals().get("USE_DRIVE", False))
 EXCLUDE_NO_DERIVATIVES = bool(globals().get("EXCLUDE_NO_DERIVATIVES", False))
 
 # %% [markdown]
 # ## 1. Vérifier l'environnement
 #
-# `start(...)` lit les réglages (mode `fast` ou `full`), fixe les graines aléatoires, crée le
+# `start(...)` lit les réglages (le mode choisi ci-dessus), fixe les graines aléatoires, crée le
 # dossier de run et affiche les versions de Python, TensorFlow et Keras, la présence d'un GPU et
 # l'état du jeu de données. Lisez ce rapport : un avertissement sur une version de TensorFlow
 # non testée ou l'absence de GPU en mode `full` explique bien des surprises plus tard.
@@ -53,7 +68,7 @@ EXCLUDE_NO_DERIVATIVES = bool(globals().get("EXCLUDE_NO_DERIVATIVES", False))
 #   64 pixels et peu d'époques. C'est le mode des tests et de la correction automatique : tout
 #   le projet tourne en quelques minutes sur un processeur.
 # - **mode `full`** : les vraies photos, des images plus grandes et des hyper-paramètres choisis
-#   avec soin, sur le GPU de Colab (`PAYSAGES_MODE=full`).
+#   avec soin, sur le GPU de Colab (`MODE = "full"`).
 
 # %% [code] id=setup_00
 import textwrap
@@ -71,7 +86,7 @@ from paysages.notebook import start
 from paysages.plots import plot_class_balance
 from paysages.registry import get_dataset_spec
 
-context = start("00_prise_en_main", use_drive=USE_DRIVE, exclude_no_derivatives=EXCLUDE_NO_DERIVATIVES)
+context = start("00_prise_en_main", use_drive=USE_DRIVE, mode=MODE, exclude_no_derivatives=EXCLUDE_NO_DERIVATIVES)
 settings, run = context.settings, context.run
 
 # %% [markdown]

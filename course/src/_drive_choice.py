@@ -1,4 +1,8 @@
-# Sur Google Colab, mettez True pour garder le dossier de run (modèles, historiques) sur Google
-# Drive : une session déconnectée ne perd rien et un entraînement interrompu reprend. Mettez la
-# même valeur dans chaque notebook. Sans effet hors de Colab et pendant la correction.
+# Vos réglages (les mêmes dans chaque notebook, voir le notebook 00) :
+# - MODE = "full" : les vraies photos Landscapes et les réglages GPU (la séance normale sur Colab) ;
+#   MODE = "fast" : le petit jeu synthétique et quelques époques, pour essayer son code en minutes.
+# - USE_DRIVE = True (sur Colab) garde le dossier de run sur Google Drive : une session
+#   déconnectée ne perd rien et un entraînement interrompu reprend.
+# Pendant la correction automatique, le mode rapide est imposé et Drive n'est pas utilisé.
+MODE = "full"
 USE_DRIVE = False
