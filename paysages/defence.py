@@ -44,7 +44,7 @@ SECTIONS = (
     Section("results", "Tableau des résultats", "05_comparaison", ("05_*.png",),
             ("Quels modèles, sur quelle séparation, avec quelles métriques.",
              "La règle de choix du meilleur modèle et pourquoi (classes déséquilibrées)."), 2.5),
-    Section("curves", "Courbes d'apprentissage", "02_cnn", ("02_*.png", "03_*.png", "04_*.png"),
+    Section("curves", "Courbes d'apprentissage", "02_cnn", ("02_*.png", "03_courbes_*.png", "04_*.png"),
             ("Le CNN de base : où commence le sur-apprentissage ?",
              "Chaque technique de régularisation, une à la fois : ce qu'elle change.",
              "Le transfert : extraction de caractéristiques puis réglage fin."), 4.0),

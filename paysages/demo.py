@@ -11,6 +11,7 @@ Steps 2-4 need a source checkout of the kit (``course/`` and ``autograde/``).
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -82,11 +83,19 @@ def run_course(out_dir: Path) -> bool:
     best = run.load_json("best")
     print(f"Best model: {best['name']} ({best.get('rule', '')})")
 
+    _heading("7. Defence pack (notebook 11)")
     pack_dir = run_dir / "soutenance"
-    if pack_dir.is_dir():
-        _heading("7. Defence pack (notebook 11)")
-        for path in sorted(pack_dir.glob("soutenance.*")):
-            print(f"  {path}")
+    expected = [pack_dir / "soutenance.slides.html", pack_dir / "soutenance.pdf", pack_dir / "soutenance.json"]
+    missing_files = [path for path in expected if not path.is_file()]
+    if missing_files:
+        print(f"Notebook 11 did not write {', '.join(str(path) for path in missing_files)}.")
+        return False
+    summary = json.loads((pack_dir / "soutenance.json").read_text(encoding="utf-8"))
+    for path in expected:
+        print(f"  {path}")
+    if summary.get("missing"):
+        print("Sections missing from the pack: " + "; ".join(summary["missing"]))
+        return False
     return True
 
 

@@ -680,7 +680,7 @@ def _stratified_indices(labels: np.ndarray, max_images: int, seed: int) -> np.nd
     return np.sort(np.concatenate(chosen))
 
 
-def _licence_column(root: Path, class_names: Sequence[str], paths: Sequence[Path]) -> list[str] | None:
+def licence_column(root: Path, class_names: Sequence[str], paths: Sequence[Path]) -> list[str] | None:
     """Return each image's licence from ml5js-style metadata, or None when there is none.
 
     The Landscapes layout keeps ``licenses/<class>_photos_info.json`` beside the class folders;
@@ -825,7 +825,7 @@ def explore_image_folder(
                 f" Its output has shape {outputs.shape[1:]}, not one value per class "
                 f"({len(names)}): no predictions are shown."
             )
-    licences = _licence_column(root, names, loaded.paths)
+    licences = licence_column(root, names, loaded.paths)
     if licences is not None:
         attributes["licence"] = licences
 

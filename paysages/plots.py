@@ -104,3 +104,39 @@ def overlay_heatmap(image, heatmap, alpha=0.45):
     colours = matplotlib.colormaps["jet"](np.clip(np.asarray(heatmap), 0.0, 1.0))[..., :3] * 255.0
     blended = (1 - alpha) * np.asarray(image, dtype="float32") + alpha * colours
     return np.clip(blended, 0, 255).astype("uint8")
+
+
+def plot_signatures(signatures_by_layer: Mapping[str, object], table, *, title="Signatures d'activation"):
+    """Draw one heat-map of cluster signatures (groups x neurons) per layer, in network order.
+
+    ``signatures_by_layer`` maps a layer name to its (K, units) array of mean activations;
+    ``table`` holds one row per layer with ``layer``, ``k`` and ``ari`` (from
+    ``separation_by_layer``) for the panel titles.
+    """
+    rows = {str(row["layer"]): row for row in table.to_dict("records")}
+    figure, axes = plt.subplots(1, len(signatures_by_layer), figsize=(5 * len(signatures_by_layer), 3), squeeze=False)
+    for axis, (name, signatures) in zip(axes[0], signatures_by_layer.items()):
+        image = axis.imshow(np.asarray(signatures, dtype=float), aspect="auto", cmap="viridis")
+        row = rows.get(name, {})
+        axis.set_title(f"{name} : K = {row.get('k', '?')}, ARI = {float(row.get('ari', float('nan'))):.2f}")
+        axis.set_xlabel("neurone")
+        axis.set_ylabel("groupe")
+        figure.colorbar(image, ax=axis)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def separation_verdicts(table) -> list[str]:
+    """One French sentence per layer saying whether it separates the classes better than the last."""
+    sentences = []
+    for row in table.to_dict("records"):
+        layer, ari = row["layer"], float(row["ari"])
+        adds = row.get("adds_separation")
+        if adds is None or (isinstance(adds, float) and adds != adds):
+            sentences.append(f"{layer} : première couche étudiée, ARI = {ari:.2f} (point de départ).")
+        elif adds:
+            sentences.append(f"{layer} : ARI = {ari:.2f}, la couche sépare mieux les classes que la précédente.")
+        else:
+            sentences.append(f"{layer} : ARI = {ari:.2f}, pas de séparation supplémentaire : la couche recode l'information.")
+    return sentences

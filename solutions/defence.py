@@ -6,13 +6,17 @@ def key_messages(records, best_name):
 
     ``records`` is the list of rows saved by notebook 05 (each with ``model`` and ``macro_f1``);
     ``best_name`` the model chosen there. Gains are differences of validation macro-F1:
-    ``regularisation_gain`` = best ``reg_*`` variant minus ``reg_baseline``, ``transfer_gain`` =
-    best ``transfer_*`` model minus ``cnn``; None when a term is missing.
+    ``regularisation_gain`` = best ``reg_*`` variant minus ``reg_baseline`` (class weighting,
+    ``reg_class_weights``, answers the imbalance rather than over-fitting and is left out),
+    ``transfer_gain`` = best ``transfer_*`` model minus ``cnn``; None when a term is missing.
     """
     scores = {str(record["model"]): float(record["macro_f1"]) for record in records}
     if best_name not in scores:
         raise ValueError(f"The best model {best_name!r} is not in the results table.")
-    variants = [score for name, score in scores.items() if name.startswith("reg_") and name != "reg_baseline"]
+    variants = [
+        score for name, score in scores.items()
+        if name.startswith("reg_") and name not in ("reg_baseline", "reg_class_weights")
+    ]
     transfers = [score for name, score in scores.items() if name.startswith("transfer_")]
     regularisation_gain = None
     if variants and "reg_baseline" in scores:

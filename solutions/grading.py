@@ -52,3 +52,33 @@ def plain_confused_pairs(frame):
         _integers(columns, "count"),
         _floats(columns, "share"),
     )
+
+
+def fresh_context():
+    """Settings, run folder and split arrays, reloaded from the environment and the disk.
+
+    Hidden tests use these, under private names, instead of the notebook's own ``settings``,
+    ``run`` and ``data``: student code can rebind those names or change the arrays in place
+    (validate on training images, say), but not what the split file and the images say.
+    """
+    from paysages.data import load_split_arrays
+    from paysages.runs import RunFolder
+    from paysages.settings import get_settings
+
+    settings = get_settings()
+    return settings, RunFolder(settings.run_dir), load_split_arrays(settings)
+
+
+def student_baseline_cnn(run, input_shape, num_classes):
+    """The network notebook 03's variants must extend: the student's own CNN of notebook 02.
+
+    Returns ``(model, description)``. When notebook 02 saved no model, the reference
+    architecture stands in, so that a failure in 02 is not counted a second time in 03.
+    """
+    from paysages.errors import PrerequisiteError
+    from solutions.cnn import build_cnn
+
+    try:
+        return run.load_model("cnn", compile=False), "votre CNN du notebook 02"
+    except PrerequisiteError:
+        return build_cnn(input_shape, num_classes), "le CNN de référence (le notebook 02 n'a sauvegardé aucun modèle)"

@@ -32,7 +32,8 @@ from paysages.errors import SplitError
 from paysages.notebook import start
 from paysages.split import find_cross_duplicates, read_split, split_summary, write_split
 
-context = start("01_separation", use_drive=USE_DRIVE)
+# MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
+context = start("01_separation", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 
 # %% [markdown]

@@ -28,7 +28,8 @@ from paysages.notebook import start
 from paysages.plots import plot_histories
 from paysages.training import training_seconds
 
-context = start("02_cnn", use_drive=USE_DRIVE)
+# MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
+context = start("02_cnn", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -59,17 +60,18 @@ print("build_cnn : OK")
 ### BEGIN HIDDEN TESTS
 import keras as _keras
 from keras import layers as _layers
+from paysages import checks as _checks
 
 _model = build_cnn((48, 48, 3), 5)
 if not isinstance(_model, _keras.Model) or type(_model).__name__ != "Functional":
     raise AssertionError("build_cnn doit utiliser l'API fonctionnelle (keras.Model(inputs, outputs)).")
 if tuple(_model.input_shape[1:]) != (48, 48, 3) or tuple(_model.output_shape[1:]) != (5,):
     raise AssertionError("build_cnn doit respecter input_shape et num_classes passés en argument.")
-_convolutions = [layer for layer in checks.iter_layers(_model) if isinstance(layer, _layers.Conv2D)]
-_poolings = [layer for layer in checks.iter_layers(_model) if isinstance(layer, (_layers.MaxPooling2D, _layers.AveragePooling2D))]
+_convolutions = [layer for layer in _checks.iter_layers(_model) if isinstance(layer, _layers.Conv2D)]
+_poolings = [layer for layer in _checks.iter_layers(_model) if isinstance(layer, (_layers.MaxPooling2D, _layers.AveragePooling2D))]
 if len(_convolutions) < 2 or len(_poolings) < 1:
     raise AssertionError("Un CNN doit enchaîner au moins deux convolutions et un pooling.")
-if not any(isinstance(layer, (_layers.Rescaling, _layers.Normalization)) for layer in checks.iter_layers(_model)):
+if not any(isinstance(layer, (_layers.Rescaling, _layers.Normalization)) for layer in _checks.iter_layers(_model)):
     raise AssertionError("Le modèle doit remettre à l'échelle les pixels 0-255 (layers.Rescaling).")
 _last = _model.layers[-1]
 if not (isinstance(_last, _layers.Softmax) or (hasattr(_last, "activation") and _keras.activations.serialize(_last.activation) == "softmax")):
@@ -123,14 +125,23 @@ if len(_history["val_accuracy"]) != settings.num_epochs:
 print("Historique : OK")
 ### BEGIN HIDDEN TESTS
 from solutions.evaluation import classification_scores as _scores, predict_probabilities as _predict
+from solutions.grading import fresh_context as _fresh_context
 
-_saved = run.load_model("cnn")
-_recomputed = _scores(data.y_validation, _predict(_saved, data.x_validation))
-_chance = 1.0 / len(data.class_names)
+# Settings, run folder and validation images are reloaded: the notebook's own may have been changed.
+_settings_h, _run_h, _data_h = _fresh_context()
+_history_h = _run_h.load_history("cnn")
+if len(_history_h.get("val_accuracy", [])) != _settings_h.num_epochs:
+    raise AssertionError(f"Le CNN doit être entraîné {_settings_h.num_epochs} époques.")
+_saved = _run_h.load_model("cnn")
+_recomputed = _scores(_data_h.y_validation, _predict(_saved, _data_h.x_validation))
+_chance = 1.0 / len(_data_h.class_names)
 if _recomputed["accuracy"] < _chance + 0.15:
     raise AssertionError(f"Le CNN sauvegardé n'apprend pas (exactitude {_recomputed['accuracy']:.2f}).")
-if abs(float(run.load_history("cnn")["val_accuracy"][-1]) - _recomputed["accuracy"]) > 0.05:
-    raise AssertionError("L'historique sauvegardé ne correspond pas au modèle sauvegardé.")
+if abs(float(_history_h["val_accuracy"][-1]) - _recomputed["accuracy"]) > 0.05:
+    raise AssertionError(
+        "L'historique sauvegardé ne correspond pas au modèle sauvegardé évalué sur la validation "
+        "du notebook 01 : validation_data doit être (data.x_validation, data.y_validation)."
+    )
 ### END HIDDEN TESTS
 
 # %% [code] id=curves_02

@@ -34,7 +34,8 @@ from paysages.notebook import start
 from paysages.plots import plot_histories, show_images
 from paysages.training import training_seconds
 
-context = start("03_regularisation", use_drive=USE_DRIVE)
+# MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
+context = start("03_regularisation", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -115,20 +116,22 @@ if _added:
     checks.fail(f"Sans option, le modèle ne doit contenir aucune technique de régularisation ; trouvé : {', '.join(_added)}.")
 print("build_regularised_cnn (valeurs par défaut) : OK")
 ### BEGIN HIDDEN TESTS
-from solutions.cnn import build_cnn as _build_cnn
+from solutions.grading import fresh_context as _fresh_context, student_baseline_cnn as _student_baseline_cnn
 from solutions.regularisation import core_signature as _core_signature, model_techniques as _techniques
 
-_student = build_regularised_cnn((48, 48, 3), 5)
-_reference = _build_cnn((48, 48, 3), 5)
+_settings_h, _run_h, _data_h = _fresh_context()
+_num_classes_h = len(_data_h.class_names)
+_student = build_regularised_cnn(_settings_h.image_shape, _num_classes_h)
+_reference, _origin_h = _student_baseline_cnn(_run_h, _settings_h.image_shape, _num_classes_h)
 if _techniques(_student):
     raise AssertionError(f"Sans option, le modèle contient déjà : {sorted(_techniques(_student))}.")
 if _core_signature(_student) != _core_signature(_reference):
     raise AssertionError(
-        "Sans option, l'architecture doit être celle de build_cnn (notebook 02) : "
+        f"Sans option, l'architecture doit être celle de {_origin_h} : "
         f"attendu {_core_signature(_reference)}, obtenu {_core_signature(_student)}."
     )
 if int(_student.count_params()) != int(_reference.count_params()):
-    raise AssertionError("Sans option, le nombre de paramètres doit être celui du CNN du notebook 02.")
+    raise AssertionError(f"Sans option, le nombre de paramètres doit être celui de {_origin_h}.")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -258,10 +261,12 @@ if _callbacks[0].restore_best_weights is not True:
 print("variant_callbacks : OK")
 ### BEGIN HIDDEN TESTS
 import keras as _keras
+from paysages.settings import get_settings as _get_settings
 
+_num_epochs_h = _get_settings().num_epochs
 _patience = int(_callbacks[0].patience)
-if not 1 <= _patience < settings.num_epochs:
-    raise AssertionError(f"La patience ({_patience}) doit être d'au moins 1 et inférieure au nombre d'époques ({settings.num_epochs}).")
+if not 1 <= _patience < _num_epochs_h:
+    raise AssertionError(f"La patience ({_patience}) doit être d'au moins 1 et inférieure au nombre d'époques ({_num_epochs_h}).")
 for _name in VARIANTS:
     if _name != "early_stopping":
         _other = variant_callbacks(_name, settings)
@@ -334,32 +339,50 @@ for _name in VARIANTS:
         checks.fail(f"reg_{_name} doit être entraînée {settings.num_epochs} époques, comme les autres ; elle l'a été {_epochs}.")
 print("Six variantes entraînées et sauvegardées : OK")
 ### BEGIN HIDDEN TESTS
-from solutions.cnn import build_cnn as _build_cnn
+import math as _math
+
 from solutions.evaluation import classification_scores as _scores, predict_probabilities as _predict
+from solutions.grading import fresh_context as _fresh_context, student_baseline_cnn as _student_baseline_cnn
 from solutions.regularisation import (
     core_signature as _core_signature,
     evaluated_epoch as _evaluated_epoch,
     model_techniques as _techniques,
 )
 
-_reference_signature = _core_signature(_build_cnn(settings.image_shape, len(data.class_names)))
+_settings_h, _run_h, _data_h = _fresh_context()
+_baseline_model_h, _origin_h = _student_baseline_cnn(_run_h, _settings_h.image_shape, len(_data_h.class_names))
+_reference_signature = _core_signature(_baseline_model_h)
+_steps_per_epoch_h = _math.ceil(len(_data_h.y_train) / _settings_h.batch_size)
 _technique_of = {"baseline": set(), "augmentation": {"augmentation"}, "dropout": {"dropout"},
                  "l2": {"l2"}, "batch_norm": {"batch_norm"}, "early_stopping": set()}
 for _name, _expected_techniques in _technique_of.items():
-    _saved = run.load_model(f"reg_{_name}")
+    _saved = _run_h.load_model(f"reg_{_name}")
     if _techniques(_saved) != _expected_techniques:
         raise AssertionError(f"Le modèle sauvegardé reg_{_name} contient {sorted(_techniques(_saved))}, attendu {sorted(_expected_techniques)}.")
     if _core_signature(_saved) != _reference_signature:
-        raise AssertionError(f"Le modèle sauvegardé reg_{_name} n'a pas l'architecture du CNN de base.")
-    _history = run.load_history(f"reg_{_name}")
-    _recomputed = _scores(data.y_validation, _predict(_saved, data.x_validation))["accuracy"]
+        raise AssertionError(f"Le modèle sauvegardé reg_{_name} n'a pas l'architecture de {_origin_h}.")
+    _history = _run_h.load_history(f"reg_{_name}")
+    _num_epochs_h = len(_history["val_loss"])
+    if (_name == "early_stopping" and not 1 <= _num_epochs_h <= _settings_h.num_epochs) or (
+        _name != "early_stopping" and _num_epochs_h != _settings_h.num_epochs
+    ):
+        raise AssertionError(f"reg_{_name} : {_num_epochs_h} époques au lieu de {_settings_h.num_epochs}.")
+    # The same optimiser settings for every variant: learning rate, and batch size through the step count.
+    if abs(float(_saved.optimizer.learning_rate.numpy()) - _settings_h.learning_rate) > 1e-9:
+        raise AssertionError(f"reg_{_name} doit être compilée avec settings.learning_rate, comme les autres variantes.")
+    if int(_saved.optimizer.iterations.numpy()) != _num_epochs_h * _steps_per_epoch_h:
+        raise AssertionError(
+            f"reg_{_name} : {int(_saved.optimizer.iterations.numpy())} pas d'optimisation au lieu de "
+            f"{_num_epochs_h * _steps_per_epoch_h} : même taille de lot (settings.batch_size) et mêmes données pour toutes."
+        )
+    _recomputed = _scores(_data_h.y_validation, _predict(_saved, _data_h.x_validation))["accuracy"]
     _logged = float(_history["val_accuracy"][_evaluated_epoch(_name, _history)])
     if abs(_recomputed - _logged) > 0.03:
         raise AssertionError(
             f"reg_{_name} : l'exactitude recalculée ({_recomputed:.3f}) ne correspond pas à l'historique ({_logged:.3f})."
         )
 # Same seed, same network, same data: early stopping must coincide with the baseline at first.
-_baseline_history, _early_history = run.load_history("reg_baseline"), run.load_history("reg_early_stopping")
+_baseline_history, _early_history = _run_h.load_history("reg_baseline"), _run_h.load_history("reg_early_stopping")
 if abs(float(_baseline_history["loss"][0]) - float(_early_history["loss"][0])) > 5e-3 or abs(
     float(_baseline_history["val_loss"][0]) - float(_early_history["val_loss"][0])
 ) > 5e-3:

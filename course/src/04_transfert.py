@@ -36,7 +36,8 @@ from paysages.notebook import start
 from paysages.plots import plot_histories
 from paysages.training import training_seconds
 
-context = start("04_transfert", use_drive=USE_DRIVE)
+# MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
+context = start("04_transfert", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -49,7 +50,7 @@ if pretrained_weights is None:
         "ATTENTION : mode hors ligne, les poids ImageNet ne sont PAS téléchargés. La base\n"
         "MobileNetV2 part de poids ALÉATOIRES : les résultats de ce notebook ne sont PAS ceux\n"
         "d'un réseau pré-entraîné (exactitude proche du hasard). Seule la mécanique est vérifiée.\n"
-        "Pour un vrai transfert : mode complet sur Colab (PAYSAGES_MODE=full), avec internet.\n"
+        "Pour un vrai transfert : MODE = 'full' sur Colab, avec internet.\n"
         + "!" * 88
     )
 
@@ -223,26 +224,42 @@ print(f"écart maximal avec preprocess_input : {np.abs(received - expected).max(
 # taux d'apprentissage habituel `settings.learning_rate`, pendant `settings.num_epochs`
 # époques. Le résumé (`show_trainable=True`) montre la base non entraînable.
 
+# %% [markdown]
+# Si Colab vous déconnecte pendant la phase 2, inutile de refaire la phase 1 : mettez
+# `retrain_existing = False` dans la cellule suivante avant de relancer, et le modèle
+# `transfer_frozen` sauvegardé (sur Drive avec `USE_DRIVE = True`) est repris tel quel.
+
+# %% [free]
+retrain_existing = True
+
 # %% [code] id=train_frozen_04
-keras.utils.set_random_seed(settings.seed)
-model = build_transfer_model(settings.image_shape, len(data.class_names), weights=pretrained_weights)
-model = compile_classifier(model, settings.learning_rate)
-model.summary(show_trainable=True)
-frozen_callbacks = run.training_callbacks("transfer_frozen")
-frozen_history = model.fit(
-    data.x_train,
-    data.y_train,
-    validation_data=validation_set,
-    epochs=settings.num_epochs,
-    batch_size=settings.batch_size,
-    callbacks=frozen_callbacks,
-    verbose=2,
-)
-frozen_seconds = training_seconds(frozen_callbacks)
-saved_path = run.save_model(
-    model, "transfer_frozen", history=frozen_history, training_seconds=frozen_seconds,
-    pretrained_weights=pretrained_weights or "none",
-)
+if not globals().get("retrain_existing", True) and run.model_path("transfer_frozen").is_file():
+    print("Phase 1 : déjà entraînée, on reprend le modèle transfer_frozen sauvegardé.")
+    model = run.load_model("transfer_frozen")
+    frozen_curves = run.load_history("transfer_frozen")
+    frozen_seconds = run.model_meta("transfer_frozen").get("training_seconds")
+    saved_path = run.model_path("transfer_frozen")
+else:
+    keras.utils.set_random_seed(settings.seed)
+    model = build_transfer_model(settings.image_shape, len(data.class_names), weights=pretrained_weights)
+    model = compile_classifier(model, settings.learning_rate)
+    model.summary(show_trainable=True)
+    frozen_callbacks = run.training_callbacks("transfer_frozen")
+    frozen_history = model.fit(
+        data.x_train,
+        data.y_train,
+        validation_data=validation_set,
+        epochs=settings.num_epochs,
+        batch_size=settings.batch_size,
+        callbacks=frozen_callbacks,
+        verbose=2,
+    )
+    frozen_curves = frozen_history.history
+    frozen_seconds = training_seconds(frozen_callbacks)
+    saved_path = run.save_model(
+        model, "transfer_frozen", history=frozen_history, training_seconds=frozen_seconds,
+        pretrained_weights=pretrained_weights or "none",
+    )
 print(f"Modèle sauvegardé : {saved_path}")
 
 # %% [tests] id=test_transfer_frozen points=2
@@ -256,17 +273,22 @@ if len(_history["val_loss"]) != settings.num_epochs:
 print("Phase 1 : OK")
 ### BEGIN HIDDEN TESTS
 from solutions.evaluation import classification_scores as _scores, predict_probabilities as _predict
+from solutions.grading import fresh_context as _fresh_context
 from solutions.transfer import trainable_base_layers as _trainable_base_layers
 
-_saved = run.load_model("transfer_frozen")
+_settings_h, _run_h, _data_h = _fresh_context()
+_history_h = _run_h.load_history("transfer_frozen")
+if len(_history_h.get("val_loss", [])) != _settings_h.num_epochs:
+    raise AssertionError(f"La phase 1 doit durer {_settings_h.num_epochs} époques.")
+_saved = _run_h.load_model("transfer_frozen")
 if _trainable_base_layers(_saved):
     raise AssertionError("Le modèle transfer_frozen sauvegardé a une base entraînable : elle doit être gelée en phase 1.")
-if abs(float(_saved.optimizer.learning_rate.numpy()) - settings.learning_rate) > 1e-9:
+if abs(float(_saved.optimizer.learning_rate.numpy()) - _settings_h.learning_rate) > 1e-9:
     raise AssertionError("La phase 1 doit utiliser settings.learning_rate.")
-_recomputed = _scores(data.y_validation, _predict(_saved, data.x_validation))["accuracy"]
-if abs(_recomputed - float(_history["val_accuracy"][-1])) > 0.03:
+_recomputed = _scores(_data_h.y_validation, _predict(_saved, _data_h.x_validation))["accuracy"]
+if abs(_recomputed - float(_history_h["val_accuracy"][-1])) > 0.03:
     raise AssertionError(f"L'exactitude recalculée ({_recomputed:.3f}) ne correspond pas à l'historique de transfer_frozen.")
-if not settings.offline and _recomputed < 1.0 / len(data.class_names) + 0.15:
+if not _settings_h.offline and _recomputed < 1.0 / len(_data_h.class_names) + 0.15:
     raise AssertionError(f"Avec les poids ImageNet, la tête devrait apprendre (exactitude {_recomputed:.2f}) : vérifiez le prétraitement.")
 ### END HIDDEN TESTS
 
@@ -352,7 +374,7 @@ finetuned_history = model.fit(
 )
 # The saved history covers both phases, so that its curves continue those of phase 1.
 both_phases = {
-    key: list(frozen_history.history[key]) + list(finetuned_history.history[key])
+    key: list(frozen_curves[key]) + list(finetuned_history.history[key])
     for key in finetuned_history.history
 }
 saved_path = run.save_model(
@@ -374,9 +396,14 @@ import math as _math
 
 from keras import layers as _layers
 from solutions.evaluation import classification_scores as _scores, predict_probabilities as _predict
+from solutions.grading import fresh_context as _fresh_context
 from solutions.transfer import find_base as _find_base, trainable_base_layers as _trainable_base_layers
 
-_saved = run.load_model("transfer_finetuned")
+_settings_h, _run_h, _data_h = _fresh_context()
+_history_h = _run_h.load_history("transfer_finetuned")
+if len(_history_h.get("val_loss", [])) != _settings_h.num_epochs + _settings_h.fine_tune_epochs:
+    raise AssertionError("L'historique de transfer_finetuned doit couvrir les deux phases.")
+_saved = _run_h.load_model("transfer_finetuned")
 _base = _find_base(_saved)
 _trainable = _trainable_base_layers(_saved)
 _with_weights = [layer.name for layer in _base.layers if layer.weights]
@@ -384,14 +411,14 @@ if not 0 < len(_trainable) < len(_with_weights):
     raise AssertionError("Le modèle transfer_finetuned doit avoir une base partiellement dégelée.")
 if any(layer.trainable for layer in _base.layers if isinstance(layer, _layers.BatchNormalization)):
     raise AssertionError("Les BatchNormalization de transfer_finetuned doivent rester gelées.")
-if abs(float(_saved.optimizer.learning_rate.numpy()) - settings.fine_tune_learning_rate) > 1e-12:
+if abs(float(_saved.optimizer.learning_rate.numpy()) - _settings_h.fine_tune_learning_rate) > 1e-12:
     raise AssertionError("La phase 2 doit utiliser settings.fine_tune_learning_rate (recompilation après le dégel).")
 # A fresh compile starts a fresh optimizer: its step count is that of phase 2 only.
-_steps = settings.fine_tune_epochs * _math.ceil(len(data.y_train) / settings.batch_size)
+_steps = _settings_h.fine_tune_epochs * _math.ceil(len(_data_h.y_train) / _settings_h.batch_size)
 if int(_saved.optimizer.iterations.numpy()) != _steps:
     raise AssertionError(f"L'optimiseur de la phase 2 devrait avoir fait {_steps} pas : le modèle a-t-il été recompilé puis entraîné ?")
-_recomputed = _scores(data.y_validation, _predict(_saved, data.x_validation))["accuracy"]
-if abs(_recomputed - float(_history["val_accuracy"][-1])) > 0.03:
+_recomputed = _scores(_data_h.y_validation, _predict(_saved, _data_h.x_validation))["accuracy"]
+if abs(_recomputed - float(_history_h["val_accuracy"][-1])) > 0.03:
     raise AssertionError(f"L'exactitude recalculée ({_recomputed:.3f}) ne correspond pas à l'historique de transfer_finetuned.")
 ### END HIDDEN TESTS
 

@@ -33,7 +33,8 @@ from paysages.data import load_split_arrays
 from paysages.errors import PrerequisiteError
 from paysages.notebook import start
 
-context = start("05_comparaison", use_drive=USE_DRIVE)
+# MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
+context = start("05_comparaison", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -326,6 +327,10 @@ def _student_rows(frame):
             raise AssertionError(f"Le modèle {name} apparaît deux fois dans le tableau.")
         rows[name] = {key: _checks.plain_float(record[key], key) for key in ("accuracy", "macro_f1", "loss", "num_params")}
         rows[name]["family"] = _plain_name(record["family"], "La colonne family")
+        for key in ("training_seconds", "epochs"):
+            value = record.get(key)
+            # A model saved without a measured duration has an empty cell (NaN) there.
+            rows[name][key] = None if value is None or (isinstance(value, float) and value != value) else _checks.plain_float(value, key)
         order.append(name)
     return rows, order
 
@@ -350,6 +355,15 @@ for _name in _saved_names:
         raise AssertionError(f"num_params de {_name} ne correspond pas au modèle sauvegardé.")
     if _rows_h[_name]["family"] != _reference_family(_name):
         raise AssertionError(f"La famille de {_name} est fausse.")
+    # Training time and epochs come from the model's record (run.model_meta), never typed by hand.
+    _meta_h = _run_h.model_meta(_name)
+    for _key in ("training_seconds", "epochs"):
+        _expected_h = _meta_h.get(_key)
+        _got_h = _rows_h[_name][_key]
+        if (_expected_h is None) != (_got_h is None) or (
+            _expected_h is not None and abs(_got_h - float(_expected_h)) > 1e-6 * max(1.0, float(_expected_h))
+        ):
+            raise AssertionError(f"{_key} de {_name} doit être lu dans run.model_meta({_name!r}).")
 # The order must follow the rule on the student's own (verified) numbers.
 for _first_h, _second_h in zip(_order_h, _order_h[1:]):
     _a, _b = _rows_h[_first_h], _rows_h[_second_h]

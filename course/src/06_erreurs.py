@@ -32,7 +32,8 @@ from paysages.data import load_split_arrays
 from paysages.notebook import start
 from paysages.plots import overlay_heatmap, plot_confusion_matrix, show_images
 
-context = start("06_erreurs", use_drive=USE_DRIVE)
+# MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
+context = start("06_erreurs", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -585,7 +586,8 @@ shown = errors.head(6)
 overlays, titles = [], []
 for row in shown.itertuples():
     image = data.x_validation[row.index]
-    overlays += [image, overlay_heatmap(image, grad_cam(cam_model, image))]
+    # Explain the class the best model predicted, even when cam_model is another network.
+    overlays += [image, overlay_heatmap(image, grad_cam(cam_model, image, int(row.predicted_label)))]
     titles += [f"vrai : {row.true_class}", f"prédit : {row.predicted_class} ({row.confidence:.2f})"]
 figure = show_images(overlays, titles, num_columns=4, size=2.6)
 figure.suptitle(f"Grad-CAM ({cam_name}) des erreurs de {best_name} : où le réseau a regardé", y=1.02)

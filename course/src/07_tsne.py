@@ -38,7 +38,8 @@ from paysages.errors import PrerequisiteError
 from paysages.notebook import start
 from paysages.plots import scatter_embedding
 
-context = start("07_tsne", use_drive=USE_DRIVE)
+# MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
+context = start("07_tsne", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -197,6 +198,9 @@ import numpy as _np
 import keras as _keras
 from keras import layers as _layers
 from paysages import checks as _checks
+from solutions.grading import fresh_context as _fresh_context
+
+_settings_h, _run_h, _data_h = _fresh_context()
 
 
 def _independent_penultimate(_model_h):
@@ -250,7 +254,7 @@ _hidden = _layers.GlobalAveragePooling2D()(_hidden)
 _hidden = _layers.Dropout(0.2)(_hidden)
 _transfer_like = _keras.Model(_inputs, _layers.Dense(7, activation="softmax")(_hidden))
 _ = _compare_extractor(_transfer_like, _x_h, "modèle de transfert")
-_ = _compare_extractor(run.load_model(run.load_json("best")["name"], compile=False), data.x_validation[:10], "meilleur modèle")
+_ = _compare_extractor(_run_h.load_model(_run_h.load_json("best")["name"], compile=False), _data_h.x_validation[:10], "meilleur modèle")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -372,28 +376,31 @@ from paysages import checks as _checks
 from sklearn.manifold import trustworthiness as _trustworthiness
 from sklearn.preprocessing import StandardScaler as _StandardScaler
 from solutions.features import extract_features as _reference_extract, tsne_embedding as _reference_tsne
+from solutions.grading import fresh_context as _fresh_context
 
-_best_model = run.load_model(run.load_json("best")["name"], compile=False)
-_saved = run.load_arrays("features")
-_count = min(settings.tsne_samples, len(data.y_validation))
+_settings_h, _run_h, _data_h = _fresh_context()
+
+_best_model = _run_h.load_model(_run_h.load_json("best")["name"], compile=False)
+_saved = _run_h.load_arrays("features")
+_count = min(_settings_h.tsne_samples, len(_data_h.y_validation))
 _indices = _checks.plain_int_array(_saved["indices"], "indices", length=_count)
-if len(_np.unique(_indices)) != _count or _indices.min() < 0 or _indices.max() >= len(data.y_validation):
+if len(_np.unique(_indices)) != _count or _indices.min() < 0 or _indices.max() >= len(_data_h.y_validation):
     raise AssertionError("Les indices sauvegardés sont répétés ou hors de la validation.")
-_class_counts = _np.bincount(data.y_validation[_indices], minlength=len(data.class_names))
-_quotas = _np.bincount(data.y_validation, minlength=len(data.class_names)) * _count / len(data.y_validation)
+_class_counts = _np.bincount(_data_h.y_validation[_indices], minlength=len(_data_h.class_names))
+_quotas = _np.bincount(_data_h.y_validation, minlength=len(_data_h.class_names)) * _count / len(_data_h.y_validation)
 if _np.any(_class_counts == 0) or _np.any(_np.abs(_class_counts - _quotas) >= 1.0 + 1e-9):
     raise AssertionError("Le sous-ensemble sauvegardé n'est pas stratifié.")
-if not _np.array_equal(_checks.plain_int_array(_saved["labels"], "labels"), data.y_validation[_indices]):
+if not _np.array_equal(_checks.plain_int_array(_saved["labels"], "labels"), _data_h.y_validation[_indices]):
     raise AssertionError("Les étiquettes sauvegardées ne correspondent pas aux indices.")
 # Recompute the features from the saved model: forged arrays cannot pass.
-_expected = _np.asarray(_reference_extract(_best_model, data.x_validation[_indices], 32), dtype=_np.float64)
+_expected = _np.asarray(_reference_extract(_best_model, _data_h.x_validation[_indices], 32), dtype=_np.float64)
 _saved_features = _checks.plain_float_array(_saved["features"], "features")
 if _saved_features.shape != _expected.shape or not _np.allclose(_saved_features, _expected, rtol=1e-3, atol=1e-3 * max(1.0, float(_np.abs(_expected).max()))):
     raise AssertionError("Les caractéristiques sauvegardées diffèrent de celles recalculées avec le meilleur modèle.")
 # The saved map must be a faithful t-SNE of these features: its neighbours are feature neighbours.
 _standardised = _StandardScaler().fit_transform(_expected)
 _saved_embedding = _checks.plain_float_array(_saved["embedding"], "embedding", shape=(_count, 2))
-_reference_map = _reference_tsne(_expected, settings.seed)
+_reference_map = _reference_tsne(_expected, _settings_h.seed)
 _trust_saved = _trustworthiness(_standardised, _saved_embedding, n_neighbors=5)
 _trust_reference = _trustworthiness(_standardised, _reference_map, n_neighbors=5)
 if _trust_saved < _trust_reference - 0.05:

@@ -30,7 +30,8 @@ from paysages.errors import PrerequisiteError
 from paysages.notebook import start
 from paysages.plots import show_images
 
-context = start("08_voisins", use_drive=USE_DRIVE)
+# MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
+context = start("08_voisins", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 best = run.load_json("best")
@@ -116,6 +117,9 @@ import numbers as _numbers
 import numpy as _np
 from paysages import checks as _checks
 from solutions.features import extract_features as _reference_extract
+from solutions.grading import fresh_context as _fresh_context
+
+_settings_h, _run_h, _data_h = _fresh_context()
 
 
 def _brute_force(_points_h, _query_h, _count_h):
@@ -156,11 +160,11 @@ for _query_h in (3, 12, 30):
     if sorted(_checks.plain_int_array(_twin_indices, "indices").tolist()) != sorted({3, 12, 30} - {_query_h}):
         raise AssertionError("Un doublon exact de la requête doit être renvoyé, à distance 0.")
 # The student's saved features, then the features recomputed from the saved model.
-_saved_h = run.load_arrays("features")
+_saved_h = _run_h.load_arrays("features")
 _student_features = _checks.plain_float_array(_saved_h["features"], "features")
-_best_model = run.load_model(run.load_json("best")["name"], compile=False)
+_best_model = _run_h.load_model(_run_h.load_json("best")["name"], compile=False)
 _indices_h = _checks.plain_int_array(_saved_h["indices"], "indices")
-_model_features = _np.asarray(_reference_extract(_best_model, data.x_validation[_indices_h], 32), dtype=_np.float64)
+_model_features = _np.asarray(_reference_extract(_best_model, _data_h.x_validation[_indices_h], 32), dtype=_np.float64)
 for _query_h in _generator.choice(len(_indices_h), size=4, replace=False):
     _check_neighbours(_student_features, int(_query_h), 3, "caractéristiques du notebook 07")
     _check_neighbours(_model_features, int(_query_h), 3, "caractéristiques recalculées avec le modèle")
@@ -237,12 +241,15 @@ print("neighbours.json : OK")
 import numpy as _np
 from paysages import checks as _checks
 from solutions.features import extract_features as _reference_extract
+from solutions.grading import fresh_context as _fresh_context
 
-_record_h = run.load_json("neighbours")
-_saved_h = run.load_arrays("features")
+_settings_h, _run_h, _data_h = _fresh_context()
+
+_record_h = _run_h.load_json("neighbours")
+_saved_h = _run_h.load_arrays("features")
 _indices_h = _checks.plain_int_array(_saved_h["indices"], "indices")
-_best_model = run.load_model(run.load_json("best")["name"], compile=False)
-_model_features = _np.asarray(_reference_extract(_best_model, data.x_validation[_indices_h], 32), dtype=_np.float64)
+_best_model = _run_h.load_model(_run_h.load_json("best")["name"], compile=False)
+_model_features = _np.asarray(_reference_extract(_best_model, _data_h.x_validation[_indices_h], 32), dtype=_np.float64)
 _query_h = int(_checks.plain_float(_record_h["query"]["position"], "position"))
 if not 0 <= _query_h < len(_indices_h):
     raise AssertionError("La position de la requête est hors du sous-ensemble.")
@@ -260,7 +267,7 @@ for _item in [_record_h["query"], *_record_h["neighbours"]]:
     _index_h = int(_checks.plain_float(_item["validation_index"], "validation_index"))
     if _index_h != int(_indices_h[int(_checks.plain_float(_item["position"], "position"))]):
         raise AssertionError("Un indice de validation de neighbours.json ne correspond pas à sa position.")
-    if str.__getitem__(str(_item["class"]), slice(None)) != data.class_names[int(data.y_validation[_index_h])]:
+    if str.__getitem__(str(_item["class"]), slice(None)) != _data_h.class_names[int(_data_h.y_validation[_index_h])]:
         raise AssertionError("Une classe de neighbours.json est fausse.")
 ### END HIDDEN TESTS
 
@@ -299,6 +306,9 @@ print("neighbour_class_agreement : OK")
 import numpy as _np
 from paysages import checks as _checks
 from solutions.neighbours import neighbour_class_agreement as _reference_agreement
+from solutions.grading import fresh_context as _fresh_context
+
+_settings_h, _run_h, _data_h = _fresh_context()
 
 _generator = _np.random.default_rng(8)
 _points_h = _generator.normal(size=(60, 8))
@@ -309,7 +319,7 @@ for _count_h in (1, 3, 5):
     _got_h = _checks.plain_float_array(neighbour_class_agreement(_points_h.copy(), _classes_h.copy(), _count_h), "neighbour_class_agreement(...)", shape=(60,))
     if not _np.allclose(_got_h, _expected_h, atol=1e-9):
         raise AssertionError("neighbour_class_agreement diffère de la référence (requête retirée par son indice ?).")
-_saved_h = run.load_arrays("features")
+_saved_h = _run_h.load_arrays("features")
 _student_features = _checks.plain_float_array(_saved_h["features"], "features")
 _saved_labels = _checks.plain_int_array(_saved_h["labels"], "labels")
 _got_h = _checks.plain_float_array(neighbour_class_agreement(_student_features.copy(), _saved_labels.copy(), 3), "neighbour_class_agreement(...)")

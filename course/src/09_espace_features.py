@@ -42,10 +42,11 @@ from sklearn.preprocessing import StandardScaler
 
 from paysages import checks
 from paysages.data import load_split_arrays
-from paysages.explorer import write_explorer
+from paysages.explorer import licence_column, write_explorer
 from paysages.notebook import start
 
-context = start("09_espace_features", use_drive=USE_DRIVE)
+# MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
+context = start("09_espace_features", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 saved = run.load_arrays("features")
@@ -170,6 +171,11 @@ attributes = pd.DataFrame({
     "confidence": probabilities.max(axis=1).round(3),
     "file": [data.validation_paths[index] for index in indices],
 })
+# Each photo's licence, from the dataset's licence metadata (left out when there is none).
+licences = licence_column(settings.dataset_dir, class_names, [settings.dataset_dir / data.validation_paths[index] for index in indices])
+if licences is not None:
+    attributes["licence"] = licences
+print(f"Attributs pour colorer les points : {', '.join(attributes.columns)}")
 page = write_explorer(
     embeddings, images, attributes, run.path / "explorateur.html",
     title=f"Espace des caractéristiques — {best['name']}",

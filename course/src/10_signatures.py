@@ -27,12 +27,14 @@ from keras import layers
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.model_selection import train_test_split
 
 from paysages import checks
 from paysages.notebook import start
-from sklearn.model_selection import train_test_split
+from paysages.plots import plot_signatures, separation_verdicts
 
-context = start("10_signatures", use_drive=USE_DRIVE)
+# MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
+context = start("10_signatures", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 
 # %% [markdown]
@@ -75,11 +77,17 @@ if tuple(_network.output_shape[1:]) != (2,):
     checks.fail("La sortie doit donner 2 probabilités.")
 print("build_dense_network : OK")
 ### BEGIN HIDDEN TESTS
+import numpy as _np
+from keras import layers as _layers_h
+
 _other = build_dense_network(10, (5, 4, 3), 3)
-if [layer.name for layer in _other.layers if isinstance(layer, layers.Dense)] != ["hidden_1", "hidden_2", "hidden_3", "predictions"] and len([layer for layer in _other.layers if isinstance(layer, layers.Dense)]) != 4:
-    raise AssertionError("build_dense_network doit créer une couche par élément de hidden_units, puis la sortie.")
-_probabilities = np.asarray(_other(np.zeros((3, 10), dtype="float32")), dtype=np.float64)
-if _probabilities.shape != (3, 3) or not np.allclose(_probabilities.sum(axis=1), 1.0, atol=1e-4):
+_dense_h = [layer for layer in _other.layers if isinstance(layer, _layers_h.Dense)]
+if len(_dense_h) != 4 or [layer.name for layer in _dense_h[:3]] != ["hidden_1", "hidden_2", "hidden_3"]:
+    raise AssertionError("build_dense_network doit créer une couche par élément de hidden_units (hidden_1, hidden_2...), puis la sortie.")
+if [int(layer.units) for layer in _dense_h] != [5, 4, 3, 3]:
+    raise AssertionError("Les couches cachées doivent avoir hidden_units neurones, la sortie num_classes.")
+_probabilities = _np.asarray(_other(_np.zeros((3, 10), dtype="float32")), dtype=_np.float64)
+if _probabilities.shape != (3, 3) or not _np.allclose(_probabilities.sum(axis=1), 1.0, atol=1e-4):
     raise AssertionError("La sortie doit être une distribution de probabilités (softmax).")
 ### END HIDDEN TESTS
 
@@ -209,18 +217,13 @@ digit_activations = layer_activations(network, validation_pixels, hidden_names)
 digit_table = pd.DataFrame(separation_by_layer(digit_activations, validation_digits, settings.seed))
 display(digit_table)
 
-figure, axes = plt.subplots(1, len(hidden_names), figsize=(5 * len(hidden_names), 3))
-for axis, row in zip(axes, digit_table.itertuples()):
-    assignment, signatures = layer_signatures(digit_activations[row.layer], row.k, settings.seed)
-    image = axis.imshow(signatures, aspect="auto", cmap="viridis")
-    axis.set_title(f"{row.layer} : K = {row.k}, ARI = {row.ari:.2f}")
-    axis.set_xlabel("neurone")
-    axis.set_ylabel("groupe")
-    figure.colorbar(image, ax=axis)
-figure.suptitle("Signatures d'activation (chiffres 1 et 7)")
-figure.tight_layout()
+digit_signatures = {
+    row.layer: layer_signatures(digit_activations[row.layer], row.k, settings.seed)[1] for row in digit_table.itertuples()
+}
+figure = plot_signatures(digit_signatures, digit_table, title="Signatures d'activation (chiffres 1 et 7)")
 figure.savefig(run.figure_path("10_signatures_chiffres.png"), dpi=300)
 plt.show()
+print("\n".join(separation_verdicts(digit_table)))
 
 # %% [answer] id=analysis_digits_10 points=2
 # Réponse de référence (correcteur) : l'ARI augmente d'une couche à l'autre quand la couche
@@ -244,6 +247,13 @@ subset = np.arange(min(len(data.y_validation), settings.tsne_samples))
 cnn_activations = layer_activations(cnn, data.x_validation[subset], flat_layers)
 cnn_table = pd.DataFrame(separation_by_layer(cnn_activations, data.y_validation[subset], settings.seed))
 display(cnn_table)
+cnn_signatures = {
+    row.layer: layer_signatures(cnn_activations[row.layer], row.k, settings.seed)[1] for row in cnn_table.itertuples()
+}
+figure = plot_signatures(cnn_signatures, cnn_table, title="Signatures d'activation (CNN des paysages)")
+figure.savefig(run.figure_path("10_signatures_cnn.png"), dpi=300)
+plt.show()
+print("\n".join(separation_verdicts(cnn_table)))
 run.save_json("signatures", {"digits": digit_table.to_dict("records"), "cnn": cnn_table.to_dict("records")})
 
 # %% [answer] id=analysis_cnn_10 points=2

@@ -28,7 +28,8 @@ from paysages import checks
 from paysages.defence import build_defence_pack, suggested_outline
 from paysages.notebook import start
 
-context = start("11_soutenance", use_drive=USE_DRIVE)
+# MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
+context = start("11_soutenance", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 records = run.load_json("results")
 best = run.load_json("best")
@@ -39,7 +40,8 @@ display(pd.DataFrame(records))
 #
 # Écrivez `key_messages(records, best_name)` (voir sa docstring) : le meilleur modèle et son
 # macro-F1, le nombre de modèles comparés, le **gain de la régularisation** (meilleure variante
-# `reg_*` moins `reg_baseline`) et le **gain du transfert** (meilleur modèle `transfer_*` moins
+# `reg_*` moins `reg_baseline`, sans la pondération des classes `reg_class_weights`, qui répond
+# au déséquilibre des classes et non au sur-apprentissage) et le **gain du transfert** (meilleur modèle `transfer_*` moins
 # `cnn`), en macro-F1 de validation. Ces nombres viennent du tableau du notebook 05 :
 # ne les recopiez pas à la main.
 
@@ -51,13 +53,14 @@ display(pd.DataFrame(records))
 _records = [
     {"model": "cnn", "macro_f1": 0.50}, {"model": "reg_baseline", "macro_f1": 0.52},
     {"model": "reg_dropout", "macro_f1": 0.58}, {"model": "reg_l2", "macro_f1": 0.55},
+    {"model": "reg_class_weights", "macro_f1": 0.61},
     {"model": "transfer_frozen", "macro_f1": 0.70}, {"model": "transfer_finetuned", "macro_f1": 0.75},
 ]
 _messages = key_messages(_records, "transfer_finetuned")
 if not isinstance(_messages, dict):
     checks.fail("key_messages doit renvoyer un dictionnaire.")
 if abs(checks.plain_float(_messages.get("regularisation_gain"), "regularisation_gain") - 0.06) > 1e-9:
-    checks.fail("Le gain de régularisation est la meilleure variante reg_* moins reg_baseline (ici 0,58 − 0,52).")
+    checks.fail("Le gain de régularisation est la meilleure variante reg_* (hors reg_class_weights) moins reg_baseline (ici 0,58 − 0,52).")
 if abs(checks.plain_float(_messages.get("transfer_gain"), "transfer_gain") - 0.25) > 1e-9:
     checks.fail("Le gain du transfert est le meilleur modèle transfer_* moins cnn (ici 0,75 − 0,50).")
 print("key_messages : OK")

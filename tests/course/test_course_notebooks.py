@@ -179,4 +179,6 @@ def test_course_run_leaves_a_complete_defence_pack(validated_course):
         assert section.title in html and section.title in pdf_text, section.title
     assert "Section manquante" not in html, "a notebook did not save its figure"
     assert json.loads((pack / "soutenance.json").read_text(encoding="utf-8"))["missing"] == []
-    assert (validated_course["run_dir"] / "explorateur.html").is_file()
+    page = (validated_course["run_dir"] / "explorateur.html").read_text(encoding="utf-8")
+    # Notebook 09 colours the points by licence too, read from the sample's licence metadata (CC0).
+    assert "licence" in page and "CC0 1.0" in page

@@ -98,3 +98,23 @@ def test_umap_reduction_runs():
     second = reduce_features(features, "umap", seed=0)
     assert first.shape == (80, 2)
     np.testing.assert_allclose(first, second)
+
+
+def test_key_messages_compute_gains_and_leave_class_weighting_out():
+    """Are the defence's gains macro-F1 differences, class weighting excluded, None when a term is missing?"""
+    from solutions.defence import key_messages
+
+    records = [
+        {"model": "cnn", "macro_f1": 0.40}, {"model": "reg_baseline", "macro_f1": 0.45},
+        {"model": "reg_dropout", "macro_f1": 0.51}, {"model": "reg_class_weights", "macro_f1": 0.70},
+        {"model": "transfer_frozen", "macro_f1": 0.62}, {"model": "transfer_finetuned", "macro_f1": 0.66},
+    ]
+    messages = key_messages(records, "transfer_finetuned")
+    assert messages["best_model"] == "transfer_finetuned" and messages["num_models"] == 6
+    assert messages["best_macro_f1"] == pytest.approx(0.66)
+    assert messages["regularisation_gain"] == pytest.approx(0.51 - 0.45)
+    assert messages["transfer_gain"] == pytest.approx(0.66 - 0.40)
+    only_cnn = key_messages([{"model": "cnn", "macro_f1": 0.4}], "cnn")
+    assert only_cnn["regularisation_gain"] is None and only_cnn["transfer_gain"] is None
+    with pytest.raises(ValueError, match="not in the results table"):
+        key_messages(records, "missing_model")
