@@ -58,14 +58,15 @@ def _command_data_verify(arguments) -> int:
 
 
 def _command_data_split(arguments) -> int:
-    from paysages.data import prepare_split
+    from paysages.data import prepare_split_with_report
     from paysages.settings import get_settings
     from paysages.split import split_summary
 
     settings = get_settings(run_dir=arguments.run_dir, dataset=arguments.dataset)
-    frame = prepare_split(settings, overwrite=arguments.overwrite, progress=True)
-    print(f"Split written to {settings.split_path}")
-    print(split_summary(frame).to_string())
+    prepared = prepare_split_with_report(settings, overwrite=arguments.overwrite, progress=True)
+    print(f"Split written to {prepared.path}")
+    print(split_summary(prepared.frame).to_string())
+    print(prepared.format_duplicates())
     return 0
 
 

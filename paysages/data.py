@@ -2,20 +2,27 @@
 
 Every notebook after 01 calls :func:`load_split_arrays`, which reads the split file written by
 notebook 01 and returns the same arrays every time (decoded once, then served from a cache).
+
+Messages a student can meet here are in French and name the notebook to run: 00 gets the
+dataset, 01 writes the split.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from paysages.errors import DatasetError, PrerequisiteError
+from paysages.errors import DatasetError, OfflineError, PrerequisiteError
 from paysages.registry import get_dataset_spec
 from paysages.settings import Settings
 from paysages import split as split_module
+
+# The side of the generated sample images on disk (the networks' input size is a setting).
+SAMPLE_IMAGE_SIZE = 128
 
 
 @dataclasses.dataclass
@@ -38,35 +45,78 @@ class SplitArrays:
         )
 
 
+@dataclasses.dataclass
+class PreparedSplit:
+    """What :func:`prepare_split_with_report` wrote, and the exact duplicates it found across it."""
+
+    frame: pd.DataFrame
+    path: Path
+    duplicates: pd.DataFrame
+
+    def format_duplicates(self) -> str:
+        return split_module.format_cross_duplicates(self.duplicates)
+
+
+class CrossDuplicateWarning(UserWarning):
+    """The same file content lies on both sides of the split: validation images leak into training."""
+
+
+def dataset_is_missing(settings: Settings) -> bool:
+    """Say whether the chosen dataset is absent from disk (never fetched, wiped, or half gone).
+
+    The sample dataset is missing when its ``sample_info.json`` is, or when files it lists are
+    gone; the Landscapes dataset when its manifest (written last by the download) is. A dataset
+    present with other parameters or another licence filter is not missing.
+    """
+    if settings.dataset == "sample":
+        from paysages.sample import _is_complete, read_sample_info
+
+        info = read_sample_info(settings.dataset_dir)
+        return info is None or not _is_complete(settings.dataset_dir, info)
+    from paysages.download import read_manifest
+
+    return read_manifest(settings.dataset_dir) is None
+
+
 def ensure_dataset(settings: Settings, *, progress: bool = True) -> Path:
     """Make sure the chosen dataset is on disk and return its folder.
 
     The sample dataset is generated (once; later calls reuse it). The real Landscapes dataset is
-    downloaded and verified unless it already is; in offline mode a missing dataset is an error
-    that says where to put the files by hand.
+    downloaded and verified unless it already is. ``PAYSAGES_OFFLINE`` does not stop this
+    download: it only concerns the pretrained weights of transfer learning. Without network the
+    download fails at once with an :class:`~paysages.errors.OfflineError` that says where to put
+    the files by hand.
     """
     if settings.dataset == "sample":
         from paysages.sample import generate_sample_dataset
 
         return generate_sample_dataset(
-            settings.dataset_dir, per_class=settings.sample_per_class, seed=settings.seed
+            settings.dataset_dir,
+            per_class=settings.sample_per_class,
+            seed=settings.seed,
+            image_size=SAMPLE_IMAGE_SIZE,
         )
     from paysages.download import fetch_landscapes, read_manifest
 
     manifest = read_manifest(settings.dataset_dir)
     wanted = settings.exclude_no_derivatives
-    on_disk = None if manifest is None else bool(manifest.get("filter", {}).get("exclude_no_derivatives"))
+    on_disk = None if manifest is None else bool((manifest.get("filter") or {}).get("exclude_no_derivatives"))
     if manifest is not None and (wanted is None or wanted == on_disk):
         return settings.dataset_dir
-    if settings.offline and manifest is None:
-        raise DatasetError(
-            f"The Landscapes dataset is not in {settings.dataset_dir} and offline mode is on "
-            "(PAYSAGES_OFFLINE=1). Run `paysages data download --root "
-            f"{settings.data_root}` on a machine with internet, or switch to the sample dataset "
-            "(PAYSAGES_DATASET=sample)."
-        )
     # A different licence filter re-extracts from the kept archive (no download needed).
-    return fetch_landscapes(settings.data_root, exclude_no_derivatives=bool(wanted), progress=progress)
+    try:
+        return fetch_landscapes(
+            settings.data_root, exclude_no_derivatives=bool(wanted), progress=progress
+        )
+    except OfflineError as error:
+        raise OfflineError(
+            f"Le jeu de données Landscapes n'est pas dans {settings.dataset_dir} et aucun serveur "
+            "n'a pu être joint pour le télécharger. Exécutez le notebook 00_prise_en_main.ipynb "
+            "sur une machine connectée à Internet (ou, en ligne de commande, `paysages data "
+            f"download --root {settings.data_root}`), ou déposez les fichiers à la main comme "
+            "indiqué ci-dessous. En attendant, le jeu d'exemple fonctionne sans réseau "
+            f"(PAYSAGES_DATASET=sample).\n\n{error}"
+        ) from error
 
 
 def class_names_of(settings: Settings) -> tuple[str, ...]:
@@ -85,8 +135,10 @@ def scan_and_decode(settings: Settings, *, progress: bool = False):
     scan = scan_image_folder(dataset_dir, class_names_of(settings))
     if scan.missing_classes:
         raise DatasetError(
-            f"{dataset_dir} lacks the class folder(s) {', '.join(scan.missing_classes)}: "
-            f"run `paysages data verify {dataset_dir}` for details."
+            f"Il manque dans {dataset_dir} le(s) dossier(s) de classe "
+            f"{', '.join(scan.missing_classes)}. Le détail : `paysages data verify {dataset_dir}`. "
+            "Supprimez ce dossier puis ré-exécutez le notebook 00_prise_en_main.ipynb : il "
+            "télécharge (ou génère) à nouveau le jeu de données."
         )
     result = load_images(
         scan.files,
@@ -99,8 +151,14 @@ def scan_and_decode(settings: Settings, *, progress: bool = False):
     return dataset_dir, scan, result
 
 
-def prepare_split(settings: Settings, *, overwrite: bool = False, progress: bool = False) -> pd.DataFrame:
-    """Compute the stratified split of the usable images and write it to ``settings.split_path``."""
+def prepare_split_with_report(
+    settings: Settings, *, overwrite: bool = False, progress: bool = False
+) -> PreparedSplit:
+    """Compute the stratified split, write it to ``settings.split_path``, find duplicates across it.
+
+    The duplicates are files with the same content on both sides of the split (see
+    :func:`paysages.split.find_cross_duplicates`); they are reported, not removed.
+    """
     dataset_dir, scan, result = scan_and_decode(settings, progress=progress)
     class_names = scan.class_names
     relative = [Path(path).relative_to(dataset_dir).as_posix() for path in result.paths]
@@ -108,30 +166,83 @@ def prepare_split(settings: Settings, *, overwrite: bool = False, progress: bool
     frame = split_module.make_split_frame(
         relative, classes, settings.validation_fraction, settings.seed
     )
-    split_module.write_split(frame, settings.split_path, overwrite=overwrite)
-    return frame
+    path = split_module.write_split(frame, settings.split_path, overwrite=overwrite)
+    duplicates = split_module.find_cross_duplicates(frame, dataset_dir)
+    return PreparedSplit(frame=frame, path=path, duplicates=duplicates)
 
 
-def require_split(settings: Settings) -> pd.DataFrame:
-    """Read the split file, or explain in French which notebook writes it."""
+def prepare_split(settings: Settings, *, overwrite: bool = False, progress: bool = False) -> pd.DataFrame:
+    """Compute the stratified split of the usable images and write it to ``settings.split_path``.
+
+    Exact duplicates across the split are reported with a :class:`CrossDuplicateWarning`; use
+    :func:`prepare_split_with_report` to get them as a table.
+    """
+    prepared = prepare_split_with_report(settings, overwrite=overwrite, progress=progress)
+    if not prepared.duplicates.empty:
+        warnings.warn(prepared.format_duplicates(), CrossDuplicateWarning, stacklevel=2)
+    return prepared.frame
+
+
+def _restore_missing_dataset(settings: Settings, *, progress: bool) -> None:
+    """Download or regenerate the dataset when it vanished after the split was made, saying so.
+
+    This happens on Colab when the runtime is recycled: ``/content`` (and the images in it) is
+    wiped while the run folder, with its split file, lives on Google Drive.
+    """
+    if not dataset_is_missing(settings):
+        return
+    action = "régénéré" if settings.dataset == "sample" else "téléchargé à nouveau"
+    print(
+        f"Le jeu de données « {settings.dataset} » est absent ou incomplet dans "
+        f"{settings.dataset_dir} (un environnement Colab recyclé efface /content, mais la "
+        f"séparation est restée dans le dossier de run) : il est {action} maintenant.",
+        flush=True,
+    )
+    ensure_dataset(settings, progress=progress)
+
+
+def require_split(settings: Settings, *, progress: bool = False) -> pd.DataFrame:
+    """Read the split file, or explain in French which notebook writes it.
+
+    A dataset missing from disk is downloaded or regenerated first (with a message); files of
+    the split that are still absent afterwards are named, with the notebook to run.
+    """
     if not settings.split_path.is_file():
         raise PrerequisiteError(
             f"Le fichier de séparation {settings.split_path} est introuvable : exécutez d'abord "
             "le notebook 01_separation.ipynb (il écrit la séparation train/validation une fois "
             "pour toutes)."
         )
-    return split_module.read_split(settings.split_path, settings.dataset_dir)
+    frame = split_module.read_split(settings.split_path)
+    _restore_missing_dataset(settings, progress=progress)
+    absent = [name for name in frame["path"] if not (settings.dataset_dir / name).is_file()]
+    if absent:
+        raise DatasetError(
+            f"{len(absent)} image(s) de la séparation {settings.split_path} manquent dans "
+            f"{settings.dataset_dir}, par exemple {', '.join(absent[:3])}. Le jeu de données a "
+            "changé depuis la séparation (par exemple le filtre de licences "
+            "EXCLUDE_NO_DERIVATIVES du notebook 00). Remettez le même jeu en ré-exécutant le "
+            "notebook 00_prise_en_main.ipynb avec le même réglage, ou refaites la séparation "
+            "(notebook 01_separation.ipynb avec OVERWRITE_SPLIT = True) puis ré-exécutez les "
+            "notebooks suivants."
+        )
+    return frame
 
 
 def load_split_arrays(settings: Settings, *, progress: bool = False) -> SplitArrays:
     """Load the train and validation arrays through the split file (identical on every call)."""
     from paysages.images import load_images
 
-    frame = require_split(settings)
+    frame = require_split(settings, progress=progress)
     class_names = class_names_of(settings)
     unknown = sorted(set(frame["class"]) - set(class_names))
     if unknown:
-        raise DatasetError(f"The split names unknown classes: {', '.join(unknown)}.")
+        raise DatasetError(
+            f"La séparation {settings.split_path} nomme des classes inconnues du jeu "
+            f"« {settings.dataset} » : {', '.join(unknown)}. Elle a été faite sur un autre jeu de "
+            "données : refaites-la avec le notebook 01_separation.ipynb (OVERWRITE_SPLIT = True), "
+            "puis ré-exécutez les notebooks suivants."
+        )
     parts = {}
     issues = []
     for subset in split_module.SUBSETS:
@@ -149,8 +260,11 @@ def load_split_arrays(settings: Settings, *, progress: bool = False) -> SplitArr
         skipped = [issue for issue in result.issues if issue.action == "skipped"]
         if skipped:
             raise DatasetError(
-                f"{len(skipped)} file(s) of the split can no longer be decoded, for example "
-                f"{skipped[0].path}: {skipped[0].reason}. Recreate the split (notebook 01)."
+                f"{len(skipped)} image(s) de la séparation ne se décodent plus, par exemple "
+                f"{skipped[0].path} : {skipped[0].reason}. Le jeu de données a été abîmé sur le "
+                f"disque : supprimez le dossier {settings.dataset_dir} puis ré-exécutez le notebook "
+                "00_prise_en_main.ipynb pour le télécharger (ou le générer) et le vérifier à "
+                "nouveau. La séparation du notebook 01 reste valable."
             )
         issues.extend(result.issues)
         parts[subset] = (result.images, np.asarray(result.labels, dtype=np.int64), list(rows["path"]))

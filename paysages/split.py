@@ -10,8 +10,10 @@ The split file is a CSV with one row per image and three columns:
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,6 +39,7 @@ def make_split_frame(
         )
     if not 0.0 < validation_fraction < 1.0:
         raise ValueError(f"validation_fraction must lie in (0, 1), got {validation_fraction}.")
+    check_stratifiable(class_names_of_files, validation_fraction)
     from sklearn.model_selection import train_test_split
 
     # scikit-learn's stratified split keeps each class within one image of the fraction.
@@ -53,6 +56,48 @@ def make_split_frame(
         {"path": list(relative_paths), "class": list(class_names_of_files), "subset": subsets}
     )
     return frame.sort_values("path", kind="stable").reset_index(drop=True)
+
+
+def _format_counts(counts: Counter) -> str:
+    return ", ".join(f"{name} ({count})" for name, count in sorted(counts.items()))
+
+
+def check_stratifiable(class_names_of_files: Sequence[str], validation_fraction: float = 0.2) -> None:
+    """Raise :class:`SplitError` when a stratified split of these files is impossible.
+
+    scikit-learn's stratified split needs at least two images in every class (one on each side)
+    and at least one image per class on each side, that is at least as many validation images,
+    and as many training images, as there are classes. It raises a bare ``ValueError`` otherwise;
+    this check says instead which classes are too small and what to do.
+    """
+    counts = Counter(class_names_of_files)
+    total = sum(counts.values())
+    if total == 0:
+        raise SplitError("There are no images to split: generate or download the dataset first.")
+    too_small = Counter({name: count for name, count in counts.items() if count < 2})
+    if too_small:
+        raise SplitError(
+            f"A stratified split needs at least 2 images per class (one on each side), but these "
+            f"classes have fewer: {_format_counts(too_small)}. Add images to these classes, or "
+            "leave them out of the dataset."
+        )
+    # scikit-learn rounds the validation size up and gives the rest to training.
+    validation_size = math.ceil(validation_fraction * total)
+    train_size = total - validation_size
+    class_count = len(counts)
+    for side, size, fraction in (
+        ("validation", validation_size, validation_fraction),
+        ("training", train_size, 1.0 - validation_fraction),
+    ):
+        if size < class_count:
+            needed = math.ceil(class_count / fraction)
+            raise SplitError(
+                f"A {validation_fraction:.0%} validation split of {total} images gives {size} "
+                f"{side} images for {class_count} classes, fewer than one per class. Images per "
+                f"class: {_format_counts(counts)}. Use at least {needed} images in all (for the "
+                "sample dataset, a larger PAYSAGES_SAMPLE_PER_CLASS), or change the validation "
+                "fraction."
+            )
 
 
 def write_split(frame: pd.DataFrame, path: Path | str, *, overwrite: bool = False) -> Path:
@@ -159,3 +204,18 @@ def find_cross_duplicates(frame: pd.DataFrame, dataset_dir: Path | str) -> pd.Da
                 }
             )
     return pd.DataFrame(rows, columns=["sha256", "train_paths", "validation_paths"])
+
+
+def format_cross_duplicates(duplicates: pd.DataFrame) -> str:
+    """Describe the table of :func:`find_cross_duplicates` in a few lines, one per shared content."""
+    if duplicates.empty:
+        return "No duplicate file across the split: no image lies on both sides."
+    lines = [
+        f"{len(duplicates)} file content(s) lie on both sides of the split "
+        "(exact duplicates: these validation images leak into training):"
+    ]
+    for row in duplicates.itertuples(index=False):
+        lines.append(
+            f"  train: {', '.join(row.train_paths)}  <->  validation: {', '.join(row.validation_paths)}"
+        )
+    return "\n".join(lines)

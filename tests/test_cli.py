@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from paysages.cli import main
+from tests.data.test_split import _cross_pairs_from_disk
 from tests.data.test_images import (
     RED,
     _gif_bytes,
@@ -186,9 +188,47 @@ class TestDataSampleAndSplit:
         monkeypatch.setenv("PAYSAGES_DATA_ROOT", str(tmp_path / "data"))
         monkeypatch.setenv("PAYSAGES_SAMPLE_PER_CLASS", "10")
         assert main(["data", "split", "--run-dir", str(tmp_path / "run"), "--dataset", "sample"]) == 0
-        assert "validation_share" in capsys.readouterr().out
+        output = capsys.readouterr().out
+        assert "validation_share" in output
         header = (tmp_path / "run" / "split.csv").read_text().splitlines()[0]
         assert header == "path,class,subset"
+        # The sample images are all different, so the duplicate report says so.
+        assert _cross_pairs_from_disk(tmp_path / "run" / "split.csv", tmp_path / "data" / "sample") == set()
+        assert "No duplicate file across the split" in output
+
+    def test_split_prints_every_duplicate_pair(self, tmp_path, sample_dataset_dir, monkeypatch, capsys):
+        """With exact copies in the dataset, does `data split` print each pair that straddles the split?"""
+        dataset_dir = tmp_path / "data" / "landscapes"
+        shutil.copytree(sample_dataset_dir, dataset_dir)
+        (dataset_dir / "paysages_dataset.json").write_text('{"dataset": "landscapes"}')
+        for path in sorted((dataset_dir / "lake").glob("*.jpg")):
+            shutil.copyfile(path, path.with_name(f"copy_of_{path.name}"))
+        monkeypatch.setenv("PAYSAGES_DATA_ROOT", str(tmp_path / "data"))
+
+        status = main(["data", "split", "--run-dir", str(tmp_path / "run"), "--dataset", "landscapes"])
+
+        output = capsys.readouterr().out
+        assert status == 0
+        pairs = _cross_pairs_from_disk(tmp_path / "run" / "split.csv", dataset_dir)
+        assert pairs, "with every lake image copied, some pair must straddle the split"
+        assert f"{len(pairs)} file content(s) lie on both sides of the split" in output
+        printed = re.findall(r"^  train: (\S+)  <->  validation: (\S+)$", output, flags=re.MULTILINE)
+        assert set(printed) == pairs and len(printed) == len(pairs)
+
+    def test_split_of_a_class_with_one_image_is_a_clear_error(self, tmp_path, monkeypatch, capsys):
+        """With one city image only (2 per class on average), does `data split` name the class, without traceback?"""
+        monkeypatch.setenv("PAYSAGES_DATA_ROOT", str(tmp_path / "data"))
+        monkeypatch.setenv("PAYSAGES_SAMPLE_PER_CLASS", "2")
+
+        status = main(["data", "split", "--run-dir", str(tmp_path / "run"), "--dataset", "sample"])
+
+        captured = capsys.readouterr()
+        assert status == 2
+        city_images = list((tmp_path / "data" / "sample" / "city").glob("*.jpg"))
+        assert len(city_images) == 1
+        assert "error:" in captured.err and "city (1)" in captured.err
+        assert "Traceback" not in captured.err
+        assert not (tmp_path / "run" / "split.csv").exists()
 
     def test_bad_arguments_are_refused(self, capsys):
         """Is a call without its required --out refused with a usage message (no traceback)?"""

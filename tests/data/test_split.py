@@ -117,3 +117,115 @@ def test_duplicates_across_the_split_are_reported(sample_settings):
     assert len(report) == 1
     assert report.iloc[0]["train_paths"] == [copy_name]
     assert report.iloc[0]["validation_paths"] == [validation_row["path"]]
+
+
+# Impossible splits --------------------------------------------------------------------------------
+
+
+def test_a_class_with_one_image_is_named_instead_of_a_raw_scikit_learn_error():
+    """Does a class with a single image raise the kit's SplitError naming it, not a bare ValueError?"""
+    classes = ["city"] + ["field"] * 10 + ["road"] * 10
+    paths = [f"{name}/{index}.jpg" for index, name in enumerate(classes)]
+    with pytest.raises(SplitError) as error:
+        split_module.make_split_frame(paths, classes, 0.2, seed=0)
+    message = str(error.value)
+    assert "city (1)" in message and "field" not in message
+    assert "at least 2 images per class" in message
+
+
+def test_fewer_validation_images_than_classes_is_explained():
+    """With 3 images in each of 7 classes, 20% gives 5 validation images: is that said, with the fix?"""
+    classes = [name for name in REAL_COUNTS for _ in range(3)]
+    paths = [f"{name}/{index}.jpg" for index, name in enumerate(classes)]
+    with pytest.raises(SplitError) as error:
+        split_module.make_split_frame(paths, classes, 0.2, seed=0)
+    message = str(error.value)
+    assert "5 validation images for 7 classes" in message
+    assert all(f"{name} (3)" in message for name in REAL_COUNTS)
+    assert "at least 35 images" in message
+    # The smallest dataset the message asks for does split, one validation image per class.
+    classes = [name for name in REAL_COUNTS for _ in range(5)]
+    frame = split_module.make_split_frame([f"{index}.jpg" for index in range(35)], classes, 0.2, seed=0)
+    assert Counter(frame.loc[frame["subset"] == "validation", "class"]) == Counter(REAL_COUNTS.keys())
+
+
+def test_fewer_training_images_than_classes_is_explained():
+    """A validation fraction so large that training lacks one image per class: SplitError too?"""
+    classes = [name for name in ("a", "b", "c") for _ in range(2)]
+    with pytest.raises(SplitError, match="training images for 3 classes"):
+        split_module.make_split_frame([str(index) for index in range(6)], classes, 0.9, seed=0)
+
+
+def test_no_image_at_all_is_a_split_error():
+    with pytest.raises(SplitError, match="no images to split"):
+        split_module.make_split_frame([], [], 0.2, seed=0)
+
+
+# Duplicates reported by prepare_split -------------------------------------------------------------
+
+
+def _landscapes_like_copy(sample_settings, duplicated_class: str):
+    """A copy of the sample as a downloaded Landscapes folder, each image of one class duplicated."""
+    import dataclasses
+
+    settings = dataclasses.replace(sample_settings, dataset="landscapes")
+    shutil.copytree(sample_settings.dataset_dir, settings.dataset_dir)
+    (settings.dataset_dir / "paysages_dataset.json").write_text('{"dataset": "landscapes"}')
+    for path in sorted((settings.dataset_dir / duplicated_class).glob("*.jpg")):
+        shutil.copyfile(path, path.with_name(f"copy_of_{path.name}"))
+    return settings
+
+
+def _cross_pairs_from_disk(split_path, dataset_dir) -> set[tuple[str, str]]:
+    """Recompute, from the split file and the bytes on disk, the (train, validation) duplicate pairs."""
+    import hashlib
+
+    frame = pd.read_csv(split_path)
+    digests = {
+        path: hashlib.sha256((dataset_dir / path).read_bytes()).hexdigest() for path in frame["path"]
+    }
+    subset_of = dict(zip(frame["path"], frame["subset"]))
+    pairs = set()
+    for first in frame["path"]:
+        for second in frame["path"]:
+            if (
+                digests[first] == digests[second]
+                and subset_of[first] == "train"
+                and subset_of[second] == "validation"
+            ):
+                pairs.add((first, second))
+    return pairs
+
+
+def test_prepare_split_warns_of_duplicates_across_the_split(sample_settings):
+    """Does prepare_split compute the cross duplicates and warn with each pair?"""
+    from paysages.data import CrossDuplicateWarning, prepare_split_with_report
+
+    settings = _landscapes_like_copy(sample_settings, "city")
+    with pytest.warns(CrossDuplicateWarning) as caught:
+        frame = prepare_split(settings)
+
+    pairs = _cross_pairs_from_disk(settings.split_path, settings.dataset_dir)
+    assert pairs, "with every city image copied, some pair must straddle the split"
+    message = str(caught[0].message)
+    for train_path, validation_path in pairs:
+        assert f"train: {train_path}  <->  validation: {validation_path}" in message
+    assert len(frame) == len(pd.read_csv(settings.split_path))
+    report = prepare_split_with_report(settings)
+    assert {
+        (row.train_paths[0], row.validation_paths[0]) for row in report.duplicates.itertuples()
+    } == pairs
+
+
+def test_prepare_split_on_a_clean_dataset_warns_nothing(sample_settings):
+    """On the sample dataset, with no duplicate on disk, is nothing reported?"""
+    import warnings
+
+    from paysages.data import CrossDuplicateWarning, prepare_split_with_report
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CrossDuplicateWarning)
+        prepare_split(sample_settings)
+    assert _cross_pairs_from_disk(sample_settings.split_path, sample_settings.dataset_dir) == set()
+    report = prepare_split_with_report(sample_settings)
+    assert report.duplicates.empty and report.format_duplicates().startswith("No duplicate")
