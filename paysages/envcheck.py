@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-import json
 import os
 import platform
 import sys
 
+from paysages.errors import DatasetError
+from paysages.registry import get_dataset_spec
 from paysages.settings import Settings
 
 # The versions the kit's tests ran with, and the oldest ones it supports.
@@ -60,26 +61,92 @@ class EnvironmentReport:
         return "\n".join(text)
 
 
-def dataset_status(settings: Settings) -> tuple[bool, str]:
-    """Say whether the chosen dataset is present and verified."""
+def _sample_status(settings: Settings) -> tuple[bool, str]:
+    from paysages.data import SAMPLE_IMAGE_SIZE
+    from paysages.sample import _is_complete, read_sample_info
+
     folder = settings.dataset_dir
-    if settings.dataset == "sample":
-        info = folder / "sample_info.json"
-        if info.is_file():
-            return True, f"sample dataset present in {folder}"
-        return False, f"sample dataset not generated yet in {folder} (it is created on first use)"
-    manifest = folder / "paysages_dataset.json"
-    if not manifest.is_file():
+    info = read_sample_info(folder)
+    if info is None:
         return False, (
-            f"Landscapes dataset not downloaded in {folder}: run `paysages data download "
-            f"--root {settings.data_root}` (or the download cell of notebook 00)."
+            f"le jeu d'exemple n'est pas encore généré dans {folder} : le notebook "
+            "00_prise_en_main.ipynb le génère (ou, en ligne de commande, `paysages data sample "
+            f"--out {folder} --per-class {settings.sample_per_class} --seed {settings.seed}`)."
         )
+    if not _is_complete(folder, info):
+        return False, (
+            f"le jeu d'exemple de {folder} est incomplet (des images manquent ou sont en trop) : "
+            "ré-exécutez le notebook 00_prise_en_main.ipynb, qui le génère à nouveau."
+        )
+    wanted = (settings.sample_per_class, settings.seed, SAMPLE_IMAGE_SIZE)
+    if (info.get("per_class"), info.get("seed"), info.get("image_size")) != wanted:
+        return False, (
+            f"le jeu d'exemple de {folder} a été généré avec d'autres réglages (per_class "
+            f"{info.get('per_class')}, seed {info.get('seed')}) que ceux choisis "
+            f"({settings.sample_per_class}, {settings.seed}) : le notebook 00_prise_en_main.ipynb "
+            "le génère à nouveau, puis refaites la séparation (notebook 01_separation.ipynb)."
+        )
+    return True, f"jeu d'exemple vérifié dans {folder} ({info.get('total')} images)"
+
+
+def _landscapes_status(settings: Settings) -> tuple[bool, str]:
+    from paysages.download import _is_up_to_date, dataset_paths, read_manifest
+
+    spec = get_dataset_spec(settings.dataset)
+    paths = dataset_paths(settings.data_root, spec)
+    folder = paths.dataset_dir
+    download_advice = (
+        "exécutez la cellule de téléchargement du notebook 00_prise_en_main.ipynb (ou, en ligne "
+        f"de commande, `paysages data download --root {settings.data_root}`)"
+    )
+    manifest = read_manifest(folder)
+    if manifest is None:
+        started = folder.is_dir() and any(
+            (folder / class_name).is_dir() for class_name in spec.class_names
+        )
+        state = "incomplet (téléchargement interrompu : pas de manifeste)" if started else "non téléchargé"
+        return False, f"jeu Landscapes {state} dans {folder} : {download_advice}."
+    on_disk_filter = bool((manifest.get("filter") or {}).get("exclude_no_derivatives"))
+    wanted_filter = settings.exclude_no_derivatives
+    if wanted_filter is not None and wanted_filter != on_disk_filter:
+        return False, (
+            f"jeu Landscapes de {folder} extrait avec un autre filtre de licences "
+            f"(EXCLUDE_NO_DERIVATIVES = {on_disk_filter}) : {download_advice} ; il est ré-extrait "
+            "de l'archive gardée, sans réseau."
+        )
+    if not _is_up_to_date(paths, spec, on_disk_filter):
+        return False, (
+            f"les fichiers de {folder} ne correspondent plus à son manifeste (images ajoutées ou "
+            "supprimées, métadonnées de licence modifiées) : supprimez ce dossier puis "
+            f"{download_advice}."
+        )
+    check = manifest.get("metadata_check") or {}
+    if check.get("ok") is not True:
+        missing = sum(len(names) for names in (check.get("missing") or {}).values())
+        unexpected = sum(len(names) for names in (check.get("unexpected") or {}).values())
+        return False, (
+            f"jeu Landscapes de {folder} téléchargé mais NON vérifié : {missing} photo(s) décrite(s) "
+            f"par les métadonnées de licence manquent, {unexpected} fichier(s) n'y figurent pas "
+            f"(détail dans {paths.manifest}). Supprimez {folder} puis {download_advice}."
+        )
+    total = sum((manifest.get("counts") or {}).values())
+    return True, f"jeu Landscapes vérifié dans {folder} ({total} images)"
+
+
+def dataset_status(settings: Settings) -> tuple[bool, str]:
+    """Say whether the chosen dataset is on disk and verified, and what to run when it is not.
+
+    The sample dataset must hold exactly the files its ``sample_info.json`` lists, generated with
+    the chosen settings. The Landscapes dataset must have its manifest, match it on disk (the
+    download's own up-to-date check) and have passed the check against the licence metadata
+    recorded in it (``metadata_check.ok``).
+    """
+    if settings.dataset == "sample":
+        return _sample_status(settings)
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        return False, f"the dataset manifest {manifest} is unreadable ({error}): download again."
-    total = sum(data.get("counts", {}).values())
-    return True, f"Landscapes dataset verified in {folder} ({total} images)"
+        return _landscapes_status(settings)
+    except (OSError, ValueError, DatasetError) as error:
+        return False, f"le jeu de données de {settings.dataset_dir} est illisible ({error}) : téléchargez-le à nouveau."
 
 
 def check_environment(settings: Settings, *, probe_gpu: bool = True) -> EnvironmentReport:
@@ -122,7 +189,11 @@ def check_environment(settings: Settings, *, probe_gpu: bool = True) -> Environm
                     "Exécution > Modifier le type d'exécution > GPU, ou passez en mode rapide "
                     "(PAYSAGES_MODE=fast)."
                 )
-    present, message = dataset_status(settings)
-    lines.append(f"Données : {message}")
+    verified, message = dataset_status(settings)
+    if verified:
+        lines.append(f"Données : {message}")
+    else:
+        lines.append("Données : absentes ou non vérifiées (voir ATTENTION ci-dessous)")
+        warnings.append(message[0].upper() + message[1:])
     lines.append(settings.describe())
     return EnvironmentReport(lines=lines, warnings=warnings, errors=errors)
