@@ -4,6 +4,7 @@ Everything lives under one data root (``settings.data_root``; ``datasets/`` in a
 
     <root>/_downloads/landscapes_small.zip        the archive, kept: re-extracting needs no network
     <root>/_downloads/landscapes_small.zip.part   an unfinished download, resumed by the next run
+    <root>/_downloads/landscapes_small.zip.bad    an archive that failed extraction, moved aside
     <root>/landscapes/licenses/<class>_photos_info.json   licence metadata, one file per class
     <root>/landscapes/<class>/<photo>.jpg         the images, one folder per class
     <root>/landscapes/paysages_dataset.json       the manifest, written last
@@ -20,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import errno
+import functools
 import http.client
 import json
 import os
@@ -60,6 +62,10 @@ MANIFEST_FORMAT_VERSION = 1
 
 # Seconds before the first retry; each further retry waits twice as long. Tests lower it.
 DEFAULT_BACKOFF_SECONDS = 1.0
+# Seconds to wait for a connection to each address of a server: short, so that "no network"
+# fails quickly. Seconds to wait for data once connected: longer, for slow mirrors.
+CONNECT_TIMEOUT_SECONDS = 10.0
+READ_TIMEOUT_SECONDS = 60.0
 CHUNK_SIZE = 1 << 16
 USER_AGENT = f"paysages/{__version__} (Python urllib)"
 
@@ -95,6 +101,55 @@ _UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)", re.IGNORECASE)
 # --------------------------------------------------------------------------------------------
 
 
+class _ConnectTimeout(TimeoutError):
+    """No connection could be made within the connect timeout (as opposed to a slow answer)."""
+
+
+@functools.cache
+def _with_read_timeout(connection_class: type, read_timeout: float) -> type:
+    """Return a subclass of an ``http.client`` connection class with a separate read timeout.
+
+    urllib uses one timeout for everything; this connection connects within the request's
+    timeout (the connect timeout), then waits up to ``read_timeout`` for each read.
+    """
+
+    class TimedConnection(connection_class):
+        def connect(self):
+            try:
+                super().connect()
+            except TimeoutError as error:
+                raise _ConnectTimeout(
+                    f"no connection to {self.host} within {self.timeout:g} s"
+                ) from error
+            self.sock.settimeout(read_timeout)
+
+    TimedConnection.__name__ = f"Timed{connection_class.__name__}"
+    return TimedConnection
+
+
+class _TimedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, read_timeout: float):
+        super().__init__()
+        self.read_timeout = read_timeout
+
+    def do_open(self, http_class, request, **options):
+        return super().do_open(_with_read_timeout(http_class, self.read_timeout), request, **options)
+
+
+class _TimedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, read_timeout: float):
+        super().__init__()
+        self.read_timeout = read_timeout
+
+    def do_open(self, http_class, request, **options):
+        return super().do_open(_with_read_timeout(http_class, self.read_timeout), request, **options)
+
+
+def _build_opener(read_timeout: float) -> urllib.request.OpenerDirector:
+    """An opener whose connections use ``read_timeout`` once connected (proxies still apply)."""
+    return urllib.request.build_opener(_TimedHTTPHandler(read_timeout), _TimedHTTPSHandler(read_timeout))
+
+
 class _Unreachable(Exception):
     """The server could not be reached (connection refused, unknown host, no route, timeout)."""
 
@@ -108,7 +163,8 @@ class _Transient(Exception):
 
 
 def _is_unreachable(reason: object) -> bool:
-    if isinstance(reason, (ConnectionRefusedError, socket.gaierror, TimeoutError)):
+    # A timeout while connecting means no network; a timeout once connected is a slow server.
+    if isinstance(reason, (ConnectionRefusedError, socket.gaierror, _ConnectTimeout)):
         return True
     return isinstance(reason, OSError) and reason.errno in _UNREACHABLE_ERRNOS
 
@@ -141,7 +197,7 @@ def _transfer(
     part: Path,
     *,
     expected_size: int | None,
-    timeout: float,
+    connect_timeout: float,
     progress: bool,
     description: str,
 ) -> None:
@@ -159,7 +215,7 @@ def _transfer(
         headers["Range"] = f"bytes={existing}-"
     request = urllib.request.Request(url, headers=headers)
     try:
-        response = opener.open(request, timeout=timeout)
+        response = opener.open(request, timeout=connect_timeout)
     except urllib.error.HTTPError as error:
         error.close()
         if error.code == 416 and existing:
@@ -179,8 +235,8 @@ def _transfer(
     except urllib.error.URLError as error:
         if _is_unreachable(error.reason):
             raise _Unreachable(str(error.reason)) from error
-        if isinstance(error.reason, (ConnectionError, http.client.HTTPException)):
-            raise _Transient(str(error.reason)) from error
+        if isinstance(error.reason, (ConnectionError, TimeoutError, http.client.HTTPException)):
+            raise _Transient(f"{type(error.reason).__name__}: {error.reason}") from error
         raise _Permanent(str(error.reason)) from error
     except (ConnectionError, TimeoutError, http.client.HTTPException) as error:
         raise _Transient(f"{type(error).__name__}: {error}") from error
@@ -244,7 +300,8 @@ def download_file(
     expected_sha256: str | None = None,
     expected_size: int | None = None,
     retries: int = 3,
-    timeout: float = 30,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
     progress: bool = True,
     backoff: float | None = None,
 ) -> Path:
@@ -264,7 +321,10 @@ def download_file(
         expected_sha256: the hexadecimal SHA-256 digest the file must have, if known.
         expected_size: the size in bytes the file must have, if known.
         retries: how many times a failing transfer is tried again on the same URL.
-        timeout: seconds to wait for the server on each network operation.
+        connect_timeout: seconds to wait for a connection to each of the server's addresses
+            (default: ``CONNECT_TIMEOUT_SECONDS``, short: no network must fail quickly).
+        read_timeout: seconds to wait for each piece of data once connected (default:
+            ``READ_TIMEOUT_SECONDS``); a read that times out is retried.
         progress: show a progress bar.
         backoff: seconds before the first retry, doubled at each further retry
             (default: ``DEFAULT_BACKOFF_SECONDS``).
@@ -273,8 +333,8 @@ def download_file(
         ``destination``.
 
     Raises:
-        OfflineError: no URL could be reached at all (connection refused, unknown host, no route);
-            raised without retrying.
+        OfflineError: no URL could be reached at all (connection refused, unknown host, no route,
+            no connection within the connect timeout); raised without retrying.
         DownloadError: a server answered but the file could not be completed or verified.
     """
     urls = [urls] if isinstance(urls, str) else list(urls)
@@ -287,6 +347,12 @@ def download_file(
         raise ValueError(f"retries must be zero or more, got {retries}.")
     expected_sha256 = expected_sha256.lower() if expected_sha256 else None
     backoff = DEFAULT_BACKOFF_SECONDS if backoff is None else backoff
+    connect_timeout = CONNECT_TIMEOUT_SECONDS if connect_timeout is None else connect_timeout
+    read_timeout = READ_TIMEOUT_SECONDS if read_timeout is None else read_timeout
+    if connect_timeout <= 0 or read_timeout <= 0:
+        raise ValueError(
+            f"Timeouts must be positive, got connect {connect_timeout} s and read {read_timeout} s."
+        )
 
     destination = Path(destination)
     if (
@@ -298,7 +364,7 @@ def download_file(
     destination.parent.mkdir(parents=True, exist_ok=True)
     part = _part_path(destination)
     # A fresh opener per call picks up the current proxy environment variables.
-    opener = urllib.request.build_opener()
+    opener = _build_opener(read_timeout)
 
     failures: list[str] = []
     unreachable = 0
@@ -313,7 +379,7 @@ def download_file(
                     url,
                     part,
                     expected_size=expected_size,
-                    timeout=timeout,
+                    connect_timeout=connect_timeout,
                     progress=progress,
                     description=destination.name,
                 )
@@ -421,6 +487,17 @@ class ExtractReport:
         return "\n".join(lines)
 
 
+class _ArchiveFault(ArchiveError):
+    """The archive itself is corrupt, unsafe or not the dataset: using it again cannot help.
+
+    ``problem`` is the message without the advice, for callers that act on the archive.
+    """
+
+    def __init__(self, problem: str, advice: str):
+        super().__init__(f"{problem} {advice}")
+        self.problem = problem
+
+
 def _member_parts(name: str) -> list[str]:
     # Some Windows tools write backslashes: treat them as separators too.
     return [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
@@ -501,33 +578,30 @@ def extract_archive(
     if not zip_path.is_file():
         raise ArchiveError(f"The archive {zip_path} does not exist.")
     if not zipfile.is_zipfile(zip_path):
-        raise ArchiveError(
-            f"{zip_path} is not a valid zip archive (corrupt or truncated). {advice}"
-        )
+        raise _ArchiveFault(f"{zip_path} is not a valid zip archive (corrupt or truncated).", advice)
     try:
         zip_file = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as error:
-        raise ArchiveError(
-            f"{zip_path} cannot be opened as a zip archive ({error}). {advice}"
-        ) from error
+        raise _ArchiveFault(f"{zip_path} cannot be opened as a zip archive ({error}).", advice) from error
 
     with zip_file:
         try:
             bad_member = zip_file.testzip()
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as error:
-            raise ArchiveError(f"{zip_path} is corrupt ({error}). {advice}") from error
+            raise _ArchiveFault(f"{zip_path} is corrupt ({error}).", advice) from error
         if bad_member is not None:
-            raise ArchiveError(
-                f"{zip_path} is corrupt: member {bad_member!r} fails its CRC check. {advice}"
+            raise _ArchiveFault(
+                f"{zip_path} is corrupt: member {bad_member!r} fails its CRC check.", advice
             )
         # Every member is checked before anything is written.
         infos = zip_file.infolist()
         for info in infos:
             reason = _unsafe_reason(zip_file, info)
             if reason is not None:
-                raise ArchiveError(
+                raise _ArchiveFault(
                     f"{zip_path} holds the unsafe member {info.filename!r}: {reason}. "
-                    "Nothing was extracted; this archive is not the expected dataset."
+                    "Nothing was extracted; this archive is not the expected dataset.",
+                    advice,
                 )
 
         # Sort members into ignored junk, symbolic links and candidate files.
@@ -550,11 +624,12 @@ def extract_archive(
         elif len(top_folders) == 1:
             layout, depth = next(iter(top_folders)), 1
         else:
-            raise ArchiveError(
+            raise _ArchiveFault(
                 f"{zip_path} has none of the class folders ({', '.join(class_names)}) at its root "
                 "or under a single top folder; its top folders are: "
                 + (", ".join(sorted(top_folders)) or "none")
-                + f". {advice}"
+                + ".",
+                advice,
             )
 
         selected: dict[tuple[str, str], zipfile.ZipInfo] = {}
@@ -574,17 +649,19 @@ def extract_archive(
         missing = [name for name in class_names if found[name] == 0]
         if missing:
             present = [name for name in class_names if found[name]]
-            raise ArchiveError(
+            raise _ArchiveFault(
                 f"{zip_path} lacks the class folder(s) {', '.join(missing)} "
-                f"(found: {', '.join(present) or 'none'}). {advice}"
+                f"(found: {', '.join(present) or 'none'}).",
+                advice,
             )
         excluded = sorted(key for key in selected if key in exclude)
         to_extract = {key: info for key, info in selected.items() if key not in exclude}
         declared = sum(info.file_size for info in to_extract.values())
         if declared > MAX_EXTRACTED_BYTES:
-            raise ArchiveError(
+            raise _ArchiveFault(
                 f"{zip_path} would unpack to {declared / 1024**3:.1f} GiB, more than the "
-                f"{MAX_EXTRACTED_BYTES / 1024**3:.0f} GiB limit: it is not the expected dataset."
+                f"{MAX_EXTRACTED_BYTES / 1024**3:.0f} GiB limit: it is not the expected dataset.",
+                advice,
             )
 
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -602,7 +679,7 @@ def extract_archive(
             _carry_over(destination, staging, class_set)
         except (zipfile.BadZipFile, zlib.error, EOFError) as error:
             shutil.rmtree(staging, ignore_errors=True)
-            raise ArchiveError(f"{zip_path} is corrupt ({error}). {advice}") from error
+            raise _ArchiveFault(f"{zip_path} is corrupt ({error}).", advice) from error
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -859,6 +936,21 @@ def _is_up_to_date(paths: DatasetPaths, spec: DatasetSpec, exclude_no_derivative
     return True
 
 
+def quarantine_archive(archive: Path) -> Path:
+    """Move a bad archive aside as ``<name>.bad`` (``<name>.2.bad``... if taken); return the new path.
+
+    Nothing is deleted, so the file can still be inspected, and the next run downloads afresh.
+    """
+    archive = Path(archive)
+    target = archive.with_name(archive.name + ".bad")
+    number = 2
+    while target.exists():
+        target = archive.with_name(f"{archive.name}.{number}.bad")
+        number += 1
+    os.replace(archive, target)
+    return target
+
+
 def _archive_is_reusable(paths: DatasetPaths, spec: DatasetSpec, progress: bool) -> bool:
     """Say whether the archive already on disk can be used; delete it when it is wrong."""
     archive = paths.archive
@@ -992,9 +1084,20 @@ def fetch_landscapes(
     # The manifest goes first and comes back last: a folder without it is never complete.
     paths.manifest.unlink(missing_ok=True)
     _say(progress, f"Extracting {paths.archive.name} into {paths.dataset_dir} ...")
-    extract_report = extract_archive(
-        paths.archive, paths.dataset_dir, spec.class_names, exclude=excluded
-    )
+    try:
+        extract_report = extract_archive(
+            paths.archive, paths.dataset_dir, spec.class_names, exclude=excluded
+        )
+    except _ArchiveFault as error:
+        # A kept archive that cannot be used would otherwise be reused by every later run.
+        quarantined = quarantine_archive(paths.archive)
+        _say(progress, f"The archive is unusable: moved aside to {quarantined}.")
+        raise ArchiveError(
+            f"{error.problem}\nThe archive was moved aside to {quarantined} (kept for inspection, "
+            "nothing is deleted); the next run downloads it again. If the new copy fails the "
+            "same way, the server's file itself is damaged.\n"
+            + manual_download_instructions(paths.root, spec, metadata_classes=[])
+        ) from error
     check = verify_against_metadata(paths.dataset_dir, metadata, spec, excluded=excluded)
     if not check.ok:
         warnings.warn(

@@ -624,3 +624,133 @@ def test_exclude_leaves_the_listed_photos_out_and_keeps_other_entries(tmp_path):
     assert list((destination / "city").iterdir()) == []  # The stale file went with the old folder.
     assert (destination / "licenses" / "keep.json").read_text() == "{}"
     assert not (destination / MANIFEST_FILENAME).exists()  # A stale manifest is dropped.
+
+
+# --------------------------------------------------------------------------------------------
+# A downloaded archive that fails extraction is quarantined, never reused.
+# --------------------------------------------------------------------------------------------
+
+
+def damaged_zip(photos) -> bytes:
+    """A zip of ``photos`` whose first member's compressed bytes are flipped (its CRC fails)."""
+    members = dataset_members(photos)
+    data = bytearray(zip_bytes(members))
+    offset = 30 + len(next(iter(members)).encode()) + 40
+    for index in range(offset, offset + 20):
+        data[index] ^= 0xFF
+    return bytes(data)
+
+
+@pytest.mark.network
+@pytest.mark.parametrize(
+    "kind, problem",
+    [("damaged member", "corrupt"), ("path traversal", "unsafe member '../../evil.jpg'")],
+)
+def test_a_bad_downloaded_archive_is_quarantined_then_downloaded_again(server, tmp_path, kind, problem):
+    """Is a served zip that fails extraction moved aside as .bad, named, and fetched afresh next run?"""
+    photos = photo_names()
+    if kind == "damaged member":
+        bad_archive = damaged_zip(photos)
+    else:
+        members = dataset_members(photos)
+        members["../../evil.jpg"] = b"evil"
+        bad_archive = zip_bytes(members)
+    root = tmp_path / "root"
+    spec, archive_route, _ = serve_dataset(server, bad_archive, metadata_bodies(photos))
+
+    with pytest.raises(ArchiveError) as raised:
+        fetch_landscapes(root, spec=spec, progress=False)
+
+    message = str(raised.value)
+    kept = root / "_downloads" / "landscapes_small.zip"
+    quarantined = root / "_downloads" / "landscapes_small.zip.bad"
+    assert problem in message and str(quarantined) in message and "downloads it again" in message
+    assert not kept.exists()
+    assert quarantined.read_bytes() == bad_archive  # Moved aside, nothing lost.
+    # Nothing was extracted, inside the target or outside it.
+    assert not list(tmp_path.rglob("evil*"))
+    assert not (tmp_path.parent / "evil.jpg").exists()
+    assert not any((root / "landscapes" / name).exists() for name in CLASS_NAMES)
+    assert read_manifest(root / "landscapes") is None
+
+    # The server now has a good archive: the next run downloads it instead of reusing the bad one.
+    good_archive = zip_bytes(dataset_members(photos))
+    good_route = server.add(ARCHIVE_PATH, good_archive)
+    dataset_dir = fetch_landscapes(root, spec=spec, progress=False)
+    assert archive_route.hits == 1 and good_route.hits == 1
+    assert kept.read_bytes() == good_archive
+    assert {(path.parent.name, path.name) for path in dataset_dir.glob("*/*.jpg")} == set(photos)
+    assert quarantined.read_bytes() == bad_archive
+
+
+def test_a_second_quarantine_keeps_the_first(tmp_path):
+    """Two bad archives in a row: are both kept, under different names?"""
+    archive = tmp_path / "landscapes_small.zip"
+    archive.write_bytes(b"first")
+    first = download.quarantine_archive(archive)
+    archive.write_bytes(b"second")
+    second = download.quarantine_archive(archive)
+    assert (first.name, second.name) == ("landscapes_small.zip.bad", "landscapes_small.zip.2.bad")
+    assert first.read_bytes() == b"first" and second.read_bytes() == b"second"
+    assert not archive.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Timeouts: a short one to connect, a longer one to read.
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.network
+def test_a_server_that_accepts_but_never_answers_is_a_read_timeout_retried(tmp_path):
+    """Connected but no answer: is it retried on the read timeout, and not mistaken for no network?"""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # The kernel completes the connections; nobody ever answers.
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/slow.zip"
+    start = time.monotonic()
+    try:
+        with pytest.raises(DownloadError) as raised:
+            download_file(url, tmp_path / "slow.zip", retries=1, read_timeout=0.3, progress=False)
+    finally:
+        listener.close()
+    elapsed = time.monotonic() - start
+    assert not isinstance(raised.value, OfflineError)
+    assert "gave up after 2 attempt" in str(raised.value) and "timed out" in str(raised.value)
+    assert 0.5 < elapsed < 5.0
+
+
+@pytest.mark.network
+def test_a_connection_that_never_completes_is_offline_after_the_connect_timeout(tmp_path):
+    """A server whose connection queue is full (SYNs dropped): OfflineError after the short connect timeout?"""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        time.sleep(0.2)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.3)
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.skip("this system completes connections beyond a full listen queue")
+        start = time.monotonic()
+        with pytest.raises(OfflineError, match="no connection to 127.0.0.1 within 0.5 s"):
+            download_file(
+                f"http://127.0.0.1:{port}/a.zip", tmp_path / "a.zip", retries=3, backoff=5.0,
+                connect_timeout=0.5, progress=False,
+            )
+        # No retry: one connect timeout, not four, and none of the 35 s of back-off.
+        assert time.monotonic() - start < 2.0
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+def test_default_timeouts_connect_quickly_and_read_patiently():
+    assert download.CONNECT_TIMEOUT_SECONDS <= 10 < download.READ_TIMEOUT_SECONDS
