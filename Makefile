@@ -17,9 +17,22 @@ help:
 	@echo "make bench       print the benchmarks' figures"
 	@echo "make notebooks   regenerate course/*.ipynb from course/src/"
 
+# Debian and Ubuntu ship the venv module separately (python3-venv): without it `python3 -m venv`
+# leaves a broken environment behind, so that is removed and the message says what to install.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "paysages needs Python 3.11 or newer; found " + sys.version.split()[0])'
-	$(PYTHON) -m venv $(VENV)
+	@if ! $(BIN)/python -m pip --version >/dev/null 2>&1; then \
+	  echo "$(PYTHON) -m venv $(VENV)"; \
+	  if ! $(PYTHON) -m venv $(VENV); then \
+	    rm -rf $(VENV); \
+	    package=$$($(PYTHON) -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])'); \
+	    echo "" >&2; \
+	    echo "error: '$(PYTHON) -m venv' could not create the virtual environment $(VENV)." >&2; \
+	    echo "On Debian or Ubuntu, install the venv module, then run make again:" >&2; \
+	    echo "    sudo apt-get install python3-venv    (or $$package)" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
