@@ -23,15 +23,19 @@ def _heading(text: str) -> None:
     print(f"\n-- {text}", flush=True)
 
 
-def run_data_steps(out_dir: Path):
-    """Generate, verify, split and load the sample dataset; return the settings used."""
+def run_data_steps(out_dir: Path, *, sample_per_class: int | None = None):
+    """Generate, verify, split and load the sample dataset; return the settings used.
+
+    ``sample_per_class`` (default: the fast mode's) makes the sample smaller, for a quick test.
+    """
     from paysages.data import ensure_dataset, load_split_arrays, prepare_split
     from paysages.images import verify_image_folder
     from paysages.registry import get_dataset_spec
     from paysages.split import split_summary
 
     settings = get_settings(
-        "fast", environ={}, dataset="sample", data_root=out_dir / "datasets", run_dir=out_dir / "data-check"
+        "fast", environ={}, dataset="sample", data_root=out_dir / "datasets", run_dir=out_dir / "data-check",
+        sample_per_class=sample_per_class,
     )
     print(settings.describe())
     _heading("1. Generate the sample dataset")
