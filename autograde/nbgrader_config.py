@@ -9,6 +9,11 @@ the grading kernel) and from the environment:
 * ``PAYSAGES_GRADEBOOK_URL``: any SQLAlchemy URL (for example
   ``postgresql://grader@db.example.org/paysages``); default SQLite ``gradebook.db`` in the course
   directory. The grading kernels never see this variable.
+* ``PAYSAGES_KERNEL_HOME_ROOT``: where each grading kernel gets its private HOME (set by the
+  pipeline per student; the kernels never see it).
+
+A grading kernel can write this file (it runs as the same user): the pipeline writes it again
+from the template before every notebook it grades.
 """
 
 import json
@@ -87,5 +92,7 @@ c.GradingExecute.kernel_environment = {"PYTHONPATH": repository_dir} if reposito
 c.LimitOutput.max_lines = int(settings.get("max_output_lines", 1000))
 c.LimitOutput.max_traceback = int(settings.get("max_traceback_lines", 100))
 
-# Feedback: hidden tests and the tracebacks that quote them are removed.
+# Feedback: hidden tests and the tracebacks that quote them are removed; test cells show one
+# pass/fail line and the other cells the outputs of the student's own submitted notebook.
 c.GenerateFeedback.preprocessors = [GetGrades, SanitizeFeedback, CSSHTMLHeaderPreprocessor]
+c.SanitizeFeedback.submitted_directory = str(course_dir / "submitted")

@@ -1,7 +1,8 @@
 """nbgrader preprocessors of the paysages grading pipeline (configured in nbgrader_config.py).
 
 * :class:`GradingExecute` replaces nbgrader's ``Execute``: the kernel gets a clean environment
-  (no gradebook URL, no instructor variables, the current folder not importable), an integrity
+  (no gradebook URL, no instructor variables, the current folder not importable, a fresh private
+  HOME with its own IPython, Jupyter, Matplotlib and Keras folders, no user site-packages), an integrity
   guard runs before each test cell (:mod:`autograde.kernel_guard`), outputs are capped while
   they arrive, and a kernel that dies or hangs beyond recovery costs exactly the test cells that
   did not run: each gets an error output, so nbgrader scores it 0 instead of full marks.
@@ -10,8 +11,11 @@
   at its place after the closest cell still present, where nbgrader 0.9.6 fails (KeyError) when
   the cell before a missing one is a locked non-graded cell.
 * :class:`SanitizeFeedback` runs in ``generate_feedback``: it removes the hidden tests from the
-  test cells and reduces the error outputs of test cells to their last line, because an IPython
-  traceback quotes the failing hidden test's source.
+  test cells, reduces the outputs of each test cell to a one-line pass/fail summary (an IPython
+  traceback quotes the failing hidden test's source) and gives every other code cell the outputs
+  of the student's own submitted notebook (or none): what the grading re-run printed never
+  reaches the student, since a submission can print anything it reads there, hidden tests
+  included.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,7 +47,9 @@ KERNEL_VARIABLES = (
     "OMP_NUM_THREADS", "PYTHONHASHSEED", "VIRTUAL_ENV", "CONDA_PREFIX", "JUPYTER_PATH",
     "NBGRADER_EXECUTION", "MPLBACKEND",
 )
-SECRET_VARIABLES = ("PAYSAGES_GRADEBOOK_URL", "PAYSAGES_INTEGRITY_LOG")
+# Where the pipeline wants the kernels' private HOME folders (removed after each notebook).
+KERNEL_HOME_ROOT_VARIABLE = "PAYSAGES_KERNEL_HOME_ROOT"
+SECRET_VARIABLES = ("PAYSAGES_GRADEBOOK_URL", "PAYSAGES_INTEGRITY_LOG", KERNEL_HOME_ROOT_VARIABLE)
 ABORTED_NAME = "GradingAborted"
 KERNEL_FLUSH_WARNING = "IOStream.flush timed out"
 
@@ -65,10 +73,18 @@ class GradingExecute(Execute):
     kernel_environment = Dict({}, help="Variables set in the grading kernel's environment.").tag(config=True)
     solutions_directory = Unicode("", help="The instructor's solutions/ folder (genuine modules).").tag(config=True)
     passed_variables = List(list(KERNEL_VARIABLES), help="Variables copied from the grader's environment.").tag(config=True)
+    kernel_home_root = Unicode("", help="Folder of the kernels' private HOME folders (default: "
+                               "$PAYSAGES_KERNEL_HOME_ROOT, else the system's temporary folder).").tag(config=True)
 
     # Kernel start --------------------------------------------------------------------------
     def kernel_env(self) -> dict[str, str]:
-        """The grading kernel's environment: an allow-list, never the instructor's secrets."""
+        """The grading kernel's environment: an allow-list, never the instructor's secrets.
+
+        Each kernel gets a fresh, empty HOME (removed once the notebook ran) holding its IPython,
+        Jupyter, Matplotlib and Keras folders, and no user site-packages: nothing a submission
+        writes there (``~/.ipython/profile_default/startup/*.py``, ``~/.keras/keras.json``, a
+        ``.pth`` file) runs in the next student's kernel.
+        """
         environment = {name: os.environ[name] for name in self.passed_variables if name in os.environ}
         environment.update({name: value for name, value in os.environ.items()
                             if name.startswith("PAYSAGES_") and name not in SECRET_VARIABLES})
@@ -78,9 +94,45 @@ class GradingExecute(Execute):
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
         environment.setdefault("MPLBACKEND", "Agg")
         environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        environment.update(self._private_home_environment(self._new_kernel_home()))
         for name in SECRET_VARIABLES:
             environment.pop(name, None)
         return environment
+
+    def _new_kernel_home(self) -> Path:
+        root = Path(self.kernel_home_root or os.environ.get(KERNEL_HOME_ROOT_VARIABLE) or tempfile.gettempdir())
+        root.mkdir(parents=True, exist_ok=True)
+        home = Path(tempfile.mkdtemp(prefix="kernel-home-", dir=root)).resolve()
+        if not hasattr(self, "_paysages_homes"):
+            self._paysages_homes = []
+        self._paysages_homes.append(home)
+        return home
+
+    @staticmethod
+    def _private_home_environment(home: Path) -> dict[str, str]:
+        folders = {
+            "HOME": home,
+            "IPYTHONDIR": home / ".ipython",
+            "JUPYTER_CONFIG_DIR": home / ".jupyter",
+            "JUPYTER_DATA_DIR": home / ".local" / "share" / "jupyter",
+            "MPLCONFIGDIR": home / ".config" / "matplotlib",
+            "KERAS_HOME": home / ".keras",
+            "XDG_CONFIG_HOME": home / ".config",
+            "XDG_CACHE_HOME": home / ".cache",
+            "XDG_DATA_HOME": home / ".local" / "share",
+            "PYTHONUSERBASE": home / ".local",
+            "TMPDIR": home / "tmp",
+        }
+        (home / "tmp").mkdir(exist_ok=True)
+        environment = {name: str(path) for name, path in folders.items()}
+        environment["PYTHONNOUSERSITE"] = "1"  # no user site-packages (a numpy.py or .pth there)
+        return environment
+
+    def remove_kernel_homes(self) -> None:
+        """Delete the private HOME folders of the kernels this executor started."""
+        for home in getattr(self, "_paysages_homes", []):
+            shutil.rmtree(home, ignore_errors=True)
+        self._paysages_homes = []
 
     async def async_start_new_kernel(self, **kwargs):
         kwargs["env"] = self.kernel_env()
@@ -104,6 +156,7 @@ class GradingExecute(Execute):
             self._abort(nb, error)
             return nb, resources
         finally:
+            self.remove_kernel_homes()
             slowest = sorted(self._paysages_timings, key=lambda item: -item[1])[:5]
             _append_integrity_event({"event": "timing", "notebook": self._paysages_notebook,
                                      "seconds": round(time.monotonic() - started, 1),
@@ -325,18 +378,71 @@ class RestoreLockedCells(OverwriteCells):
 
 
 class SanitizeFeedback(NbGraderPreprocessor):
-    """Remove hidden tests and their tracebacks from the notebooks feedback is made from."""
+    """Feedback without hidden tests and without anything the grading re-run printed.
 
-    max_message_length = Integer(600, help="Longest error message kept in a test cell.").tag(config=True)
+    * test cells (graded code cells, or any cell holding hidden tests): hidden tests removed;
+      outputs replaced by one line, "passed" or "failed" with the last line of the error;
+    * every other code cell: the outputs of the same cell in the student's own submitted
+      notebook (matched by cell id, else by nbgrader grade id), or none.
+    """
+
+    max_message_length = Integer(300, help="Longest error message kept in a test cell.").tag(config=True)
+    submitted_directory = Unicode("", help="The course's submitted/ folder "
+                                  "(submitted/<student>/<assignment>/<notebook>.ipynb).").tag(config=True)
+    passed_message = Unicode("Test réussi.", help="The summary of a test cell without error.").tag(config=True)
+    failed_message = Unicode("Test échoué", help="The start of a failed test cell's summary.").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        self._paysages_submitted = self._submitted_outputs(resources)
+        return super().preprocess(nb, resources)
+
+    def _submitted_outputs(self, resources) -> dict[str, list]:
+        """Cell id (and "grade:<grade id>") -> outputs of the student's submitted notebook."""
+        info = (resources or {}).get("nbgrader", {})
+        if not self.submitted_directory or not all(info.get(key) for key in ("student", "assignment", "notebook")):
+            return {}
+        path = Path(self.submitted_directory) / info["student"] / info["assignment"] / f"{info['notebook']}.ipynb"
+        try:
+            notebook = nbformat.read(str(path), as_version=4)
+        except Exception:  # An unreadable submission: no outputs at all.
+            return {}
+        outputs = {}
+        for cell in notebook.cells:
+            if cell.cell_type != "code":
+                continue
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if grade_id:
+                outputs.setdefault(f"grade:{grade_id}", cell.get("outputs", []))
+            if cell.get("id"):
+                outputs.setdefault(f"id:{cell['id']}", cell.get("outputs", []))
+        return outputs
+
+    def _summary(self, outputs) -> list:
+        errors = [output for output in outputs if output.get("output_type") == "error"]
+        if not errors:
+            return [nbformat.v4.new_output("stream", name="stdout", text=self.passed_message + "\n")]
+        error = errors[-1]
+        lines = [line for line in str(error.get("evalue", "")).strip().splitlines() if line.strip()]
+        message = lines[-1][: self.max_message_length] if lines else ""
+        name = str(error.get("ename", "Error"))[:80]
+        text = f"{self.failed_message} — {name}: {message}" if message else f"{self.failed_message} — {name}"
+        return [nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[text])]
 
     def preprocess_cell(self, cell, resources, cell_index):
         if cell.cell_type != "code":
             return cell, resources
-        if nbgrader_utils.is_grade(cell) or "HIDDEN TESTS" in cell.source:
+        metadata = cell.get("metadata", {}).get("nbgrader", {})
+        is_test = (nbgrader_utils.is_grade(cell) and not metadata.get("solution")) or "HIDDEN TESTS" in cell.source
+        if is_test:
             cell.source = remove_region(cell.source, "hidden")
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    message = str(output.get("evalue", ""))[: self.max_message_length]
-                    output["evalue"] = message
-                    output["traceback"] = [f"{output.get('ename', 'Error')}: {message}"]
+            cell.outputs = self._summary(cell.get("outputs", []))
+        else:
+            submitted = self._paysages_submitted
+            grade_id = metadata.get("grade_id")
+            outputs = submitted.get(f"id:{cell.get('id')}")
+            if outputs is None and grade_id:
+                outputs = submitted.get(f"grade:{grade_id}")
+            cell.outputs = [nbformat.from_dict(output) for output in (outputs or [])]
+        if "execution_count" in cell:
+            cell.execution_count = None
         return cell, resources

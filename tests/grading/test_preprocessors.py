@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -84,26 +87,113 @@ def test_missing_locked_and_test_cells_are_restored_in_place(toy_course):
 
 
 def test_feedback_sanitizer_removes_hidden_tests_and_their_tracebacks():
-    """Are hidden tests and tracebacks quoting them removed from test cells, messages kept?"""
-    cell = _cell("code", "assert f(1) == 1\n### BEGIN HIDDEN TESTS\n_secret = f(2)\n### END HIDDEN TESTS",
-                 "test_f", grade=True, locked=True, points=1)
-    cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="f se trompe",
-                                           traceback=["Traceback", "----> 3 _secret = f(2)", "AssertionError: f se trompe"])]
-    notebook = nbformat.v4.new_notebook(cells=[cell])
+    """Are hidden tests and tracebacks quoting them removed, one pass/fail line kept per test cell?"""
+    failed = _cell("code", "assert f(1) == 1\n### BEGIN HIDDEN TESTS\n_secret = f(2)\n### END HIDDEN TESTS",
+                   "test_f", grade=True, locked=True, points=1)
+    failed.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="_secret vaut 4\n"),
+        nbformat.v4.new_output("error", ename="AssertionError", evalue="contexte\nf se trompe",
+                               traceback=["Traceback", "----> 3 _secret = f(2)", "AssertionError: f se trompe"])]
+    passed = _cell("code", "assert g(1) == 1", "test_g", grade=True, locked=True, points=1)
+    passed.outputs = [nbformat.v4.new_output("stream", name="stdout", text="g vaut _hidden_value\n")]
+    notebook = nbformat.v4.new_notebook(cells=[failed, passed])
     notebook, _ = SanitizeFeedback().preprocess(notebook, {})
     assert "_secret" not in notebook.cells[0].source and "HIDDEN" not in notebook.cells[0].source
-    assert notebook.cells[0].outputs[0]["traceback"] == ["AssertionError: f se trompe"]
+    assert [output["output_type"] for output in notebook.cells[0].outputs] == ["error"]
+    assert notebook.cells[0].outputs[0]["traceback"] == ["Test échoué — AssertionError: f se trompe"]
+    assert notebook.cells[1].outputs == [nbformat.v4.new_output("stream", name="stdout", text="Test réussi.\n")]
 
 
-def test_grading_kernel_environment_keeps_secrets_out(monkeypatch):
+def test_feedback_shows_the_students_own_outputs_never_the_rerun(tmp_path):
+    """Does a student cell show its submitted outputs, not what the grading re-run printed (a leak)?"""
+    hidden = "assert _model.count_params() < 50_000, 'trop de paramètres'"
+    leak = base64.b64encode(hidden.encode()).decode()
+    own_output = nbformat.v4.new_output("stream", name="stdout", text="mon propre run\n")
+    answer = _cell("code", "def f(x):\n    return x", "f", solution=True)
+    answer.outputs = [own_output]
+    plain = nbformat.v4.new_code_cell("print('hello')")
+    plain.id = "plain-cell"
+    submitted_dir = tmp_path / "submitted" / "alice" / "toy"
+    submitted_dir.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[answer, plain]), str(submitted_dir / "toy.ipynb"))
+
+    rerun_answer = _cell("code", "def f(x):\n    return x", "f", solution=True)
+    rerun_answer.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"LEAK:{leak}\n")]
+    rerun_plain = nbformat.v4.new_code_cell("print('hello')")
+    rerun_plain.id = "plain-cell"
+    rerun_plain.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"LEAK:{leak}\n")]
+    unknown = nbformat.v4.new_code_cell("print('new cell')")
+    unknown.id = "not-submitted"
+    unknown.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"LEAK:{leak}\n")]
+    notebook = nbformat.v4.new_notebook(cells=[rerun_answer, rerun_plain, unknown])
+    resources = {"nbgrader": {"student": "alice", "assignment": "toy", "notebook": "toy"}}
+    notebook, _ = SanitizeFeedback(submitted_directory=str(tmp_path / "submitted")).preprocess(notebook, resources)
+    assert notebook.cells[0].outputs == [own_output]
+    assert notebook.cells[1].outputs == []  # The submitted copy of this cell had no output.
+    assert notebook.cells[2].outputs == []
+    assert "LEAK:" not in nbformat.writes(notebook)
+
+
+def test_grading_kernel_environment_keeps_secrets_out(monkeypatch, tmp_path):
     """Does the grading kernel get PAYSAGES_* settings but never the gradebook URL or other secrets?"""
     monkeypatch.setenv("PAYSAGES_GRADEBOOK_URL", "postgresql://grader:secret@db/paysages")
     monkeypatch.setenv("PAYSAGES_MODE", "fast")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    environment = GradingExecute(kernel_environment={"PYTHONPATH": "/repo"}).kernel_env()
+    monkeypatch.setenv("PAYSAGES_KERNEL_HOME_ROOT", str(tmp_path / "homes"))
+    executor = GradingExecute(kernel_environment={"PYTHONPATH": "/repo", "HOME": "/root"})
+    environment = executor.kernel_env()
     assert environment["PAYSAGES_MODE"] == "fast" and environment["PYTHONPATH"] == "/repo"
     assert "PAYSAGES_GRADEBOOK_URL" not in environment and "AWS_SECRET_ACCESS_KEY" not in environment
-    assert environment["PYTHONSAFEPATH"] == "1"
+    assert "PAYSAGES_KERNEL_HOME_ROOT" not in environment
+    assert environment["PYTHONSAFEPATH"] == "1" and environment["PYTHONNOUSERSITE"] == "1"
+    home = Path(environment["HOME"])
+    assert home.parent == (tmp_path / "homes").resolve() and home.is_dir()
+    for name in ("IPYTHONDIR", "MPLCONFIGDIR", "KERAS_HOME", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "TMPDIR"):
+        assert Path(environment[name]).is_relative_to(home), name
+    assert Path(executor.kernel_env()["HOME"]) != home  # Every kernel gets its own.
+    executor.remove_kernel_homes()
+    assert list((tmp_path / "homes").iterdir()) == []
+
+
+KERNEL_PROBE = textwrap.dedent('''
+    import json, os, pathlib, site
+    home = pathlib.Path.home()
+    startup = pathlib.Path(os.environ["IPYTHONDIR"]) / "profile_default" / "startup" / "00-planted.py"
+    keras_config = pathlib.Path(os.environ["KERAS_HOME"]) / "keras.json"
+    seen = {"startup": startup.exists(), "keras": keras_config.exists(), "planted": "PLANTED" in globals()}
+    if str(home) != GRADER_HOME and home.is_relative_to(HOME_ROOT):  # Never write into a real HOME.
+        startup.parent.mkdir(parents=True, exist_ok=True)
+        startup.write_text("PLANTED = True\\n")
+        keras_config.parent.mkdir(parents=True, exist_ok=True)
+        keras_config.write_text(\'{"backend": "jax"}\')
+    print(json.dumps({"home": str(home), "nousersite": os.environ.get("PYTHONNOUSERSITE"),
+                      "user_site": site.ENABLE_USER_SITE, "seen": seen}))
+''')
+
+
+def _probe_kernel(tmp_path, home_root):
+    source = (f"GRADER_HOME = {str(Path.home())!r}\nHOME_ROOT = __import__('pathlib').Path({str(home_root)!r})\n"
+              + KERNEL_PROBE)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    executor = GradingExecute(guard_enabled=0, kernel_name="python3", kernel_home_root=str(home_root), timeout=120)
+    notebook, _ = executor.preprocess(notebook, {"metadata": {"path": str(tmp_path)}, "nbgrader": {"notebook": "probe"}})
+    texts = [output.get("text", "") for output in notebook.cells[0].outputs if output.get("output_type") == "stream"]
+    assert texts, notebook.cells[0].outputs
+    return json.loads(texts[-1].strip().splitlines()[-1])
+
+
+def test_each_grading_kernel_gets_a_fresh_private_home(tmp_path):
+    """Does a kernel get its own HOME, no user site, and never see files an earlier kernel wrote there?"""
+    home_root = (tmp_path / "homes").resolve()
+    first = _probe_kernel(tmp_path, home_root)
+    second = _probe_kernel(tmp_path, home_root)
+    for probe in (first, second):
+        assert probe["home"] != str(Path.home()) and Path(probe["home"]).is_relative_to(home_root)
+        assert probe["nousersite"] == "1" and probe["user_site"] is False
+    assert first["home"] != second["home"]
+    # The first kernel planted an IPython start-up file and a Keras configuration in its HOME.
+    assert second["seen"] == {"startup": False, "keras": False, "planted": False}
+    assert list(home_root.iterdir()) == []  # Both homes were removed once their notebook ran.
 
 
 def test_gradebook_url_precedence(tmp_path, monkeypatch):
