@@ -17,7 +17,9 @@ Extraction is safe: no absolute path, no ``..``, no link, at most ``max_members`
 extension go to ``collected/<student>/student_run/`` for the instructor to read; grading never
 uses them. Everything else (``numpy.py``, ``keras.py``, ``sitecustomize.py``, any ``.py``,
 ``.pth``, ``.so``...) is rejected and reported, so that nothing a student sends can shadow a
-module of the grader. Files whose name matches no student are reported too.
+module of the grader. Legacy Keras HDF5 models (``.h5``, ``.hdf5``: loading them ignores
+``safe_mode``) and pickles (loading one runs code) are dropped too, with their own reason. Files
+whose name matches no student, or whose student id is not a safe folder name, are reported too.
 """
 
 from __future__ import annotations
@@ -34,14 +36,19 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from autograde.layout import STUDENT_ID_PATTERN, CourseLayout
+from autograde.layout import STUDENT_ID_PATTERN, CourseLayout, check_student_id
 from paysages.errors import PaysagesError
 from paysages.submit import DEFAULT_SUBMISSION_PATTERN
 
 DEFAULT_PATTERN = DEFAULT_SUBMISSION_PATTERN
 # Run-folder artifacts kept for the instructor (never executed nor loaded by the grader).
 ARTIFACT_SUFFIXES = {".json", ".csv", ".keras", ".npz", ".npy", ".png", ".jpg", ".jpeg", ".svg",
-                     ".pdf", ".txt", ".h5"}
+                     ".pdf", ".txt"}
+# Files that run code when an instructor loads them: legacy Keras HDF5 models (Lambda layers
+# ignore safe_mode there) and pickles (joblib, pandas and NumPy pickles included).
+UNSAFE_SUFFIXES = {".h5", ".hdf5", ".pkl", ".pickle", ".joblib"}
+UNSAFE_REASON = ("dropped: an HDF5 Keras model or a pickle can run code when loaded (save models as .keras, "
+                 "data as .npz or .json)")
 MANIFEST_NAME = "manifest.json"
 DEFAULT_MAX_MEMBERS = 2000
 DEFAULT_MAX_TOTAL_BYTES = 500 * 1024 * 1024
@@ -177,12 +184,19 @@ class Collector:
                           else "neither a notebook nor a zip (or the name matches no student id)")
                 unmatched.append({"file": path.name, "reason": reason})
                 continue
+            try:
+                check_student_id(student_id)
+            except ValueError as error:  # "a..b": not a safe folder name; never abort the others.
+                unmatched.append({"file": path.name, "reason": f"unsafe student id: {error}"})
+                continue
             collection = students.setdefault(student_id, StudentCollection(student_id))
             collection.sources.append(path.name)
             if path.suffix.lower() == ".ipynb":
                 self._add_bare_notebook(collection, path)
             elif path.suffix.lower() == ".zip":
                 self._add_zip(collection, path)
+            elif path.suffix.lower() in UNSAFE_SUFFIXES:
+                collection.reject(path.name, UNSAFE_REASON)
             else:
                 collection.reject(path.name, "neither a notebook nor a zip")
         for student_id, collection in students.items():
@@ -286,6 +300,9 @@ class Collector:
                 collection.reject(origin, f"larger than {self.max_notebook_bytes} bytes")
                 return
             self._add_notebook(collection, stem, data, origin)
+            return
+        if suffix in UNSAFE_SUFFIXES:
+            collection.reject(origin, UNSAFE_REASON)
             return
         run_parts = parts[1:] if parts[0] in ("run", "paysages_run") else None
         if run_parts and suffix in ARTIFACT_SUFFIXES and not file_name.startswith("."):

@@ -208,3 +208,39 @@ def test_collect_report_golden(layout, student_folder, tmp_path):
         golden.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     assert report == json.loads(golden.read_text(encoding="utf-8"))
     shutil.rmtree(layout.root)
+
+
+def test_collect_reports_an_unsafe_student_id_and_goes_on(layout, tmp_path):
+    """Is 'a..b_x.ipynb' (matches the pattern, unsafe as a folder) reported while the others are collected?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    nbformat.write(_notebook(), str(inbox / "a..b_00_prise_en_main.ipynb"))
+    nbformat.write(_notebook(), str(inbox / "alice_00_prise_en_main.ipynb"))
+    report = _collect(layout, inbox)
+    assert list(report.students) == ["alice"]
+    unmatched = {item["file"]: item["reason"] for item in report.unmatched}
+    assert unmatched["a..b_00_prise_en_main.ipynb"].startswith("unsafe student id: Invalid student id 'a..b'")
+    written = json.loads((layout.grading_dir / "collect_report.json").read_text(encoding="utf-8"))
+    assert written["unmatched"] == report.unmatched and "alice" in written["students"]
+    assert not (layout.root / "collected" / "a..b").exists()
+
+
+def test_collect_drops_hdf5_models_and_pickles(layout, tmp_path):
+    """Are .h5/.hdf5 models and pickles dropped from the run files, each with its reason?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with zipfile.ZipFile(inbox / "alice_rendu.zip", "w") as archive:
+        archive.writestr("notebooks/00_prise_en_main.ipynb", nbformat.writes(_notebook()))
+        for member in ("run/models/cnn.h5", "run/models/old.hdf5", "run/history.pkl", "run/scaler.joblib",
+                       "run/models/cnn.keras"):
+            archive.writestr(member, b"data")
+    (inbox / "alice_model.h5").write_bytes(b"data")
+    report = _collect(layout, inbox)
+    collection = report.students["alice"]
+    reasons = {item["file"]: item["reason"] for item in collection.rejected}
+    assert set(reasons) == {"alice_rendu.zip:run/models/cnn.h5", "alice_rendu.zip:run/models/old.hdf5",
+                            "alice_rendu.zip:run/history.pkl", "alice_rendu.zip:run/scaler.joblib"}
+    assert [item["file"] for item in report.unmatched] == ["alice_model.h5"]  # Not a submission file at all.
+    assert all("can run code when loaded" in reason for reason in reasons.values())
+    assert collection.artifacts == ["models/cnn.keras"]
+    assert not list(layout.collected_dir("alice").joinpath("student_run").rglob("*.h5"))
