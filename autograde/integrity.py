@@ -1,12 +1,14 @@
 """Scans that keep solutions and hidden tests away from students, and flag suspicious submissions.
 
 * :func:`scan_bundle`: the student bundle (and the wheel inside it) holds no solution marker, no
-  solution code (compared with the bodies of the ``solutions/`` functions), no hidden-test text,
-  no ``solutions`` import and no instructor file.
+  solution code (compared with the bodies of the ``solutions/`` functions and with every specific
+  line of the notebooks' solution regions), no hidden-test text, no ``solutions`` import and no
+  instructor file.
 * :func:`scan_feedback_html`: a feedback page quotes no hidden-test line.
 * :func:`suspicious_code`: patterns in a submission's own cells worth an instructor's look
   (``os._exit``, patched libraries, IPython hooks, ``solutions`` imports...). They do not change
   any grade; the report lists them.
+* :func:`describe_event`: one line for an integrity event of the grading journal.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ _INSTRUCTOR_PARTS = {"solutions", "autograde", "tests", "gradebook.db", "nbgrade
                      "paysages_grading.json", "course.json"}
 _WINDOW = 4
 _MINIMUM_LINE = 12
+# A single solution line is evidence of a leak when it is this long and not generic.
+_MINIMUM_SPECIFIC_LINE = 20
+_GENERIC_LINE = re.compile(
+    r"^(pass|break|continue|else:|try:|finally:|return|raise|return [\w.]+,?|(import|from)\s.*"
+    r"|raise NotImplementedError.*|except.*:|[)\]},;:\s]+|\w+\s*=\s*[\w.]+|[\w.]+\(\)|@[\w.]+)$")
+# The student package ships in the bundle: its lines are public, never a leak by themselves.
+PUBLIC_PACKAGE_DIR = Path(__file__).resolve().parents[1] / "paysages"
 
 SUSPICIOUS_PATTERNS = (
     (r"\bsolutions\b", "mentions the instructor's solutions package"),
@@ -58,10 +67,11 @@ SUSPICIOUS_PATTERNS = (
 
 @dataclasses.dataclass
 class SolutionFingerprint:
-    """What identifies the reference solutions: body windows and body AST dumps."""
+    """What identifies the reference solutions: body windows, body AST dumps, specific lines."""
 
     windows: dict[tuple[str, ...], str]
     bodies: dict[str, str]
+    lines: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _substantial_lines(text: str) -> list[str]:
@@ -81,18 +91,62 @@ def _body_without_docstring(function) -> list:
     return body
 
 
+def _trivial_statement(statement) -> bool:
+    """``pass``, ``return x``, ``return None``, ``raise NotImplementedError(...)``, a bare constant."""
+    if isinstance(statement, ast.Pass):
+        return True
+    if isinstance(statement, ast.Return):
+        return statement.value is None or isinstance(statement.value, (ast.Name, ast.Constant, ast.Attribute))
+    if isinstance(statement, ast.Expr):
+        return isinstance(statement.value, ast.Constant)
+    if isinstance(statement, ast.Raise):
+        exception = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
+        return isinstance(exception, ast.Name) and exception.id == "NotImplementedError"
+    return False
+
+
 def _body_dump(function) -> str | None:
+    """The AST of a function's body (docstring excluded), None when the body is trivial."""
     body = _body_without_docstring(function)
-    if len(body) < 2:
+    if not body or (len(body) == 1 and _trivial_statement(body[0])):
         return None
     return "\n".join(ast.dump(statement, annotate_fields=False) for statement in body)
 
 
-def solution_fingerprint(solutions_dir: Path, allowed_text: str = "") -> SolutionFingerprint:
-    """Fingerprint the function bodies of ``solutions/``; windows found in ``allowed_text`` are ignored."""
+def specific_line(line: str) -> bool:
+    """Whether a normalised code line identifies the code it comes from (not ``return x``...)."""
+    return (len(line) >= _MINIMUM_SPECIFIC_LINE and not line.startswith(("#", '"', "'"))
+            and "SOLUTION" not in line and not _GENERIC_LINE.match(line))
+
+
+def _public_text(folder: Path) -> tuple[str, set[str]]:
+    """All text of the public package's Python files, and its function body dumps."""
+    texts, bodies = [], set()
+    for path in sorted(Path(folder).rglob("*.py")) if Path(folder).is_dir() else []:
+        source = path.read_text(encoding="utf-8", errors="replace")
+        texts.append(source)
+        for function in _python_functions(source):
+            dump = _body_dump(function)
+            if dump:
+                bodies.add(dump)
+    return "\n".join(texts), bodies
+
+
+def solution_fingerprint(solutions_dir: Path, allowed_text: str = "", *, solution_lines=(),
+                         public_bodies: set[str] = frozenset()) -> SolutionFingerprint:
+    """Fingerprint the function bodies of ``solutions/`` and the specific ``solution_lines``.
+
+    ``solution_lines`` are (line, label) pairs. Windows and lines found in ``allowed_text`` (the
+    visible notebooks, the public package) are ignored, and so are bodies in ``public_bodies``.
+    """
     allowed_lines = _substantial_lines(allowed_text)
     allowed_windows = {tuple(allowed_lines[index:index + _WINDOW]) for index in range(len(allowed_lines))}
-    windows, bodies = {}, {}
+    allowed_set = set(allowed_lines)
+    windows, bodies, lines = {}, {}, {}
+    for line, label in solution_lines:
+        line = normalise_line(line)
+        if specific_line(line) and line not in allowed_set:
+            lines.setdefault(line, label)
     for path in sorted(Path(solutions_dir).glob("*.py")):
         source = path.read_text(encoding="utf-8")
         tree = ast.parse(source)
@@ -101,18 +155,21 @@ def solution_fingerprint(solutions_dir: Path, allowed_text: str = "") -> Solutio
                 continue
             label = f"solutions.{path.stem}.{node.name}"
             dump = _body_dump(node)
-            if dump:
+            if dump and dump not in public_bodies:
                 bodies[dump] = label
             statements = _body_without_docstring(node)
             if not statements:
                 continue
             segment = "\n".join(source.splitlines()[statements[0].lineno - 1:node.end_lineno])
-            lines = _substantial_lines(segment)
-            for index in range(len(lines) - _WINDOW + 1):
-                window = tuple(lines[index:index + _WINDOW])
+            body_lines = _substantial_lines(segment)
+            for index in range(len(body_lines) - _WINDOW + 1):
+                window = tuple(body_lines[index:index + _WINDOW])
                 if window not in allowed_windows:
                     windows.setdefault(window, label)
-    return SolutionFingerprint(windows=windows, bodies=bodies)
+            for line in body_lines:
+                if specific_line(line) and line not in allowed_set:
+                    lines.setdefault(line, label)
+    return SolutionFingerprint(windows=windows, bodies=bodies, lines=lines)
 
 
 def _code_of_notebook(data: bytes) -> tuple[str, str]:
@@ -160,6 +217,11 @@ def scan_text(name: str, text: str, code: str | None, fingerprint: SolutionFinge
         if label:
             problems.append(f"{name}: contains solution code of {label}: {lines[index][:80]!r}")
             break
+    for line in lines:
+        label = fingerprint.lines.get(line)
+        if label:
+            problems.append(f"{name}: contains a solution line of {label}: {line[:80]!r}")
+            break
     if code is not None:
         for function in _python_functions(code):
             label = fingerprint.bodies.get(_body_dump(function) or "")
@@ -185,20 +247,32 @@ def _instructor_file(name: str) -> bool:
     return any(part in _INSTRUCTOR_PARTS for part in parts)
 
 
-def scan_bundle(bundle_path: Path, *, source_notebooks, solutions_dir: Path) -> list[str]:
+def scan_bundle(bundle_path: Path, *, source_notebooks, solutions_dir: Path,
+                public_package_dir: Path | None = PUBLIC_PACKAGE_DIR) -> list[str]:
     """Every problem of a student bundle; an empty list means it is safe to hand out.
 
     Solution code is found by comparing with the bodies of the ``solutions/`` functions: any
-    four consecutive substantial lines of a body (ignoring those that also appear in the
-    notebooks' visible text), or a function whose whole body is a solution's. Hidden-test text is
-    any line of 30 characters or more that appears only inside hidden-test regions.
+    four consecutive substantial lines of a body, a function whose whole body (one non-trivial
+    statement is enough) is a solution's, or any one specific line of a body or of a
+    notebook's solution region (20 characters or more, not ``return x``, ``pass``, an import or
+    another generic line). Lines and bodies that also appear in the notebooks' visible text or
+    in the student package (``public_package_dir``, shipped in the bundle) do not count.
+    Hidden-test text is any line of 30 characters or more that appears only inside hidden-test
+    regions.
     """
-    allowed = []
+    allowed, solution_lines = [], []
     for path in source_notebooks:
         for cell in read_notebook(path).cells:
             visible = remove_region(remove_region(cell.source, "solution"), "hidden")
             allowed.append(visible)
-    fingerprint = solution_fingerprint(solutions_dir, "\n".join(allowed))
+            label = f"{Path(path).stem} solution region"
+            solution_lines += [(line, label) for line in region_lines(cell.source, "solution")]
+    public_bodies: set[str] = set()
+    if public_package_dir is not None:
+        public_text, public_bodies = _public_text(public_package_dir)
+        allowed.append(public_text)
+    fingerprint = solution_fingerprint(solutions_dir, "\n".join(allowed), solution_lines=solution_lines,
+                                       public_bodies=public_bodies)
     hidden = hidden_test_lines(source_notebooks, minimum_length=30)
     problems = []
     with zipfile.ZipFile(bundle_path) as archive:
@@ -268,3 +342,34 @@ def solution_regions(source_notebooks) -> list[str]:
         for cell in read_notebook(path).cells:
             lines.extend(region_lines(cell.source, "solution"))
     return lines
+
+
+def describe_event(event: dict) -> str | None:
+    """One line for an integrity event of the journal (None for timings)."""
+    kind = event.get("event")
+    notebook = event.get("notebook", "")
+    if kind == "guard":
+        return f"{notebook}/{event.get('grade_id')}: restored {', '.join(event.get('restored', []))}"
+    if kind == "aborted":
+        return f"{notebook}: execution aborted ({str(event.get('reason', ''))[:120]})"
+    if kind == "output_truncated":
+        return f"{notebook}: output of cell {event.get('cell_index')} truncated"
+    if kind == "cells_restored":
+        return f"{notebook}: missing cells restored: {', '.join(event.get('cells', []))}"
+    if kind == "cell_changed":
+        return f"{notebook}/{event.get('grade_id')}: {event.get('attribute')} changed, restored"
+    if kind == "duplicates_disarmed":
+        return f"{notebook}: {event.get('cells')} duplicated graded cell(s) disarmed"
+    if kind == "gradebook_restored":
+        others = f" (graded at the same time: {', '.join(event['in_flight'])})" if event.get("in_flight") else ""
+        changes = "; ".join(event.get("changes", [])[:3])
+        return (f"{notebook}: the gradebook was changed during this notebook's grading{others}; "
+                f"{event.get('rows', 0)} row(s) of {', '.join(event.get('students', [])) or '?'} restored: {changes}")
+    if kind == "grading_files_restored":
+        return f"{notebook}: grading files changed during this notebook's grading, restored: " + ", ".join(
+            event.get("files", []))
+    if kind == "grading_data_restored":
+        return f"grading data ({event.get('when', '')}): {event.get('details', '')}"
+    if kind == "timing":
+        return None
+    return f"{notebook}: {kind}"

@@ -158,3 +158,54 @@ def test_kernel_guard_undoes_library_patches(tmp_path):
     assert "numpy.allclose restored" in outcome["restored"]
     assert "builtins.len restored" in outcome["restored"]
     assert outcome["again"] == []
+
+
+def _solution_function(module: str, name: str):
+    import ast
+
+    source = (REPOSITORY_DIR / "solutions" / f"{module}.py").read_text(encoding="utf-8")
+    function = next(node for node in ast.walk(ast.parse(source))
+                    if isinstance(node, ast.FunctionDef) and node.name == name)
+    return source, function
+
+
+def _scan(tmp_path, members):
+    return integrity.scan_bundle(_bundle(tmp_path, members), source_notebooks=SOURCES,
+                                 solutions_dir=REPOSITORY_DIR / "solutions")
+
+
+def test_scan_finds_a_leaked_one_line_solution(tmp_path):
+    """Is the one-statement body of trainable_base_layers found, pasted as is in a notebook?"""
+    source, function = _solution_function("transfer", "trainable_base_layers")
+    body = source.splitlines()[function.body[-1].lineno - 1]
+    findings = _scan(tmp_path, {"top/04_leak.ipynb": _notebook_text(f"def my_layers(model):\n{body}")})
+    text = "\n".join(findings)
+    assert "contains a solution line of solutions.transfer.trainable_base_layers" in text, findings
+    assert "has the body of solutions.transfer.trainable_base_layers" in text, findings
+
+
+def test_scan_finds_a_reformatted_one_statement_solution(tmp_path):
+    """Is train_classifier's single statement found once reformatted onto one line (no line in common)?"""
+    import ast
+
+    _, function = _solution_function("cnn", "train_classifier")
+    one_line = ast.unparse(function.body[-1])
+    assert "\n" not in one_line
+    findings = _scan(tmp_path, {"top/02_leak.ipynb": _notebook_text(f"def fit_it(model, data):\n    {one_line}")})
+    assert any("function fit_it has the body of solutions.cnn.train_classifier" in finding for finding in findings), findings
+
+
+def test_scan_finds_one_specific_line_of_a_solution_region(tmp_path):
+    """Is one specific line of a notebook's solution region found on its own, and generic lines not?"""
+    from autograde.notebooks import normalise_line
+
+    lines = [normalise_line(line) for line in integrity.solution_regions(SOURCES)]
+    visible = "\n".join(nbformat.read(str(path), as_version=4).cells[0].source for path in SOURCES)
+    fingerprint = integrity.solution_fingerprint(REPOSITORY_DIR / "solutions", visible,
+                                                 solution_lines=[(line, "region") for line in lines])
+    line = next(line for line in sorted(fingerprint.lines) if fingerprint.lines[line] == "region")
+    findings = _scan(tmp_path, {"top/notes.md": f"Indice :\n    {line}\n"})
+    assert any("contains a solution line of" in finding for finding in findings), (line, findings)
+    generic = "\n".join(["return model", "pass", "import numpy as np", "from keras import layers", "x = inputs",
+                         "model.summary()", "return history"])
+    assert _scan(tmp_path, {"top/generic.py": generic + "\n"}) == []
