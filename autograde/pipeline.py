@@ -16,7 +16,16 @@ Grading mode (:func:`autograde`):
 * a fresh run folder ``autograded/<student>/<assignment>/_grading_run`` created by the first
   notebook, which the submission cannot pre-populate (only notebooks are ever submitted);
 * a journal (``grading/journal.json``) records each student's status as soon as it changes: a
-  restarted run skips the students already graded (same submission) unless ``force``.
+  restarted run skips the students already graded (same submission) unless ``force``; students
+  whose grading was interrupted go first, one at a time, and one interrupted twice (a submission
+  that kills the grader) is marked failed instead of being graded a third time;
+* every grading kernel can write anything the instructor's user can (it is not a sandbox), so
+  before each notebook the files every nbgrader process reads (``nbgrader_config.py``,
+  ``paysages_grading.json``, the kernel spec, the Jupyter folders) are written again from their
+  pristine source, the grading data is checked against its manifest before it is copied, and
+  the gradebook rows the notebook's own grading may not change (other students' grades, manual
+  scores and comments) are compared with the pipeline's copy after it and restored. Each
+  change found is recorded as an integrity event of the student being graded.
 """
 
 from __future__ import annotations
@@ -67,23 +76,56 @@ QUICK_GRADING_OVERRIDES = {
 }
 JOURNAL_VERSION = 1
 SUBMITTED_ALLOWED = ("timestamp.txt",)
+# A student whose grading was interrupted this many times (the grader killed) is not graded again.
+MAX_INTERRUPTED_ATTEMPTS = 2
+SNAPSHOT_FILENAME = "gradebook_snapshot.json"
+KERNEL_HOMES_DIRNAME = "kernel_homes"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` at once (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
 
 
 # Course directory set-up --------------------------------------------------------------------
-def prepare_course_dir(layout: CourseLayout, overrides: dict | None = None) -> dict:
-    """Write the nbgrader configuration, the grading settings and the grading kernel spec."""
-    layout.root.mkdir(parents=True, exist_ok=True)
-    settings = write_grading_settings(layout, overrides)
-    shutil.copyfile(CONFIG_TEMPLATE, layout.config_path)
-    kernel_dir = layout.jupyter_dir / "kernels" / KERNEL_NAME
-    kernel_dir.mkdir(parents=True, exist_ok=True)
-    (kernel_dir / "kernel.json").write_text(json.dumps({
+def kernel_spec_path(layout: CourseLayout) -> Path:
+    return layout.jupyter_dir / "kernels" / KERNEL_NAME / "kernel.json"
+
+
+def kernel_spec_bytes() -> bytes:
+    """The grading kernel spec: the grader's own Python."""
+    return (json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "paysages grading (the grader's Python)",
         "language": "python",
         "metadata": {"debugger": False},
-    }, indent=2) + "\n", encoding="utf-8")
-    layout.jupyter_config_dir.mkdir(parents=True, exist_ok=True)
+    }, indent=2) + "\n").encode("utf-8")
+
+
+def migration_marker_path(layout: CourseLayout) -> Path:
+    """jupyter_core's "already migrated" marker: without it, every nbgrader process would copy the
+    instructor's ~/.ipython configuration into the grading JUPYTER_CONFIG_DIR."""
+    return layout.jupyter_config_dir / "migrated"
+
+
+MIGRATION_MARKER = b"paysages: nothing is migrated from ~/.ipython into the grading configuration\n"
+
+
+def prepare_course_dir(layout: CourseLayout, overrides: dict | None = None) -> dict:
+    """Write the nbgrader configuration, the grading settings and the grading kernel spec."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    settings = write_grading_settings(layout, overrides)
+    _write_atomic(layout.config_path, CONFIG_TEMPLATE.read_bytes())
+    _write_atomic(kernel_spec_path(layout), kernel_spec_bytes())
+    _write_atomic(migration_marker_path(layout), MIGRATION_MARKER)
     return settings
 
 
@@ -301,21 +343,50 @@ def submission_fingerprint(folder: Path) -> str:
 
 # Grading data -----------------------------------------------------------------------------------
 def _tree_manifest(folder: Path) -> dict[str, str]:
-    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
+    """Relative path -> SHA-256 of every file under ``folder`` (a link counts as a change)."""
+    manifest = {}
+    if not folder.is_dir() or folder.is_symlink():
+        return manifest
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            manifest[path.relative_to(folder).as_posix()] = f"link:{os.readlink(path)}"
+        elif path.is_file():
+            manifest[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return manifest
+
+
+def _describe_tree_change(expected: dict[str, str], current: dict[str, str]) -> str:
+    changed = sorted(name for name in set(expected) & set(current) if expected[name] != current[name])
+    removed = sorted(set(expected) - set(current))
+    added = sorted(set(current) - set(expected))
+    examples = ", ".join((changed + removed + added)[:3])
+    return f"{len(changed)} file(s) changed, {len(removed)} removed, {len(added)} added (e.g. {examples})"
+
+
+def _data_manifest_path(layout: CourseLayout) -> Path:
+    return layout.grading_dir / "data_manifest.json"
 
 
 def prepare_grading_data(layout: CourseLayout, settings: dict) -> Path:
     """Generate the sample dataset once (and its decoding cache); verify it on later calls."""
+    manifest_path = _data_manifest_path(layout)
+    data_dir = layout.pristine_data_dir
+    if manifest_path.is_file() and data_dir.is_dir():
+        with contextlib.suppress(json.JSONDecodeError):
+            if _tree_manifest(data_dir) == json.loads(manifest_path.read_text(encoding="utf-8")):
+                return data_dir
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    _generate_grading_data(layout, settings, data_dir)
+    _write_atomic(manifest_path, (json.dumps(_tree_manifest(data_dir), indent=1) + "\n").encode("utf-8"))
+    return data_dir
+
+
+def _generate_grading_data(layout: CourseLayout, settings: dict, data_dir: Path) -> None:
+    """Generate the sample dataset of grading mode (and its decoding cache) in ``data_dir``."""
     from paysages.data import scan_and_decode
     from paysages.settings import get_settings
 
-    manifest_path = layout.grading_dir / "data_manifest.json"
-    data_dir = layout.pristine_data_dir
-    if manifest_path.is_file() and data_dir.is_dir():
-        if _tree_manifest(data_dir) == json.loads(manifest_path.read_text(encoding="utf-8")):
-            return data_dir
-        shutil.rmtree(data_dir)
     environment = dict(settings["environment"])
     if settings.get("sample_per_class"):
         environment["PAYSAGES_SAMPLE_PER_CLASS"] = str(settings["sample_per_class"])
@@ -326,8 +397,132 @@ def prepare_grading_data(layout: CourseLayout, settings: dict) -> Path:
             raise PaysagesError("Grading mode uses the sample dataset: set PAYSAGES_DATASET=sample in "
                                 f"{layout.settings_path}.")
         scan_and_decode(grading_settings)
-    manifest_path.write_text(json.dumps(_tree_manifest(data_dir), indent=1) + "\n", encoding="utf-8")
-    return data_dir
+
+
+class GradingData:
+    """The pristine grading data, checked against the manifest held in memory.
+
+    The manifest is read once, when the command starts (no kernel runs then); each submission's
+    copy is checked against it, and the pristine folder is checked again after each submission:
+    a grading kernel that changed it (``../../../grading/data`` from its working folder) cannot
+    change what the next submission reads.
+    """
+
+    def __init__(self, layout: CourseLayout, settings: dict):
+        self.layout = layout
+        self.settings = settings
+        self.lock = threading.RLock()
+        prepare_grading_data(layout, settings)
+        self.manifest = json.loads(_data_manifest_path(layout).read_text(encoding="utf-8"))
+
+    def _regenerate(self) -> None:
+        data_dir = self.layout.pristine_data_dir
+        if data_dir.is_symlink():
+            data_dir.unlink()
+        elif data_dir.exists():
+            shutil.rmtree(data_dir)
+        _generate_grading_data(self.layout, self.settings, data_dir)
+        self.manifest = _tree_manifest(data_dir)
+        _write_atomic(_data_manifest_path(self.layout), (json.dumps(self.manifest, indent=1) + "\n").encode("utf-8"))
+
+    def check(self) -> list[str]:
+        """Regenerate the pristine data (and its manifest file) if either changed; say what was found."""
+        with self.lock:
+            notes = []
+            current = _tree_manifest(self.layout.pristine_data_dir)
+            if current != self.manifest:
+                notes.append(f"grading/data differed from its manifest: {_describe_tree_change(self.manifest, current)}; "
+                             "regenerated")
+                self._regenerate()
+            manifest_path = _data_manifest_path(self.layout)
+            expected = (json.dumps(self.manifest, indent=1) + "\n").encode("utf-8")
+            if not manifest_path.is_file() or manifest_path.is_symlink() or manifest_path.read_bytes() != expected:
+                notes.append("grading/data_manifest.json was changed: written again")
+                _write_atomic(manifest_path, expected)
+            return notes
+
+    def copy_to(self, target: Path) -> list[str]:
+        """Copy the checked pristine data to ``target`` and check the copy; say what was restored."""
+        with self.lock:
+            notes = self.check()
+            for _ in range(2):
+                if target.exists():
+                    shutil.rmtree(target)
+                shutil.copytree(self.layout.pristine_data_dir, target)
+                copied = _tree_manifest(target)
+                if copied == self.manifest:
+                    return notes
+                notes.append(f"grading data changed while it was copied: {_describe_tree_change(self.manifest, copied)}; "
+                             "regenerated")
+                self._regenerate()
+            raise PaysagesError("The grading data keeps changing while it is copied: stop every grading process "
+                                f"and delete {self.layout.pristine_data_dir}.")
+
+
+# Files every nbgrader process reads ----------------------------------------------------------------
+class GradingFiles:
+    """``nbgrader_config.py``, ``paysages_grading.json``, the kernel spec and the Jupyter folders.
+
+    Their pristine content is taken when the command starts: the configuration template, the
+    settings file as the command wrote or found it, the kernel spec it writes. :meth:`restore`
+    writes them again (and empties the Jupyter folders of anything else); :meth:`changes` lists
+    what differs.
+    """
+
+    def __init__(self, layout: CourseLayout):
+        self.layout = layout
+        self.lock = threading.Lock()
+        settings_path = layout.settings_path
+        self.pristine = {
+            layout.config_path: CONFIG_TEMPLATE.read_bytes(),
+            settings_path: settings_path.read_bytes() if settings_path.is_file() else None,
+            kernel_spec_path(layout): kernel_spec_bytes(),
+            migration_marker_path(layout): MIGRATION_MARKER,
+        }
+        self.folders = (layout.jupyter_dir, layout.jupyter_config_dir)
+
+    def _extra_files(self) -> list[Path]:
+        extra = []
+        for folder in self.folders:
+            if folder.is_symlink():
+                extra.append(folder)
+            elif folder.is_dir():
+                extra += [path for path in sorted(folder.rglob("*"))
+                          if (path.is_symlink() or not path.is_dir()) and path not in self.pristine]
+        return extra
+
+    def changes(self) -> list[str]:
+        found = []
+        for path, data in self.pristine.items():
+            current = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+            if current != data:
+                state = "removed" if current is None else "added" if data is None else "changed"
+                found.append(f"{self.layout.relative(path)} {state}")
+        found += [f"{self.layout.relative(path)} added" for path in self._extra_files()]
+        return found
+
+    def restore(self) -> None:
+        with self.lock:
+            for path in self._extra_files():
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            for path, data in self.pristine.items():
+                if data is None:
+                    if path.is_symlink() or path.is_file():
+                        path.unlink()
+                elif path.is_symlink() or not path.is_file() or path.read_bytes() != data:
+                    _write_atomic(path, data)
+            for folder in self.folders:
+                folder.mkdir(parents=True, exist_ok=True)
+
+    def check_and_restore(self) -> list[str]:
+        with self.lock:
+            found = self.changes()
+        if found:
+            self.restore()
+        return found
 
 
 # Gradebook access ---------------------------------------------------------------------------------
@@ -352,20 +547,232 @@ def notebook_grades(layout: CourseLayout, student_id: str, notebook: str) -> dic
                              "needs_manual": bool(grade.needs_manual_grade)} for grade in submitted.grades}
 
 
-def zero_notebook(layout: CourseLayout, student_id: str, notebook: str, auto_grade_ids: set[str]) -> None:
-    """Score 0 every test cell of a notebook whose grading did not finish."""
+def zero_notebook(layout: CourseLayout, student_id: str, notebook: str, auto_grade_ids: set[str], *,
+                  clear_manual: bool = False) -> int:
+    """Score 0 every test cell of a notebook whose grading did not finish; return how many had points.
+
+    ``clear_manual`` (a notebook no longer submitted) also zeroes its written answers and drops
+    every manual score and extra credit of it, so that no stale grade counts.
+    """
     from nbgrader.api import MissingEntry
 
     with gradebook(layout) as book:
         try:
             submitted = book.find_submission_notebook(notebook, layout.assignment, student_id)
         except MissingEntry:
-            return
+            return 0
+        stale = 0
         for grade in submitted.grades:
-            if grade.name in auto_grade_ids:
+            if grade.name in auto_grade_ids or clear_manual:
+                if (grade.auto_score or 0) or (clear_manual and (grade.manual_score is not None
+                                                                 or grade.extra_credit is not None)):
+                    stale += 1
                 grade.auto_score = 0.0
                 grade.needs_manual_grade = False
+                if clear_manual:
+                    grade.manual_score = None
+                    grade.extra_credit = None
         book.db.commit()
+        return stale
+
+
+# Gradebook guard ------------------------------------------------------------------------------------
+_GRADE_FIELDS = ("auto_score", "manual_score", "extra_credit", "needs_manual_grade")
+_COMMENT_FIELDS = ("auto_comment", "manual_comment")
+_TABLE_FIELDS = {"grade": _GRADE_FIELDS, "comment": _COMMENT_FIELDS}
+
+
+def _gradebook_rows(layout: CourseLayout) -> dict[tuple[str, str], dict]:
+    """Every grade and comment row: (table, row id) -> its student, notebook, cell and values."""
+    from nbgrader.api import BaseCell, Comment, Grade, Notebook, SubmittedAssignment, SubmittedNotebook
+
+    rows = {}
+    with gradebook(layout) as book:
+        for table, model in (("grade", Grade), ("comment", Comment)):
+            fields = _TABLE_FIELDS[table]
+            query = (book.db.query(model.id, model.notebook_id, model.cell_id, SubmittedAssignment.student_id,
+                                   Notebook.name, BaseCell.name, *[getattr(model, field) for field in fields])
+                     .select_from(model)
+                     .outerjoin(SubmittedNotebook, model.notebook_id == SubmittedNotebook.id)
+                     .outerjoin(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+                     .outerjoin(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
+                     .outerjoin(BaseCell, model.cell_id == BaseCell.id))
+            for row in query:
+                values = dict(zip(fields, row[6:]))
+                rows[(table, row[0])] = {"notebook_id": row[1], "cell_id": row[2], "student": row[3],
+                                         "notebook": row[4], "cell": row[5], **values}
+    return rows
+
+
+def _restore_gradebook_rows(layout: CourseLayout, wanted: dict[tuple[str, str], dict | None]) -> None:
+    """Put rows back as in ``wanted`` (None: a row that must not exist)."""
+    from nbgrader.api import Comment, Grade
+
+    models = {"grade": Grade, "comment": Comment}
+    with gradebook(layout) as book:
+        for (table, row_id), row in wanted.items():
+            model = models[table]
+            existing = book.db.query(model).filter(model.id == row_id).one_or_none()
+            if row is None:
+                if existing is not None:
+                    book.db.delete(existing)
+                continue
+            values = {field: row[field] for field in _TABLE_FIELDS[table]}
+            values.update(notebook_id=row["notebook_id"], cell_id=row["cell_id"])
+            if existing is None:
+                book.db.add(model(id=row_id, **values))
+            else:
+                for field, value in values.items():
+                    setattr(existing, field, value)
+        book.db.commit()
+
+
+def _row_label(row: dict) -> str:
+    return f"{row.get('student')} {row.get('notebook')}/{row.get('cell')}"
+
+
+class GradebookGuard:
+    """The pipeline's own copy of the gradebook's grade and comment rows.
+
+    A notebook's grading may change only the automatic fields (``auto_score``,
+    ``needs_manual_grade``, ``auto_comment``) of its own rows. After each notebook every other
+    difference (another student's grades, this student's other notebooks, any manual score,
+    extra credit or comment) is undone from the copy and described. Rows of a student being
+    graded by another thread at that moment are judged when that student's notebook ends.
+    Manual grading in formgrader while autograde runs is undone too: grade by hand afterwards.
+    """
+
+    def __init__(self, layout: CourseLayout):
+        self.layout = layout
+        self.lock = threading.Lock()
+        self.busy: dict[str, str] = {}
+        self.expected = _gradebook_rows(layout)
+
+    def begin(self, student_id: str, notebook: str) -> None:
+        with self.lock:
+            self.busy[student_id] = notebook
+
+    def _own_row(self, table: str, old: dict | None, new: dict, notebook: str) -> dict:
+        """What ``new`` (a row of the student just graded) may be, given what it was."""
+        allowed = new.copy()
+        automatic = ("auto_score", "needs_manual_grade") if table == "grade" else ("auto_comment",)
+        own_notebook = new["notebook"] == notebook
+        for field in _TABLE_FIELDS[table]:
+            if old is None:  # Created by nbgrader now (its first grading creates every notebook's rows).
+                if field not in automatic:
+                    allowed[field] = None
+                elif not own_notebook and field != "needs_manual_grade" and new[field]:
+                    allowed[field] = None  # nbgrader sets 0 for a notebook not submitted, nothing else.
+            elif field not in automatic or not own_notebook:
+                allowed[field] = old[field]
+        if old is not None:
+            allowed.update(notebook_id=old["notebook_id"], cell_id=old["cell_id"], student=old["student"],
+                           notebook=old["notebook"], cell=old["cell"])
+        if table == "grade" and allowed != new and allowed["notebook"] == notebook:
+            # What nbgrader's SaveAutoGrades would have decided with the genuine manual score.
+            allowed["needs_manual_grade"] = allowed["manual_score"] is not None or allowed["auto_score"] is None
+        return allowed
+
+    def end(self, student_id: str, notebook: str, *, trusted: bool = False) -> dict | None:
+        """Compare the gradebook with the copy after ``student_id``'s ``notebook``; return the event.
+
+        ``trusted``: the pipeline itself changed that notebook's rows (no kernel ran for it).
+        """
+        with self.lock:
+            self.busy.pop(student_id, None)
+            try:
+                current = _gradebook_rows(self.layout)
+            except Exception as error:  # A replaced or broken gradebook file.
+                return {"event": "gradebook_restored", "notebook": notebook, "rows": 0, "students": [],
+                        "changes": [f"the gradebook could not be read after grading: {type(error).__name__}: {error}"],
+                        "in_flight": sorted(self.busy)}
+            wanted, changes, owners = {}, [], set()
+            for key in sorted(set(self.expected) | set(current)):
+                table = key[0]
+                old, new = self.expected.get(key), current.get(key)
+                if old == new:
+                    continue
+                owner = (new or old).get("student")
+                if owner in self.busy:
+                    continue  # Being graded by another thread: judged when that notebook ends.
+                if owner == student_id and new is not None:
+                    allowed = new if trusted and new["notebook"] == notebook else self._own_row(table, old, new, notebook)
+                    if allowed == new:
+                        self.expected[key] = new
+                        continue
+                else:
+                    allowed = old
+                wanted[key] = allowed
+                owners.add(str(owner))
+                if new is None:
+                    changes.append(f"{_row_label(old)} ({table}) deleted")
+                elif allowed is None:
+                    changes.append(f"{_row_label(new)} ({table}) added")
+                else:
+                    fields = [field for field in _TABLE_FIELDS[table] if allowed[field] != new[field]]
+                    fields += [field for field in ("notebook_id", "cell_id") if allowed[field] != new[field]]
+                    changes.append(f"{_row_label(allowed)} {table} " + ", ".join(
+                        f"{field} {new.get(field)!r} instead of {allowed.get(field)!r}" for field in fields))
+            if not wanted:
+                return None
+            try:
+                _restore_gradebook_rows(self.layout, wanted)
+            except Exception as error:
+                changes.append(f"could not restore every row: {type(error).__name__}: {error}")
+            for key, row in wanted.items():
+                if row is None:
+                    self.expected.pop(key, None)
+                else:
+                    self.expected[key] = row
+            return {"event": "gradebook_restored", "notebook": notebook, "rows": len(wanted),
+                    "students": sorted(owners), "changes": changes[:30], "in_flight": sorted(self.busy)}
+
+    @contextlib.contextmanager
+    def watch(self, student_id: str, notebook: str, events: list, *, trusted: bool = False):
+        self.begin(student_id, notebook)
+        try:
+            yield
+        finally:
+            event = self.end(student_id, notebook, trusted=trusted)
+            if event:
+                events.append(event)
+
+    def save_snapshot(self) -> None:
+        """Write the copy's scores (read by the report: a manual score set later is shown)."""
+        with self.lock:
+            students: dict[str, dict] = {}
+            for (table, _), row in self.expected.items():
+                if table == "grade" and row.get("student"):
+                    students.setdefault(row["student"], {})[f"{row['notebook']}/{row['cell']}"] = {
+                        "auto": row["auto_score"], "manual": row["manual_score"], "extra": row["extra_credit"]}
+            data = json.dumps({"written_at": _now(), "students": students}, indent=1, sort_keys=True) + "\n"
+            _write_atomic(self.layout.grading_dir / SNAPSHOT_FILENAME, data.encode("utf-8"))
+
+
+def load_gradebook_snapshot(layout: CourseLayout) -> dict:
+    """student -> "notebook/grade_id" -> {auto, manual, extra} as the last autograde left them ({} if none)."""
+    path = layout.grading_dir / SNAPSHOT_FILENAME
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("students", {})
+    except (json.JSONDecodeError, AttributeError):
+        return {}
+
+
+@dataclasses.dataclass
+class GradingGuards:
+    """What one autograde command keeps pristine across submissions."""
+
+    files: GradingFiles
+    data: GradingData
+    gradebook: GradebookGuard
+
+    @classmethod
+    def create(cls, layout: CourseLayout, settings: dict) -> "GradingGuards":
+        files = GradingFiles(layout)
+        files.restore()
+        return cls(files=files, data=GradingData(layout, settings), gradebook=GradebookGuard(layout))
 
 
 # Autograde --------------------------------------------------------------------------------------
@@ -428,19 +835,59 @@ def _grade_notebook(layout: CourseLayout, student_id: str, name: str, *, setting
     return record
 
 
+def _give_up(layout: CourseLayout, student_id: str, entry: dict, *, names: list[str],
+             auto_ids: dict[str, set[str]], journal: Journal, guards: GradingGuards, echo) -> dict:
+    """Mark a student whose grading was interrupted too often as failed, keeping what was saved."""
+    submitted = layout.submitted_dir(student_id)
+    saved = {name for name, record in entry.get("notebooks", {}).items() if record.get("status")}
+    events = entry.setdefault("integrity", [])
+    for name in names:
+        if name in saved:
+            continue
+        with guards.gradebook.watch(student_id, name, events, trusted=True):
+            zero_notebook(layout, student_id, name, auto_ids[name],
+                          clear_manual=not (submitted / f"{name}.ipynb").is_file())
+        entry["notebooks"][name] = {"status": "not graded: grading interrupted", "seconds": 0.0, "auto_score": 0.0}
+    where = f" (last in {entry['current']})" if entry.get("current") else ""
+    entry.update(status="failed", finished_at=_now(), error=(
+        f"grading was interrupted {entry.get('attempts', MAX_INTERRUPTED_ATTEMPTS)} times{where}: the submission "
+        "may stop or kill the grader. Not graded again: the notebooks graded before keep their scores, the "
+        f"others score 0. Read the logs, then `paysages autograde --student {student_id} --force` to try again."))
+    journal.put(student_id, entry)
+    guards.gradebook.save_snapshot()
+    echo(f"{student_id}: FAILED, {entry['error']}")
+    return entry
+
+
 def autograde_student(layout: CourseLayout, student_id: str, *, settings: dict, journal: Journal,
                       names: list[str], auto_ids: dict[str, set[str]], force: bool = False,
-                      echo=print) -> dict:
-    """Grade one student's submission, notebook by notebook; return its journal entry."""
+                      echo=print, guards: GradingGuards | None = None, explicit: bool = False) -> dict:
+    """Grade one student's submission, notebook by notebook; return its journal entry.
+
+    ``explicit``: the instructor named this student (``--student``), so that ``force`` grades
+    again even a submission marked failed after interrupted gradings.
+    """
     check_student_id(student_id)
+    guards = guards or GradingGuards.create(layout, settings)
     submitted = layout.submitted_dir(student_id)
     fingerprint = submission_fingerprint(submitted)
     previous = journal.get(student_id)
-    if previous and previous.get("status") == "graded" and previous.get("fingerprint") == fingerprint and not force:
+    same = previous is not None and previous.get("fingerprint") == fingerprint
+    if same and previous.get("status") == "graded" and not force:
         echo(f"{student_id}: already graded, skipped (use --force to grade again)")
         return previous
-    entry = {"status": "running", "fingerprint": fingerprint, "started_at": _now(), "notebooks": {},
-             "quarantined": [], "integrity": [], "suspicious": {}, "error": None}
+    if same and previous.get("status") == "failed" and not (force and explicit):
+        echo(f"{student_id}: not graded again, {previous.get('error')}")
+        return previous
+    attempts = 1
+    if same and previous.get("status") == "running":
+        attempts = int(previous.get("attempts") or 1) + 1
+        if attempts > MAX_INTERRUPTED_ATTEMPTS:
+            return _give_up(layout, student_id, previous, names=names, auto_ids=auto_ids, journal=journal,
+                            guards=guards, echo=echo)
+        echo(f"{student_id}: its last grading was interrupted; attempt {attempts} of {MAX_INTERRUPTED_ATTEMPTS}")
+    entry = {"status": "running", "fingerprint": fingerprint, "started_at": _now(), "attempts": attempts,
+             "current": None, "notebooks": {}, "quarantined": [], "integrity": [], "suspicious": {}, "error": None}
     journal.put(student_id, entry)
 
     unexpected = _unexpected_submitted_files(submitted)
@@ -458,8 +905,12 @@ def autograde_student(layout: CourseLayout, student_id: str, *, settings: dict, 
         if folder.exists():
             shutil.rmtree(folder)
     log_dir.mkdir(parents=True)
+    events: list[dict] = []  # What the pipeline found and undid (the kernels' own events are in the log).
     data_root = work / "data"
-    shutil.copytree(layout.pristine_data_dir, data_root)
+    for note in guards.data.copy_to(data_root):
+        events.append({"event": "grading_data_restored", "when": "before this submission", "details": note})
+        echo(f"{student_id}: {note} (changed by an earlier grading)")
+    kernel_homes = work / KERNEL_HOMES_DIRNAME
     integrity_log = log_dir / "integrity.jsonl"
     token = secrets.token_hex(16)
     extra_env = {
@@ -467,39 +918,70 @@ def autograde_student(layout: CourseLayout, student_id: str, *, settings: dict, 
         "PAYSAGES_RUN_DIR": str(layout.grading_run_dir(student_id)),
         "PAYSAGES_GRADING_TOKEN": token,
         "PAYSAGES_INTEGRITY_LOG": str(integrity_log),
+        "PAYSAGES_KERNEL_HOME_ROOT": str(kernel_homes),
     }
     started = time.monotonic()
     deadline = started + float(settings["submission_timeout_seconds"])
     allowed = {f"{name}.ipynb" for name in names} | set(SUBMITTED_ALLOWED)
+    # Notebooks not (or no longer) submitted first: no stale grade of an earlier submission counts.
     for name in names:
         if not (submitted / f"{name}.ipynb").is_file():
+            with guards.gradebook.watch(student_id, name, events, trusted=True):
+                stale = zero_notebook(layout, student_id, name, auto_ids[name], clear_manual=True)
             entry["notebooks"][name] = {"status": "missing", "seconds": 0.0, "auto_score": 0.0}
+            if stale:
+                entry["notebooks"][name]["note"] = f"{stale} grade(s) of an earlier submission set to 0"
+    for name in names:
+        if name in entry["notebooks"]:
             continue
         remaining = deadline - time.monotonic()
         if remaining <= 1:
-            zero_notebook(layout, student_id, name, auto_ids[name])
+            with guards.gradebook.watch(student_id, name, events, trusted=True):
+                zero_notebook(layout, student_id, name, auto_ids[name])
             entry["notebooks"][name] = {"status": "not run: submission time limit reached", "seconds": 0.0,
                                         "auto_score": 0.0}
             journal.put(student_id, entry)
             continue
         entry["quarantined"] += _quarantine_strays(autograded, allowed, work / "quarantine")
-        record = _grade_notebook(layout, student_id, name, settings=settings,
-                                 timeout=min(float(settings["notebook_timeout_seconds"]), remaining),
-                                 extra_env=extra_env, token=token, log_dir=log_dir, auto_ids=auto_ids[name])
+        entry["current"] = name
+        journal.put(student_id, entry)
+        guards.files.restore()
+        try:
+            with guards.gradebook.watch(student_id, name, events):
+                record = _grade_notebook(layout, student_id, name, settings=settings,
+                                         timeout=min(float(settings["notebook_timeout_seconds"]), remaining),
+                                         extra_env=extra_env, token=token, log_dir=log_dir, auto_ids=auto_ids[name])
+        finally:
+            shutil.rmtree(kernel_homes, ignore_errors=True)
+            changed = guards.files.check_and_restore()
+            if changed:
+                events.append({"event": "grading_files_restored", "notebook": name, "files": changed})
+        if events and events[-1].get("event") == "gradebook_restored" and events[-1].get("notebook") == name:
+            # The record's score was read before the gradebook was put back: read it again.
+            grades = notebook_grades(layout, student_id, name)
+            record["auto_score"] = sum(float(grades[key]["auto"] or 0) for key in grades if key in auto_ids[name])
         entry["notebooks"][name] = record
+        entry["integrity"] = list(events)
         journal.put(student_id, entry)
         echo(f"{student_id}: {name} {record['status']} ({record['seconds']:.0f} s, "
              f"autograded {record['auto_score']:g} points)")
     entry["quarantined"] += _quarantine_strays(autograded, allowed, work / "quarantine")
-    entry["integrity"] = _read_integrity_events(integrity_log)
+    for note in guards.data.check():
+        events.append({"event": "grading_data_restored", "when": "after this submission", "details": note})
+    for event in events:
+        if event["event"] != "grading_data_restored" or event.get("when") == "after this submission":
+            echo(f"{student_id}: INTEGRITY {integrity.describe_event(event)}")
+    entry["integrity"] = _read_integrity_events(integrity_log) + events
     for path in sorted(submitted.glob("*.ipynb")):
         with contextlib.suppress(Exception):
             flags = integrity.suspicious_code(nbformat.read(str(path), as_version=4))
             if flags:
                 entry["suspicious"][path.stem] = flags
     shutil.rmtree(data_root, ignore_errors=True)
-    entry.update(status="graded", finished_at=_now(), seconds=round(time.monotonic() - started, 1))
+    shutil.rmtree(kernel_homes, ignore_errors=True)
+    entry.update(status="graded", current=None, finished_at=_now(), seconds=round(time.monotonic() - started, 1))
     journal.put(student_id, entry)
+    guards.gradebook.save_snapshot()
     return entry
 
 
@@ -508,7 +990,9 @@ def autograde(course_dir=None, *, db_url: str | None = None, students: list[str]
     """Autograde every collected submission (or ``students``); return the journal.
 
     ``jobs`` submissions are graded at once (each in its own processes; 1 by default). A
-    submission that crashes the grader is recorded as an error and the others go on.
+    submission that crashes the grader is recorded as an error and the others go on. Students
+    whose last grading was interrupted are graded first, one at a time, so that a submission
+    that kills the grader is found alone.
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}.")
@@ -516,7 +1000,6 @@ def autograde(course_dir=None, *, db_url: str | None = None, students: list[str]
     if not layout.config_path.is_file():
         raise PaysagesError(f"{layout.root} is not a released course directory: run `paysages release` first.")
     settings = prepare_course_dir(layout, overrides) if overrides else load_grading_settings(layout)
-    shutil.copyfile(CONFIG_TEMPLATE, layout.config_path)
     names = notebook_names(layout)
     cells = assignment_cells(source_paths(layout))
     auto_ids = {name: {cell.grade_id for cell in cells if cell.notebook == name and cell.kind == "auto"}
@@ -526,45 +1009,80 @@ def autograde(course_dir=None, *, db_url: str | None = None, students: list[str]
     unknown = sorted(set(selected) - set(available))
     if unknown:
         raise PaysagesError(f"No collected submission for: {', '.join(unknown)} (run `paysages collect`).")
+    explicit = set(students or [])
     # Longest submissions first, so that parallel graders finish together.
     selected = sorted(selected, key=lambda student: -len(list(layout.submitted_dir(student).glob("*.ipynb"))))
-    prepare_grading_data(layout, settings)
+    guards = GradingGuards.create(layout, settings)
     journal = Journal(layout)
 
     def grade(student_id: str) -> None:
         try:
             autograde_student(layout, student_id, settings=settings, journal=journal, names=names,
-                              auto_ids=auto_ids, force=force, echo=echo)
+                              auto_ids=auto_ids, force=force, echo=echo, guards=guards,
+                              explicit=student_id in explicit)
         except Exception as error:  # One submission never stops the others.
             entry = journal.get(student_id) or {}
             entry.update(status="error", error=f"{type(error).__name__}: {error}", finished_at=_now())
             journal.put(student_id, entry)
             echo(f"{student_id}: grading error, moving on: {error}")
 
-    if jobs == 1:
-        for student_id in selected:
-            try:
-                grade(student_id)
-            except KeyboardInterrupt:
-                echo(f"{student_id}: interrupted; run autograde again to finish (graded students are kept)")
-                raise
-    else:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-            for future in [pool.submit(grade, student_id) for student_id in selected]:
-                future.result()
+    interrupted = [student for student in selected if (journal.get(student) or {}).get("status") == "running"]
+    others = [student for student in selected if student not in interrupted]
+    for group, workers in ((interrupted, 1), (others, jobs)):
+        if workers == 1:
+            for student_id in group:
+                try:
+                    grade(student_id)
+                except KeyboardInterrupt:
+                    echo(f"{student_id}: interrupted; run autograde again to finish (graded students are kept)")
+                    raise
+        else:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+                for future in [pool.submit(grade, student_id) for student_id in group]:
+                    future.result()
+    guards.gradebook.save_snapshot()
     return journal.snapshot()
 
 
+def grading_failures(journal: dict, students: list[str] | None = None) -> dict[str, str]:
+    """student -> why its submission is not fully graded (nbgrader error, rejected, failed...)."""
+    failures = {}
+    for student, entry in sorted(journal.get("students", {}).items()):
+        if students and student not in students:
+            continue
+        status = entry.get("status")
+        if status != "graded":
+            failures[student] = f"{status}: {entry.get('error') or 'no detail'}"
+            continue
+        broken = [name for name, record in entry.get("notebooks", {}).items() if record.get("status") == "error"]
+        if broken:
+            failures[student] = "nbgrader failed on " + ", ".join(broken) + " (see its log)"
+    return failures
+
+
 # Feedback ---------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class FeedbackResult:
+    """The feedback pages written per student, and what went wrong (nbgrader, withheld pages)."""
+
+    pages: dict[str, list[Path]]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
 def feedback(course_dir=None, *, db_url: str | None = None, students: list[str] | None = None,
-             echo=print) -> dict[str, list[Path]]:
+             echo=print) -> FeedbackResult:
     """Generate HTML feedback (hidden tests removed) and check every page for hidden-test text.
 
     A page that still quotes a hidden-test line (other than one the student wrote) is deleted
     and reported: it never reaches the student.
     """
     layout = CourseLayout.create(course_dir, db_url=db_url)
-    shutil.copyfile(CONFIG_TEMPLATE, layout.config_path)
+    _write_atomic(layout.config_path, CONFIG_TEMPLATE.read_bytes())
+    problems = []
     journal = load_journal(layout)
     graded = [student for student, entry in sorted(journal["students"].items()) if entry.get("status") == "graded"]
     selected = [check_student_id(student) for student in students] if students else graded
@@ -577,8 +1095,9 @@ def feedback(course_dir=None, *, db_url: str | None = None, students: list[str] 
         result = run_nbgrader(layout, ["generate_feedback", layout.assignment, "--force", *call],
                               log_name="generate_feedback")
         if result.returncode != 0:
-            echo(f"nbgrader generate_feedback failed (exit {result.returncode}); see "
-                 f"{layout.grading_dir / 'logs' / 'generate_feedback.log'}")
+            problems.append(f"nbgrader generate_feedback {' '.join(call)} failed (exit {result.returncode}); see "
+                            f"{layout.grading_dir / 'logs' / 'generate_feedback.log'}".replace("  ", " "))
+            echo(problems[-1])
     if not students:
         # Scan every page nbgrader wrote, whatever the journal says about its student.
         feedback_root = layout.root / "feedback"
@@ -595,10 +1114,11 @@ def feedback(course_dir=None, *, db_url: str | None = None, students: list[str] 
             if submitted.is_file():
                 with contextlib.suppress(Exception):
                     own = integrity.student_text(nbformat.read(str(submitted), as_version=4))
-            problems = integrity.scan_feedback_html(page.read_text(encoding="utf-8"), hidden, own)
-            if problems:
+            if problems_found := integrity.scan_feedback_html(page.read_text(encoding="utf-8"), hidden, own):
                 page.unlink()
-                echo(f"{student_id}: feedback {page.name} WITHHELD, it quotes hidden tests: {problems[:3]}")
+                problems.append(f"{student_id}: feedback {page.name} WITHHELD, it quotes hidden tests: "
+                                f"{problems_found[:3]}")
+                echo(problems[-1])
                 continue
             written.append(page)
         # Only the HTML pages go back to students.
@@ -609,8 +1129,10 @@ def feedback(course_dir=None, *, db_url: str | None = None, students: list[str] 
                 elif path.is_dir() and not any(path.iterdir()):
                     path.rmdir()
         pages[student_id] = written
+        if not written and student_id in graded:
+            problems.append(f"{student_id}: graded, but no feedback page was written")
         echo(f"{student_id}: {len(written)} feedback page(s) in {layout.relative(folder)}")
-    return pages
+    return FeedbackResult(pages=pages, problems=problems)
 
 
 # Demo ---------------------------------------------------------------------------------------------

@@ -11,6 +11,11 @@
     paysages report    [--out FILE] [--course-dir DIR] [--db-url URL]
     paysages submit    --student-id ID [--notebooks DIR] [--run-dir DIR] --out FILE.zip
 
+Exit status: 0 when everything went through; 2 on an error that stopped the command;
+:data:`EXIT_INCOMPLETE` (3) when ``autograde`` could not grade some submission (nbgrader
+failed on a notebook, a submission was rejected or marked failed) or ``feedback`` could not
+give some student their pages. A summary line says who.
+
 The course directory defaults to ``build/course``; the gradebook to SQLite in it, or
 ``PAYSAGES_GRADEBOOK_URL`` / ``--db-url`` (any SQLAlchemy URL, PostgreSQL included). The
 instructor commands need a source checkout of the kit with the ``instructor`` extra
@@ -28,6 +33,9 @@ from paysages.errors import PaysagesError
 from paysages.submit import DEFAULT_SUBMISSION_PATTERN, add_submit_command
 
 DEFAULT_COURSE_DIR = Path("build") / "course"
+EXIT_ERROR = 2
+# Some submissions or students were not fully processed; the others were.
+EXIT_INCOMPLETE = 3
 
 
 def _instructor_module(name: str):
@@ -83,16 +91,22 @@ def _command_autograde(arguments) -> int:
         raise PaysagesError(f"--jobs must be at least 1, got {arguments.jobs}.")
     journal = pipeline.autograde(arguments.course_dir, db_url=arguments.db_url, students=arguments.student,
                                  force=arguments.force, overrides=overrides or None, jobs=arguments.jobs)
-    failed = [student for student, entry in journal["students"].items() if entry.get("status") != "graded"]
-    if failed:
-        print(f"Not fully graded: {', '.join(sorted(failed))} (see the journal and logs in the course directory)")
-    return 0
+    considered = arguments.student or sorted(journal["students"])
+    failures = pipeline.grading_failures(journal, considered)
+    for student, reason in failures.items():
+        print(f"  NOT GRADED {student}: {reason}")
+    print(f"Autograde: {len(considered) - len(failures)} of {len(considered)} submission(s) graded, "
+          f"{len(failures)} not" + (" (see the journal and logs in the course directory)" if failures else ""))
+    return EXIT_INCOMPLETE if failures else 0
 
 
 def _command_feedback(arguments) -> int:
     pipeline = _instructor_module("pipeline")
-    pipeline.feedback(arguments.course_dir, db_url=arguments.db_url, students=arguments.student)
-    return 0
+    result = pipeline.feedback(arguments.course_dir, db_url=arguments.db_url, students=arguments.student)
+    pages = sum(len(items) for items in result.pages.values())
+    print(f"Feedback: {pages} page(s) for {len(result.pages)} student(s), {len(result.problems)} problem(s)"
+          + ("" if result.ok else ": " + "; ".join(result.problems[:5])))
+    return 0 if result.ok else EXIT_INCOMPLETE
 
 
 def _command_export(arguments) -> int:
@@ -172,7 +186,7 @@ def main(argv=None) -> int:
         return int(arguments.handler(arguments) or 0)
     except PaysagesError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":
