@@ -71,6 +71,30 @@ def course_config() -> dict:
         raise PaysagesError(f"Cannot read the course settings {COURSE_CONFIG_PATH}: {error}") from error
 
 
+@dataclasses.dataclass(frozen=True)
+class BonusSettings:
+    """Which graded cells are bonus points: they add to a grade, never to the maximum."""
+
+    notebooks: frozenset[str]
+    cells: dict[str, frozenset[str]]
+
+    def is_bonus(self, notebook: str, grade_id: str) -> bool:
+        return notebook in self.notebooks or grade_id in self.cells.get(notebook, frozenset())
+
+
+def bonus_settings(config: dict | None = None) -> BonusSettings:
+    """``bonus_notebooks`` (every graded cell of them) and ``bonus_cells`` (notebook -> grade ids)."""
+    config = course_config() if config is None else config
+    notebooks = config.get("bonus_notebooks", [])
+    cells = config.get("bonus_cells", {})
+    if not isinstance(notebooks, list) or not all(isinstance(name, str) for name in notebooks):
+        raise PaysagesError(f"bonus_notebooks must be a list of notebook names in {COURSE_CONFIG_PATH}.")
+    if not isinstance(cells, dict) or not all(
+            isinstance(ids, list) and all(isinstance(item, str) for item in ids) for ids in cells.values()):
+        raise PaysagesError(f"bonus_cells must map notebook names to lists of grade ids in {COURSE_CONFIG_PATH}.")
+    return BonusSettings(frozenset(notebooks), {name: frozenset(ids) for name, ids in cells.items()})
+
+
 def check_student_id(student_id: str) -> str:
     """Return ``student_id`` if it is safe as a folder name, else raise ValueError."""
     if not isinstance(student_id, str) or not STUDENT_ID_PATTERN.match(student_id) or ".." in student_id:

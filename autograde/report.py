@@ -2,9 +2,12 @@
 
 Scores come from the gradebook; the graded cells, their points and whether they are autograded
 (code test cells) or manually graded (written answers) come from the source notebooks. A
-notebook that was never graded counts 0. The journal's record of each autograded notebook is
-compared with the gradebook: a difference (a gradebook changed behind the pipeline's back, or a
-manual regrade) is shown in the ``check`` column.
+notebook that was never graded counts 0. Bonus cells (``bonus_notebooks`` and ``bonus_cells`` of
+``autograde/course.json``) add to a student's total but never to the maximum: they have their
+own ``bonus`` columns. The ``check`` column shows what an instructor should look at: the
+journal's record of an autograded notebook that differs from the gradebook, a manual score
+given to an autograded cell after the last autograde (compared with the pipeline's snapshot),
+and the gradebook changes a submission's grading made and the pipeline undid.
 """
 
 from __future__ import annotations
@@ -17,33 +20,58 @@ import io
 import json
 from pathlib import Path
 
-from autograde.layout import CourseLayout
+from autograde.integrity import describe_event
+from autograde.layout import BonusSettings, CourseLayout, bonus_settings
 from autograde.notebooks import GradedCell, assignment_cells
-from autograde.pipeline import gradebook, load_journal, notebook_names, source_paths
+from autograde.pipeline import gradebook, load_gradebook_snapshot, load_journal, notebook_names, source_paths
+from paysages.errors import PaysagesError
 
 
 @dataclasses.dataclass
 class StudentGrades:
     student: str
     status: str
-    # notebook -> {"auto", "manual", "auto_max", "manual_max", "pending"}
+    # notebook -> {"auto", "manual", "bonus", "auto_max", "manual_max", "bonus_max", "pending", "autograded"}
+    # ("auto"/"manual" exclude bonus cells; "autograded": every autograded point, bonus included)
     notebooks: dict[str, dict]
     # grade key "notebook/grade_id" -> (score, max)
     cells: dict[str, tuple[float, float]]
     check: str
 
     def totals(self) -> dict:
-        auto = sum(item["auto"] for item in self.notebooks.values())
-        manual = sum(item["manual"] for item in self.notebooks.values())
+        def total(key):
+            return sum(item[key] for item in self.notebooks.values())
+
+        auto, manual, bonus = total("auto"), total("manual"), total("bonus")
         return {
             "auto_total": auto,
-            "auto_max": sum(item["auto_max"] for item in self.notebooks.values()),
+            "auto_max": total("auto_max"),
             "manual_total": manual,
-            "manual_max": sum(item["manual_max"] for item in self.notebooks.values()),
-            "manual_pending": sum(item["pending"] for item in self.notebooks.values()),
-            "total": auto + manual,
-            "max_score": sum(item["auto_max"] + item["manual_max"] for item in self.notebooks.values()),
+            "manual_max": total("manual_max"),
+            "manual_pending": total("pending"),
+            "bonus_total": bonus,
+            "bonus_max": total("bonus_max"),
+            "total": auto + manual + bonus,
+            # Bonus points never raise the maximum.
+            "max_score": total("auto_max") + total("manual_max"),
         }
+
+
+def check_bonus_cells(cells: list[GradedCell], bonus: BonusSettings, names: list[str]) -> None:
+    """Refuse bonus cells a released notebook does not have (a typo would count them as required).
+
+    Notebooks that are not part of this release (a course released with fewer notebooks) are
+    ignored.
+    """
+    known = {(cell.notebook, cell.grade_id) for cell in cells}
+    unknown = [f"{name}/{grade_id}" for name, ids in sorted(bonus.cells.items()) if name in names
+               for grade_id in sorted(ids) if (name, grade_id) not in known]
+    if unknown:
+        raise PaysagesError("autograde/course.json names bonus cells the course does not have: " + ", ".join(unknown))
+
+
+def _gradebook_events(entry: dict) -> list[dict]:
+    return [event for event in entry.get("integrity", []) if event.get("event") == "gradebook_restored"]
 
 
 def _students(layout: CourseLayout, journal: dict) -> list[str]:
@@ -65,12 +93,16 @@ def collect_grades(layout: CourseLayout) -> tuple[list[StudentGrades], list[Grad
 
     names = notebook_names(layout)
     cells = assignment_cells(source_paths(layout))
+    bonus = bonus_settings()
+    check_bonus_cells(cells, bonus, names)
     journal = load_journal(layout)
+    snapshot = load_gradebook_snapshot(layout)
     results = []
     with gradebook(layout) as book:
         for student in _students(layout, journal):
             entry = journal["students"].get(student, {})
-            notebooks, cell_scores, mismatches = {}, {}, []
+            saved = snapshot.get(student, {})
+            notebooks, cell_scores, mismatches, overrides = {}, {}, [], []
             for name in names:
                 grades = {}
                 try:
@@ -78,32 +110,49 @@ def collect_grades(layout: CourseLayout) -> tuple[list[StudentGrades], list[Grad
                     grades = {grade.name: grade for grade in submitted.grades}
                 except MissingEntry:
                     pass
-                item = {"auto": 0.0, "manual": 0.0, "auto_max": 0.0, "manual_max": 0.0, "pending": 0}
+                item = {"auto": 0.0, "manual": 0.0, "bonus": 0.0, "auto_max": 0.0, "manual_max": 0.0,
+                        "bonus_max": 0.0, "pending": 0, "autograded": 0.0}
                 for cell in (cell for cell in cells if cell.notebook == name):
                     grade = grades.get(cell.grade_id)
+                    score = 0.0
                     if cell.kind == "auto":
-                        item["auto_max"] += cell.points
-                        score = 0.0
                         if grade is not None:
                             score = float(grade.manual_score if grade.manual_score is not None else grade.auto_score or 0)
-                        item["auto"] += score
+                            # A manual score of an autograded cell is an instructor's override: shown
+                            # unless the last autograde already had it (the pipeline's snapshot).
+                            known = saved.get(cell.key, {}).get("manual")
+                            if grade.manual_score is not None and (known is None or abs(float(known) - score) > 1e-9):
+                                overrides.append(f"{cell.key} {score:g} (autograded {float(grade.auto_score or 0):g})")
+                        item["autograded"] += score
+                    elif grade is not None:
+                        if grade.manual_score is not None:
+                            score = float(grade.manual_score)
+                        elif grade.needs_manual_grade:
+                            item["pending"] += 1
+                        else:
+                            score = float(grade.auto_score or 0)
+                    if bonus.is_bonus(name, cell.grade_id):
+                        item["bonus"] += score
+                        item["bonus_max"] += cell.points
                     else:
-                        item["manual_max"] += cell.points
-                        score = 0.0
-                        if grade is not None:
-                            if grade.manual_score is not None:
-                                score = float(grade.manual_score)
-                            elif grade.needs_manual_grade:
-                                item["pending"] += 1
-                            else:
-                                score = float(grade.auto_score or 0)
-                        item["manual"] += score
+                        item[cell.kind] += score
+                        item[f"{cell.kind}_max"] += cell.points
                     cell_scores[cell.key] = (score, cell.points)
                 notebooks[name] = item
                 recorded = entry.get("notebooks", {}).get(name, {}).get("auto_score")
-                if recorded is not None and abs(float(recorded) - item["auto"]) > 1e-6:
+                if recorded is not None and abs(float(recorded) - item["autograded"]) > 1e-6:
                     mismatches.append(name)
-            check = "ok" if not mismatches else "gradebook differs from the journal: " + ", ".join(mismatches)
+            problems = []
+            if mismatches:
+                problems.append("gradebook differs from the journal: " + ", ".join(mismatches))
+            if overrides:
+                problems.append("manual scores of autograded cells set after the last autograde: " + ", ".join(overrides))
+            restored = _gradebook_events(entry)
+            if restored:
+                victims = sorted({name for event in restored for name in event.get("students", [])})
+                problems.append(f"its grading changed the gradebook ({sum(event.get('rows', 0) for event in restored)} "
+                                f"row(s) of {', '.join(victims)}), restored")
+            check = "; ".join(problems) or "ok"
             results.append(StudentGrades(student, entry.get("status", "not autograded"), notebooks, cell_scores, check))
     return results, cells
 
@@ -115,8 +164,9 @@ def export_csv(course_dir=None, out=None, *, db_url: str | None = None) -> list[
     names = notebook_names(layout)
     fields = ["student", "status"]
     for name in names:
-        fields += [f"{name} auto", f"{name} manual", f"{name} max"]
-    fields += ["auto_total", "auto_max", "manual_total", "manual_max", "manual_pending", "total", "max_score", "check"]
+        fields += [f"{name} auto", f"{name} manual", f"{name} bonus", f"{name} max"]
+    fields += ["auto_total", "auto_max", "manual_total", "manual_max", "manual_pending", "bonus_total", "bonus_max",
+               "total", "max_score", "check"]
     rows = []
     for student in grades:
         row = {"student": student.student, "status": student.status}
@@ -124,6 +174,7 @@ def export_csv(course_dir=None, out=None, *, db_url: str | None = None) -> list[
             item = student.notebooks[name]
             row[f"{name} auto"] = item["auto"]
             row[f"{name} manual"] = item["manual"]
+            row[f"{name} bonus"] = item["bonus"]
             row[f"{name} max"] = item["auto_max"] + item["manual_max"]
         row.update(student.totals())
         row["check"] = student.check
@@ -176,7 +227,8 @@ def write_report(course_dir=None, out=None, *, db_url: str | None = None) -> Pat
         collect_report = json.loads(report_path.read_text(encoding="utf-8"))
 
     graded = [student for student in grades if student.status == "graded"]
-    auto_max = sum(cell.points for cell in cells if cell.kind == "auto")
+    bonus = bonus_settings()
+    auto_max = sum(cell.points for cell in cells if cell.kind == "auto" and not bonus.is_bonus(cell.notebook, cell.grade_id))
     picture = _histogram_png([student.totals()["auto_total"] for student in graded], auto_max)
 
     rows = []
@@ -185,7 +237,8 @@ def write_report(course_dir=None, out=None, *, db_url: str | None = None) -> Pat
         entry = journal["students"].get(student.student, {})
         per_notebook = "".join(
             f"<td>{student.notebooks[name]['auto']:g}/{student.notebooks[name]['auto_max']:g}"
-            f"<br><small>{html.escape(str(entry.get('notebooks', {}).get(name, {}).get('status', '')))}</small></td>"
+            + (f" +{student.notebooks[name]['bonus']:g} bonus" if student.notebooks[name]["bonus_max"] else "")
+            + f"<br><small>{html.escape(str(entry.get('notebooks', {}).get(name, {}).get('status', '')))}</small></td>"
             for name in names)
         paths = [
             f"submitted (student's own run): {layout.relative(layout.submitted_dir(student.student))}",
@@ -197,17 +250,12 @@ def write_report(course_dir=None, out=None, *, db_url: str | None = None) -> Pat
         notes = [f"collect rejected {item['file']}: {item['reason']}" for item in collected.get("rejected", [])]
         notes += [f"quarantined file written by the notebooks: {name}" for name in entry.get("quarantined", [])]
         for event in entry.get("integrity", []):
-            if event.get("event") == "guard":
-                restored = ", ".join(event.get("restored", []))
-                notes.append(f"{event.get('notebook')}/{event.get('grade_id')}: restored {restored}")
-            elif event.get("event") == "aborted":
-                notes.append(f"{event.get('notebook')}: execution aborted ({event.get('reason', '')[:120]})")
-            elif event.get("event") == "output_truncated":
-                notes.append(f"{event.get('notebook')}: output of cell {event.get('cell_index')} truncated")
-            elif event.get("event") == "cells_restored":
-                notes.append(f"{event.get('notebook')}: missing cells restored: {', '.join(event.get('cells', []))}")
-            elif event.get("event") == "cell_changed":
-                notes.append(f"{event.get('notebook')}/{event.get('grade_id')}: {event.get('attribute')} changed, restored")
+            description = describe_event(event)
+            if description and event.get("event") in ("gradebook_restored", "grading_files_restored",
+                                                       "grading_data_restored"):
+                notes.append(f"INTEGRITY: {description}")
+            elif description:
+                notes.append(description)
         for notebook, flags in entry.get("suspicious", {}).items():
             notes += [f"{notebook}: review — {flag}" for flag in flags]
         if student.check != "ok":
@@ -219,6 +267,7 @@ def write_report(course_dir=None, out=None, *, db_url: str | None = None) -> Pat
             f"<td>{totals['auto_total']:g}/{totals['auto_max']:g}</td>"
             f"<td>{totals['manual_total']:g}/{totals['manual_max']:g}"
             f"{' (' + str(totals['manual_pending']) + ' to grade)' if totals['manual_pending'] else ''}</td>"
+            f"<td>{totals['bonus_total']:g}</td>"
             f"<td>{totals['total']:g}/{totals['max_score']:g}</td>{per_notebook}"
             f"<td>{_list(paths)}</td><td>{_list(notes)}</td></tr>")
 
@@ -228,7 +277,8 @@ def write_report(course_dir=None, out=None, *, db_url: str | None = None) -> Pat
             continue
         passed = sum(1 for student in graded if student.cells.get(cell.key, (0, 0))[0] >= cell.points - 1e-9)
         rate = passed / len(graded) if graded else 0.0
-        test_rows.append(f"<tr><td>{html.escape(cell.notebook)}</td><td>{html.escape(cell.grade_id)}</td>"
+        label = "bonus" if bonus.is_bonus(cell.notebook, cell.grade_id) else ""
+        test_rows.append(f"<tr><td>{html.escape(cell.notebook)}</td><td>{html.escape(cell.grade_id)}</td><td>{label}</td>"
                          f"<td>{cell.points:g}</td><td>{passed}/{len(graded)}</td><td>{rate:.0%}</td></tr>")
     unmatched = [f"{item['file']}: {item['reason']}" for item in collect_report.get("unmatched", [])]
     headers = "".join(f"<th>{html.escape(name)}</th>" for name in names)
@@ -239,15 +289,16 @@ padding:4px 8px;vertical-align:top}}th{{background:#eee}}small{{color:#555}}ul{{
 </head><body>
 <h1>Grading report — {html.escape(layout.course_id)} / {html.escape(layout.assignment)}</h1>
 <p>{len(grades)} student(s), {len(graded)} autograded. Course directory: {html.escape(str(layout.root))}.
-Autograded points come from the grading-mode re-run; written answers are graded by hand (nbgrader formgrader).</p>
+Autograded points come from the grading-mode re-run; written answers are graded by hand (nbgrader formgrader).
+Bonus points add to the total, never to the maximum.</p>
 <h2>Grade distribution</h2>
 <img alt="grade distribution" src="data:image/png;base64,{picture}">
 <h2>Students</h2>
-<table><tr><th>student</th><th>autograded</th><th>written answers</th><th>total</th>{headers}
+<table><tr><th>student</th><th>autograded</th><th>written answers</th><th>bonus</th><th>total</th>{headers}
 <th>where</th><th>notes</th></tr>
 {''.join(rows)}</table>
 <h2>Test pass rates</h2>
-<table><tr><th>notebook</th><th>test cell</th><th>points</th><th>full marks</th><th>rate</th></tr>
+<table><tr><th>notebook</th><th>test cell</th><th>bonus</th><th>points</th><th>full marks</th><th>rate</th></tr>
 {''.join(test_rows)}</table>
 <h2>Files collect could not match</h2>
 {_list(unmatched) or '<p>None.</p>'}
