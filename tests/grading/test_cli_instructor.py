@@ -58,7 +58,16 @@ def test_instructor_colab_notebook_structure():
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
     for step in ("pipeline.release(", "pipeline.collect(", "pipeline.autograde(", "pipeline.feedback(",
-                 "report.export_csv(", "report.write_report(", "drive.mount(", "[instructor]"):
+                 "report.export_csv(", "report.write_report(", "drive.mount(", "[instructor]",
+                 "drive.flush_and_unmount()", "st_size"):
         assert step in code, step
     assert "LOCAL_TEST" in code and "IN_COLAB" in code
+    # One student at a time, each saved to Drive at once (a recycled runtime loses one at most).
+    grading = next(cell.source for cell in notebook.cells if "pipeline.autograde(" in cell.source)
+    assert "for number, student in enumerate(students" in grading and "students=[student]" in grading
+    loop = grading[grading.index("for number, student"):]
+    assert loop.index("pipeline.autograde(") < loop.index("save_to_drive(") < loop.index("print(")
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            compile(cell.source, "<instructor_colab>", "exec")
     assert json.loads(path.read_text(encoding="utf-8"))["metadata"]["accelerator"] == "GPU"
