@@ -1,21 +1,25 @@
 """Session fixtures of the grading tests: one released course directory, one graded corpus.
 
 The expensive work (nbgrader release, grading every corpus submission, feedback, export,
-report) happens once per session, in ``graded_course``; the tests only read its results.
+report) happens once per session, in ``graded_course``, through the real command-line entry
+point (``paysages.cli.main``); the tests only read its results and exit statuses.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import dataclasses
+import io
 import json
 import os
 import time
+import types
 from pathlib import Path
 
 import pytest
 
 from autograde import pipeline
-from autograde import report as report_module
 from autograde.layout import CourseLayout, load_grading_settings, write_grading_settings
 from autograde.notebooks import GradedCell, assignment_cells
 from tests.grading import corpus
@@ -25,6 +29,30 @@ from tests.grading import corpus
 TEST_GRADING_OVERRIDES = pipeline.QUICK_GRADING_OVERRIDES
 # Submissions graded at once (2 cores: one grader trains while the other starts its kernels).
 TEST_JOBS = int(os.environ.get("PAYSAGES_TEST_GRADING_JOBS", "2"))
+# The CLI options of the grading settings a tight-limits group changes.
+LIMIT_OPTIONS = {"cell_timeout_seconds": "--cell-timeout", "notebook_timeout_seconds": "--notebook-timeout",
+                 "submission_timeout_seconds": "--submission-timeout"}
+TEXT_COLUMNS = {"student", "status", "check"}
+
+
+@dataclasses.dataclass
+class CommandRun:
+    """One ``paysages ...`` call: its arguments, exit status and printed output."""
+
+    argv: list[str]
+    code: int
+    output: str
+
+
+def run_cli(layout: CourseLayout, *argv: str) -> CommandRun:
+    """Run the real ``paysages`` entry point on the course directory, capturing what it prints."""
+    from paysages.cli import main
+
+    arguments = [*argv, "--course-dir", str(layout.root), "--db-url", layout.db_url]
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        code = main(arguments)
+    return CommandRun(arguments, code, buffer.getvalue())
 
 
 @dataclasses.dataclass
@@ -34,6 +62,7 @@ class ReleasedCourse:
     cells: list[GradedCell]
     bundle: Path
     seconds: float
+    release: CommandRun
 
 
 @dataclasses.dataclass
@@ -47,23 +76,47 @@ class GradedCourse:
     report_path: Path
     feedback_pages: dict[str, list[Path]]
     seconds: dict[str, float]
-    messages: list[str]
+    commands: dict[str, CommandRun]
+    alone_files: dict[str, dict[str, bytes]]
 
     @property
     def layout(self) -> CourseLayout:
         return self.released.layout
 
 
+def _collect_report(path: Path):
+    """collect_report.json as objects with the attributes of autograde.collect.CollectReport."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    students = {student: types.SimpleNamespace(**item) for student, item in data["students"].items()}
+    return types.SimpleNamespace(students=students, unmatched=data["unmatched"])
+
+
+def _read_csv(path: Path) -> dict[str, dict]:
+    with open(path, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return {row["student"]: {key: value if key in TEXT_COLUMNS else float(value) for key, value in row.items()}
+            for row in rows}
+
+
+def _grading_files(layout: CourseLayout) -> dict[str, bytes]:
+    paths = [layout.config_path, layout.settings_path, pipeline.kernel_spec_path(layout)]
+    return {layout.relative(path): path.read_bytes() for path in paths}
+
+
 @pytest.fixture(scope="session")
 def released_course(tmp_path_factory) -> ReleasedCourse:
     course_dir = tmp_path_factory.mktemp("grading") / "course"
-    started = time.monotonic()
-    result = pipeline.release(course_dir, db_url=f"sqlite:///{course_dir / 'gradebook.db'}",
-                              overrides=TEST_GRADING_OVERRIDES)
     layout = CourseLayout.create(course_dir, db_url=f"sqlite:///{course_dir / 'gradebook.db'}")
-    names = result["notebooks"]
+    # `paysages release` keeps the settings already in the course directory.
+    write_grading_settings(layout, TEST_GRADING_OVERRIDES)
+    started = time.monotonic()
+    release = run_cli(layout, "release")
+    seconds = time.monotonic() - started
+    assert release.code == 0, release.output
+    names = pipeline.notebook_names(layout)
     cells = assignment_cells([layout.source_dir / f"{name}.ipynb" for name in names])
-    return ReleasedCourse(layout, names, cells, result["bundle"], time.monotonic() - started)
+    bundle = layout.bundle_dir / f"paysages-{layout.assignment}-etudiant.zip"
+    return ReleasedCourse(layout, names, cells, bundle, seconds, release)
 
 
 @pytest.fixture(scope="session")
@@ -78,35 +131,46 @@ def graded_course(released_course, tmp_path_factory) -> GradedCourse:
     (submissions / "README.txt").write_text("export notes\n", encoding="utf-8")
     (submissions / "no-underscore.ipynb").write_text("{}", encoding="utf-8")
 
-    messages: list[str] = []
+    commands: dict[str, CommandRun] = {"release": released_course.release}
     seconds = {}
     started = time.monotonic()
-    collect_report = pipeline.collect(submissions, layout.root, db_url=layout.db_url)
+    commands["collect"] = run_cli(layout, "collect", str(submissions))
     seconds["collect"] = time.monotonic() - started
 
-    normal = [case.student for case in corpus.CASES if case.limits == "normal"]
+    def students(limits):
+        return [argument for case in corpus.CASES if case.limits == limits for argument in ("--student", case.student)]
+
     started = time.monotonic()
-    pipeline.autograde(layout.root, db_url=layout.db_url, students=normal, jobs=TEST_JOBS, echo=messages.append)
+    commands["autograde"] = run_cli(layout, "autograde", *students("normal"), "--jobs", str(TEST_JOBS))
     seconds["autograde"] = time.monotonic() - started
 
     saved = load_grading_settings(layout)
     for limits, overrides in corpus.TIGHT_LIMITS.items():
-        students = [case.student for case in corpus.CASES if case.limits == limits]
+        options = [item for key, value in overrides.items() for item in (LIMIT_OPTIONS[key], str(value))]
         started = time.monotonic()
-        pipeline.autograde(layout.root, db_url=layout.db_url, students=students, overrides=overrides,
-                           echo=messages.append)
+        commands[f"autograde {limits}"] = run_cli(layout, "autograde", *students(limits), *options)
         seconds[f"autograde ({limits} limits)"] = time.monotonic() - started
-    write_grading_settings(layout, {key: saved[key] for key in
-                                    ("cell_timeout_seconds", "notebook_timeout_seconds", "submission_timeout_seconds")})
+    write_grading_settings(layout, {key: saved[key] for key in LIMIT_OPTIONS})
+
+    # The hostile case, alone, last: the grading files before and after it are compared.
+    alone_files = {"before": _grading_files(layout)}
+    started = time.monotonic()
+    commands[f"autograde {corpus.ALONE}"] = run_cli(layout, "autograde", *students(corpus.ALONE))
+    seconds[f"autograde ({corpus.ALONE})"] = time.monotonic() - started
+    alone_files["after"] = _grading_files(layout)
 
     started = time.monotonic()
-    pages = pipeline.feedback(layout.root, db_url=layout.db_url, echo=messages.append)
+    commands["feedback"] = run_cli(layout, "feedback")
     seconds["feedback"] = time.monotonic() - started
     csv_path = layout.reports_dir / "grades.csv"
-    rows = report_module.export_csv(layout.root, csv_path, db_url=layout.db_url)
-    report_path = report_module.write_report(layout.root, db_url=layout.db_url)
+    commands["export"] = run_cli(layout, "export", "--csv", str(csv_path))
+    commands["report"] = run_cli(layout, "report")
+    report_path = layout.reports_dir / "report.html"
     journal = json.loads(layout.journal_path.read_text(encoding="utf-8"))
+    feedback_root = layout.root / "feedback"
+    pages = {folder.name: sorted(layout.feedback_dir(folder.name).glob("*.html"))
+             for folder in sorted(feedback_root.iterdir()) if folder.is_dir()} if feedback_root.is_dir() else {}
     timings = ", ".join(f"{key} {value:.0f} s" for key, value in seconds.items())
     print(f"\n[grading corpus] release {released_course.seconds:.0f} s, {timings}")
-    return GradedCourse(released_course, submissions, collect_report, journal, {row["student"]: row for row in rows},
-                        csv_path, report_path, pages, seconds, messages)
+    return GradedCourse(released_course, submissions, _collect_report(layout.grading_dir / "collect_report.json"),
+                        journal, _read_csv(csv_path), csv_path, report_path, pages, seconds, commands, alone_files)

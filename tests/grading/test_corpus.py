@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import nbformat
 import pytest
 
 from autograde.integrity import html_text, scan_feedback_html
+from autograde.layout import bonus_settings
 from autograde.notebooks import hidden_test_lines
 from tests.grading import corpus
+from tests.grading.conftest import run_cli
 
 pytestmark = pytest.mark.slow
 
 CASES = {case.student: case for case in corpus.CASES}
+# What the hostile case prints: "LEAK:" and the base64 of the source notebook (its code only says "LEAK:" + ...).
+LEAKED_OUTPUT = re.compile(r"LEAK:[A-Za-z0-9+/=]{40}")
 
 
 def _expected(graded_course, student):
@@ -24,12 +29,14 @@ def _expected(graded_course, student):
 
 @pytest.mark.parametrize("student", sorted(CASES))
 def test_each_submission_earns_exactly_its_derived_score(graded_course, student):
-    """Does every notebook of the case score its derived points, no more, no less?"""
+    """Does every notebook of the case score its derived points (bonus apart), no more, no less?"""
     row = graded_course.rows[student]
     expected = _expected(graded_course, student)
-    actual = {name: float(row[f"{name} auto"]) for name in graded_course.released.notebook_names}
+    actual = {name: {"auto": row[f"{name} auto"], "bonus": row[f"{name} bonus"]}
+              for name in graded_course.released.notebook_names}
     assert actual == expected, f"{CASES[student].description}: lost {CASES[student].lost}"
-    assert float(row["auto_total"]) == sum(expected.values())
+    assert row["auto_total"] == sum(item["auto"] for item in expected.values())
+    assert row["bonus_total"] == sum(item["bonus"] for item in expected.values())
     assert graded_course.journal["students"][student]["status"] == "graded"
 
 
@@ -43,6 +50,22 @@ def test_reference_earns_full_marks_and_blank_earns_nothing(graded_course):
     # The reference's written answers wait for the instructor.
     manual_cells = [cell for cell in graded_course.released.cells if cell.kind == "manual"]
     assert reference["manual_pending"] == len(manual_cells)
+
+
+def test_bonus_points_add_to_the_grade_never_to_the_maximum(graded_course):
+    """Do the reference's bonus points raise its total but no student's maximum?"""
+    released = graded_course.released
+    bonus = bonus_settings()
+    bonus_auto = sum(cell.points for cell in released.cells if cell.kind == "auto" and bonus.is_bonus(cell.notebook, cell.grade_id))
+    main_points = sum(cell.points for cell in released.cells if not bonus.is_bonus(cell.notebook, cell.grade_id))
+    assert bonus_auto > 0
+    reference = graded_course.rows["reference"]
+    assert reference["bonus_total"] == bonus_auto
+    assert reference["total"] == reference["auto_total"] + reference["manual_total"] + bonus_auto
+    for row in graded_course.rows.values():
+        assert row["max_score"] == main_points
+        for name in bonus.notebooks & set(released.notebook_names):
+            assert row[f"{name} max"] == 0 and row[f"{name} auto"] == 0
 
 
 def test_no_test_passes_without_student_work(graded_course):
@@ -184,6 +207,7 @@ def test_feedback_holds_no_hidden_test(graded_course):
         text = page.read_text(encoding="utf-8")
         assert scan_feedback_html(text, hidden) == [], page
         assert "HIDDEN TESTS" not in text
+        assert not LEAKED_OUTPUT.search(text), page
     # Students still learn why a test failed: the error's message, without the test's traceback.
     blank_text = " ".join(html_text(page.read_text(encoding="utf-8")) for page in graded_course.feedback_pages["blank"])
     assert "NotImplementedError" in blank_text
@@ -201,11 +225,18 @@ def test_export_has_one_row_per_student_with_consistent_totals(graded_course):
     assert {row["student"] for row in rows} == set(CASES)
     for name in graded_course.released.notebook_names:
         assert {f"{name} auto", f"{name} manual", f"{name} max"} <= set(rows[0])
-    auto_max = sum(cell.points for cell in graded_course.released.cells if cell.kind == "auto")
+    bonus = bonus_settings()
+    auto_max = sum(cell.points for cell in graded_course.released.cells
+                   if cell.kind == "auto" and not bonus.is_bonus(cell.notebook, cell.grade_id))
+    for name in graded_course.released.notebook_names:
+        assert f"{name} bonus" in rows[0]
     for row in rows:
         assert float(row["auto_max"]) == auto_max
-        assert float(row["total"]) == float(row["auto_total"]) + float(row["manual_total"])
-        assert row["check"] == "ok"
+        assert float(row["total"]) == float(row["auto_total"]) + float(row["manual_total"]) + float(row["bonus_total"])
+        if row["student"] == "hostile":
+            assert row["check"].startswith("its grading changed the gradebook (") and row["check"].endswith("restored")
+        else:
+            assert row["check"] == "ok", row
 
 
 def test_report_shows_totals_pass_rates_and_distribution(graded_course):
@@ -220,21 +251,61 @@ def test_report_shows_totals_pass_rates_and_distribution(graded_course):
     assert "submitted (student&#x27;s own run)" in text and "autograded (grading-mode re-run)" in text
 
 
+def test_cli_ran_every_step_and_exits_zero_when_all_went_through(graded_course):
+    """Did `paysages release/collect/autograde/feedback/export/report` each exit 0 with its summary?"""
+    commands = graded_course.commands
+    assert {name: run.code for name, run in commands.items()} == {name: 0 for name in commands}, {
+        name: run.output[-2000:] for name, run in commands.items() if run.code}
+    normal = [case for case in corpus.CASES if case.limits == "normal"]
+    assert len(normal) >= 3
+    assert f"Autograde: {len(normal)} of {len(normal)} submission(s) graded, 0 not" in commands["autograde"].output
+    assert "Feedback: " in commands["feedback"].output and ", 0 problem(s)" in commands["feedback"].output
+    assert f"Wrote {len(CASES)} student row(s)" in commands["export"].output
+
+
+def test_hostile_submission_changes_nothing_for_the_others(graded_course):
+    """Are the gradebook, grading files and data a submission broke put back and reported?"""
+    layout = graded_course.layout
+    events = {}
+    for event in graded_course.journal["students"]["hostile"]["integrity"]:
+        events.setdefault(event["event"], []).append(event)
+    restored = events["gradebook_restored"]
+    assert len(restored) == 1 and {"reference", "blank", "partial", "hostile"} <= set(restored[0]["students"])
+    assert set(events["grading_files_restored"][0]["files"]) == {
+        "nbgrader_config.py changed", "paysages_grading.json changed",
+        "grading/jupyter/kernels/paysages-grading/kernel.json changed",
+        "grading/jupyter_config/nbgrader_config.py added"}
+    assert [event["when"] for event in events["grading_data_restored"]] == ["after this submission"]
+    assert graded_course.alone_files["after"] == graded_course.alone_files["before"]
+    assert "INTEGRITY: 00_prise_en_main: the gradebook was changed" in graded_course.report_path.read_text(encoding="utf-8")
+    # The attack ran (its print is in the grading re-run) but never reached the feedback.
+    autograded = next(layout.autograded_dir("hostile").glob("00_*.ipynb")).read_text(encoding="utf-8")
+    assert LEAKED_OUTPUT.search(autograded)
+    assert graded_course.feedback_pages["hostile"]
+
+
 def test_restarted_grading_keeps_what_was_graded(graded_course):
-    """Does a second autograde skip graded students, and regrade one left 'running' by a crash?"""
-    from autograde import pipeline
+    """Does a restart skip graded students, regrade one left 'running' once, and fail one left twice?"""
+    from paysages.cli_instructor import EXIT_INCOMPLETE
 
     layout = graded_course.layout
     journal = json.loads(layout.journal_path.read_text(encoding="utf-8"))
     journal["students"]["crash"]["status"] = "running"
+    # sysexit: interrupted twice (its notebook killed the grader twice), nothing of it saved.
+    journal["students"]["sysexit"].update(status="running", attempts=2, current="00_prise_en_main", notebooks={})
     layout.journal_path.write_text(json.dumps(journal), encoding="utf-8")
-    messages = []
-    result = pipeline.autograde(layout.root, db_url=layout.db_url, echo=messages.append)
-    skipped = [message for message in messages if "already graded, skipped" in message]
-    assert len(skipped) == len(CASES) - 1
-    assert result["students"]["crash"]["status"] == "graded"
-    expected = _expected(graded_course, "crash")
+    run = run_cli(layout, "autograde")
+    assert run.code == EXIT_INCOMPLETE, run.output[-3000:]
+    assert run.output.count("already graded, skipped") == len(CASES) - 2
+    assert "NOT GRADED sysexit: failed: grading was interrupted 2 times (last in 00_prise_en_main)" in run.output
+    assert f"Autograde: {len(CASES) - 1} of {len(CASES)} submission(s) graded, 1 not" in run.output
+    result = json.loads(layout.journal_path.read_text(encoding="utf-8"))
+    assert result["students"]["crash"]["status"] == "graded" and result["students"]["crash"]["attempts"] == 2
+    expected = {name: item["auto"] + item["bonus"] for name, item in _expected(graded_course, "crash").items()}
     assert {name: record["auto_score"] for name, record in result["students"]["crash"]["notebooks"].items()} == expected
+    failed = result["students"]["sysexit"]
+    assert failed["status"] == "failed"
+    assert all(record["auto_score"] == 0 for record in failed["notebooks"].values())
 
 
 def test_released_bundle_holds_no_solution_or_hidden_test(released_course):
