@@ -1175,6 +1175,6 @@ def run_demo_grading(out_dir, *, quick: bool = True, jobs: int = 2, echo=print) 
     autograde(course_dir, db_url=db_url, force=True, jobs=jobs, echo=echo)
     grades = report_module.export_csv(course_dir, out_dir / "grades.csv", db_url=db_url)
     for row in grades:
-        echo(f"{row['student']}: autograded {row['auto_total']:g} / {row['auto_max']:g} points "
-             f"(written answers to grade by hand: {row['manual_max']:g} points)")
+        echo(f"{row['student']}: autograded {row['auto_total']:g} / {row['auto_max']:g} points, "
+             f"bonus {row['bonus_total']:g} (written answers to grade by hand: {row['manual_max']:g} points)")
     return {row["student"]: row for row in grades}

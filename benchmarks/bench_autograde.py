@@ -65,6 +65,13 @@ def main(argv=None) -> int:
     for name, record in entry["notebooks"].items():
         slowest = ", ".join(f"{label} {value:.0f} s" for label, value in timings.get(name, {}).get("slowest_cells", [])[:3])
         print(f"{name:<24} {record['status']:<8} {record['seconds']:>8.1f} {record['auto_score']:>7g}  {slowest}")
+    from autograde.integrity import describe_event
+
+    # The reference should trip no guard: any event here is a false alarm worth a look.
+    for event in entry["integrity"]:
+        description = describe_event(event)
+        if description:
+            print(f"integrity event: {description}")
     total_points = sum(record["auto_score"] for record in entry["notebooks"].values())
     verdict = "within" if seconds <= GOAL_SECONDS else "OVER"
     print(f"Autograde of one full reference submission: {seconds:.0f} s ({seconds / 60:.1f} min), "
