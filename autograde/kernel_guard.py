@@ -7,8 +7,12 @@ after it. Before a test cell runs, the guard undoes what a submission may have d
 
 * library functions replaced by notebook code (``np.allclose = lambda *a, **k: True``,
   ``keras.Model.evaluate = ...``, ``builtins.len = ...``) get their original back;
-* modules replaced in ``sys.modules`` get their original back; a ``solutions`` module that does
-  not come from the instructor's ``solutions/`` folder is dropped so that it is imported afresh;
+* modules replaced in ``sys.modules`` get their original back; every ``solutions`` module is
+  dropped so that the hidden tests import the instructor's reference afresh from disk (a
+  reference function patched by notebook code never survives into a test cell);
+* the ``PAYSAGES_*`` environment variables the grader set (run folder, data root, mode) get
+  their values back, and ones the notebook added are removed, so that the hidden tests'
+  ``get_settings()`` reads the grader's run folder and data, not a folder of forged results;
 * IPython hooks that can hide errors (input or AST transformers, an instance-level
   ``showtraceback`` or ``run_cell``, custom exception handlers) are reset;
 * notebook globals that shadow built-in names (``len = ...``) are hidden while the test cell
@@ -57,8 +61,12 @@ _state = {
     "user_builtin_names": {},
     "hidden": {},
     "solutions_dir": None,
+    "environ": None,
+    "environment": None,
     "report": [],
 }
+# start() writes the mode it resolved; under grading that is always "fast", which is no tampering.
+_EXPECTED_ADDITIONS = {"PAYSAGES_MODE": "fast"}
 
 
 def _function_of(value):
@@ -203,18 +211,34 @@ def _restore_shell():
             _note(f"sys.{name} restored")
 
 
+def _restore_environment():
+    import os
+
+    baseline = _state["environment"]
+    if baseline is None:
+        return
+    if os.environ is not _state["environ"]:
+        os.environ = _state["environ"]
+        _note("os.environ (replaced by the notebook) restored")
+    for name in [name for name in os.environ if name.startswith("PAYSAGES_") and name not in baseline]:
+        value = os.environ.pop(name)
+        if _EXPECTED_ADDITIONS.get(name) != value:
+            _note(f"os.environ[{name!r}] (set by the notebook) removed")
+    for name, value in baseline.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
+            _note(f"os.environ[{name!r}] restored")
+
+
 def _check_solutions_modules():
     folder = _state["solutions_dir"]
-    if not folder:
-        return
     for name in [name for name in list(_sys.modules) if name == "solutions" or name.startswith("solutions.")]:
-        module = _sys.modules.get(name)
+        module = _sys.modules.pop(name)
         location = getattr(module, "__file__", None) or ""
         paths = list(getattr(module, "__path__", []) or [])
-        genuine = location.startswith(folder) or (
-            name == "solutions" and any(str(path).startswith(folder) for path in paths))
-        if not genuine:
-            del _sys.modules[name]
+        genuine = bool(folder) and (location.startswith(folder) or (
+            name == "solutions" and any(str(path).startswith(folder) for path in paths)))
+        if folder and not genuine:
             _note(f"sys.modules[{name!r}] (not the instructor's module) dropped")
     finders = [finder for finder in _sys.meta_path if _from_notebook(getattr(type(finder), "find_spec", None))
                or _from_notebook(getattr(finder, "find_spec", None))]
@@ -251,6 +275,8 @@ def install(solutions_dir=None):
     cwd = os.getcwd()
     _sys.path[:] = [entry for entry in _sys.path if entry not in ("", ".", cwd)]
     _state["solutions_dir"] = solutions_dir
+    _state["environ"] = os.environ
+    _state["environment"] = {name: value for name, value in os.environ.items() if name.startswith("PAYSAGES_")}
     for name in PRELOADED_MODULES:
         try:
             importlib.import_module(name)
@@ -286,6 +312,7 @@ def before_graded_cell():
     _restore_modules()
     _restore_classes()
     _restore_shell()
+    _restore_environment()
     _check_solutions_modules()
     _hide_shadowed_builtins()
     return list(_state["report"])

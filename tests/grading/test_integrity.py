@@ -130,15 +130,26 @@ GUARD_SCRIPT = textwrap.dedent('''
     import numpy as np
     import keras
     original_allclose, original_len = np.allclose, builtins.len
+    # Point the hidden tests' get_settings() at a folder of forged results, and patch a reference.
+    import os
+    exec("import os; os.environ['PAYSAGES_RUN_DIR'] = '/tmp/forged'; os.environ['PAYSAGES_SEED'] = '1'",
+         {"__name__": "__main__"})
+    import solutions.evaluation
+    exec("import solutions.evaluation as e; e.classification_scores = lambda *a: {'accuracy': 1.0}",
+         {"__name__": "__main__"})
     exec("np.allclose = lambda *a, **k: True", {"np": np, "__name__": "__main__"})
     exec("keras.Model.predict = lambda self, x: 'forged'", {"keras": keras, "__name__": "__main__"})
     exec("import builtins; builtins.len = lambda value: 0", {"__name__": "__main__"})
     restored = guard.before_graded_cell()
+    import solutions.evaluation as fresh_evaluation
     print(json.dumps({
         "restored": restored,
         "allclose": np.allclose is original_allclose,
         "len": builtins.len is original_len,
         "predict": "predict" not in vars(keras.Model),
+        "run_dir": os.environ.get("PAYSAGES_RUN_DIR"),
+        "seed": os.environ.get("PAYSAGES_SEED"),
+        "scores": fresh_evaluation.classification_scores([0, 1], [[0.9, 0.1], [0.8, 0.2]])["accuracy"],
         "again": guard.before_graded_cell(),
     }))
 ''')
@@ -146,17 +157,25 @@ GUARD_SCRIPT = textwrap.dedent('''
 
 @pytest.mark.slow
 def test_kernel_guard_undoes_library_patches(tmp_path):
-    """Does the guard restore np.allclose and builtins.len and drop a patched keras.Model.predict?"""
+    """Does the guard undo patched libraries and references, and give the grader's PAYSAGES_* settings back?"""
     script = tmp_path / "guard_check.py"
     script.write_text(GUARD_SCRIPT, encoding="utf-8")
     guard_source = REPOSITORY_DIR / "autograde" / "kernel_guard.py"
+    environment = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPOSITORY_DIR),
+                   "PAYSAGES_RUN_DIR": str(tmp_path / "grading-run")}
+    # The guard takes the working folder off sys.path: run it from elsewhere than the repository.
     result = subprocess.run([sys.executable, str(script), str(guard_source)], capture_output=True, text=True,
-                            timeout=300, env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"})
+                            timeout=300, env=environment, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["allclose"] and outcome["len"] and outcome["predict"]
     assert "numpy.allclose restored" in outcome["restored"]
     assert "builtins.len restored" in outcome["restored"]
+    # The grader's run folder is back, the added variable is gone, the reference is imported afresh.
+    assert outcome["run_dir"] == str(tmp_path / "grading-run") and outcome["seed"] is None
+    assert "os.environ['PAYSAGES_RUN_DIR'] restored" in outcome["restored"]
+    assert "os.environ['PAYSAGES_SEED'] (set by the notebook) removed" in outcome["restored"]
+    assert outcome["scores"] == 0.5
     assert outcome["again"] == []
 
 
