@@ -27,9 +27,10 @@ def grading() -> bool:
     return bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
-# The mode start() last wrote to PAYSAGES_MODE, so that re-running a set-up cell after changing
-# MODE takes the new choice.
-_mode_written_by_start: str | None = None
+# What start() last wrote to PAYSAGES_MODE ("written"), and the value found there that start()
+# did not write ("imposed": the grader's, the demo's). Re-running a set-up cell after changing
+# MODE then takes the new choice, while an imposed mode stays imposed.
+_mode_state: dict[str, str | None] = {"written": None, "imposed": None}
 
 
 def resolve_mode(requested: str | None) -> str:
@@ -41,9 +42,13 @@ def resolve_mode(requested: str | None) -> str:
     """
     if requested is not None and requested not in MODES:
         raise ValueError(f"MODE = {requested!r} n'existe pas : choisissez \"full\" ou \"fast\".")
-    imposed = os.environ.get("PAYSAGES_MODE")
-    # A value this module wrote itself (an earlier run of the set-up cell) is no imposition.
-    if imposed and imposed != _mode_written_by_start:
+    current = os.environ.get("PAYSAGES_MODE")
+    if not current:
+        _mode_state["imposed"] = None
+    elif current != _mode_state["written"]:
+        _mode_state["imposed"] = current
+    imposed = _mode_state["imposed"]
+    if imposed:
         if requested is not None and requested != imposed:
             print(f"Mode imposé par l'environnement (PAYSAGES_MODE={imposed}) : MODE = {requested!r} est ignoré.")
         return imposed
@@ -78,9 +83,8 @@ def start(
         from paysages.colab import use_drive_for_runs
 
         use_drive_for_runs()
-    global _mode_written_by_start
     resolved_mode = resolve_mode(mode)
-    os.environ["PAYSAGES_MODE"] = _mode_written_by_start = resolved_mode
+    os.environ["PAYSAGES_MODE"] = _mode_state["written"] = resolved_mode
     settings = get_settings(resolved_mode, **overrides)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     report = check_environment(settings)

@@ -71,7 +71,7 @@ def no_imposed_mode(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PAYSAGES_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.setenv("PAYSAGES_DATA_ROOT", str(tmp_path / "datasets"))
-    monkeypatch.setattr(notebook, "_mode_written_by_start", None)
+    monkeypatch.setattr(notebook, "_mode_state", {"written": None, "imposed": None})
 
 
 def test_the_notebook_mode_choice_is_used_and_can_be_changed(no_imposed_mode):
@@ -90,8 +90,10 @@ def test_the_environment_and_grading_impose_fast_mode(no_imposed_mode, monkeypat
     monkeypatch.setenv("PAYSAGES_MODE", "fast")
     assert start("02_cnn", mode="full", quiet=True).settings.mode == "fast"
     assert "PAYSAGES_MODE=fast" in capsys.readouterr().out
+    # Still imposed at the next set-up cell, although start() wrote that same value itself.
+    assert start("03_regularisation", mode="full", quiet=True).settings.mode == "fast"
     monkeypatch.delenv("PAYSAGES_MODE")
-    monkeypatch.setattr(notebook, "_mode_written_by_start", None)
+    monkeypatch.setattr(notebook, "_mode_state", {"written": None, "imposed": None})
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     assert notebook.resolve_mode("full") == "fast"
     assert "mode rapide (fast) est imposé" in capsys.readouterr().out
