@@ -4,6 +4,7 @@
 
     paysages explore DIR --out FILE.html [--model M.keras] [--methods pca,tsne,umap,pca_tsne]
                          [--classes a,b,c] [--max-images N] [--image-size S] [--seed S]
+                         [--labels FILE.csv] [--colour-by COLUMN]
 
 ``paysages.cli`` adds it with :func:`add_explore_command`.
 """
@@ -59,6 +60,8 @@ def _command_explore(arguments) -> int:
             image_size=arguments.image_size,
             max_images=arguments.max_images,
             seed=arguments.seed,
+            labels_path=arguments.labels,
+            colour_by=arguments.colour_by,
         )
     except (ValueError, ImportError) as error:
         # Dataset errors are PaysagesError and reported by paysages.cli.main.
@@ -95,5 +98,10 @@ def add_explore_command(subparsers) -> argparse.ArgumentParser:
     explore.add_argument("--image-size", type=_positive_integer, default=None,
                          help="load images at S x S pixels (default: the model's input size, else 64)")
     explore.add_argument("--seed", type=int, default=0, help="seed of the subset and the maps (default 0)")
+    explore.add_argument("--labels", type=Path, default=None,
+                         help="a CSV with a 'file' column (path inside DIR, e.g. city/city_0001.jpg) and any "
+                              "other columns, each one more attribute to colour the points by")
+    explore.add_argument("--colour-by", default="true_class",
+                         help="the attribute that colours the points when the page opens (default true_class)")
     explore.set_defaults(handler=_command_explore)
     return explore

@@ -735,6 +735,8 @@ def explore_image_folder(
     max_images: int = 500,
     seed: int = 0,
     title: str | None = None,
+    labels_path: str | os.PathLike | None = None,
+    colour_by: str = "true_class",
 ) -> Path:
     """Write the explorer page of an image folder (one sub-folder per class); return its path.
 
@@ -753,6 +755,11 @@ def explore_image_folder(
         max_images: a stratified random subset of at most this many images is shown.
         seed: the seed of the subset and of the reductions.
         title: the page's heading (default: "Feature space of <folder name>").
+        labels_path: a CSV file with a ``file`` column (the image's path inside ``folder``, with
+            forward slashes, as ``city/city_0001.jpg``) and any other columns: each becomes an
+            attribute that can colour the points (a photographer, a season, a second labelling).
+            Images the CSV does not list get "(missing)".
+        colour_by: the attribute that colours the points when the page opens.
 
     Raises:
         DatasetError: the folder (or the model file) does not exist, or no image can be read.
@@ -828,6 +835,12 @@ def explore_image_folder(
     licences = licence_column(root, names, loaded.paths)
     if licences is not None:
         attributes["licence"] = licences
+    if labels_path is not None:
+        attributes = _merge_label_columns(attributes, Path(labels_path).expanduser())
+    if colour_by not in attributes.columns:
+        raise ValueError(
+            f"colour_by={colour_by!r} is not an attribute of this page; choose among {', '.join(attributes.columns)}."
+        )
 
     embeddings = {METHOD_TITLES[method]: reduce_to_2d(features, method, seed) for method in methods}
     counts = pd.Series(attributes["true_class"]).value_counts()
@@ -848,5 +861,32 @@ def explore_image_folder(
         out_path,
         title=title or f"Feature space of {root.resolve().name}",
         subtitle="\n".join(lines),
-        colour_by="true_class",
+        colour_by=colour_by,
     )
+
+
+def _merge_label_columns(attributes: pd.DataFrame, labels_path: Path) -> pd.DataFrame:
+    """Add the columns of a labels CSV (keyed by ``file``) to the page's attributes."""
+    if not labels_path.is_file():
+        raise DatasetError(f"The labels file {labels_path} does not exist.")
+    try:
+        labels = pd.read_csv(labels_path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
+        raise ValueError(f"{labels_path} is not a readable CSV file: {error}") from error
+    if "file" not in labels.columns:
+        raise ValueError(
+            f"{labels_path} needs a 'file' column (each image's path inside the folder, e.g. "
+            f"city/city_0001.jpg); its columns are {', '.join(labels.columns)}."
+        )
+    clashes = sorted(set(labels.columns) & set(attributes.columns) - {"file"})
+    if clashes:
+        raise ValueError(f"{labels_path} repeats the page's own column(s) {', '.join(clashes)}: rename them.")
+    repeated = labels["file"][labels["file"].duplicated()].tolist()
+    if repeated:
+        raise ValueError(f"{labels_path} lists {repeated[0]!r} more than once.")
+    extra = [column for column in labels.columns if column != "file"]
+    if not extra:
+        raise ValueError(f"{labels_path} has no column besides 'file': nothing to colour the points by.")
+    merged = attributes.merge(labels, on="file", how="left")
+    merged[extra] = merged[extra].fillna(MISSING_LABEL)
+    return merged

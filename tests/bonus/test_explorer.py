@@ -443,6 +443,40 @@ def test_explore_command_writes_the_page(small_sample, tmp_path, capsys):
     assert "error: " in capsys.readouterr().err and not (tmp_path / "x.html").exists()
 
 
+def test_any_label_column_from_a_csv_colours_the_points(small_sample, tmp_path, capsys):
+    """Does `--labels FILE.csv --colour-by COLUMN` add a labelling of one's own, keyed by file?"""
+    files = _image_files(small_sample)
+    # A labelling that is not the folder's: the parity of the image number, for all files but one.
+    seasons = {name: ("hiver" if int(name.rsplit("_", 1)[1].split(".")[0]) % 2 else "été") for name in files[1:]}
+    labels_path = tmp_path / "labels.csv"
+    pd.DataFrame({"file": list(seasons), "season": list(seasons.values())}).to_csv(labels_path, index=False)
+    out_path = tmp_path / "labels.html"
+    arguments = _parser().parse_args(
+        ["explore", str(small_sample), "--out", str(out_path), "--methods", "pca",
+         "--labels", str(labels_path), "--colour-by", "season"]
+    )
+    assert arguments.handler(arguments) == 0, capsys.readouterr().err
+    read = _page_data(out_path)
+    values = {label: read["data"][key] for key, label in read["options"]}
+    assert dict(read["options"])[read["selected"]] == "season"
+    for name, season in zip(values["file"], values["season"]):
+        assert season == seasons.get(name, explorer.MISSING_LABEL), name
+    assert values["season"].count(explorer.MISSING_LABEL) == 1
+
+    pd.DataFrame({"path": files, "season": "x"}).to_csv(tmp_path / "no_file.csv", index=False)
+    with pytest.raises(ValueError, match="needs a 'file' column"):
+        explorer.explore_image_folder(small_sample, tmp_path / "x.html", methods="pca",
+                                      labels_path=tmp_path / "no_file.csv")
+    pd.DataFrame({"file": files, "true_class": "x"}).to_csv(tmp_path / "clash.csv", index=False)
+    with pytest.raises(ValueError, match="repeats the page's own column"):
+        explorer.explore_image_folder(small_sample, tmp_path / "x.html", methods="pca",
+                                      labels_path=tmp_path / "clash.csv")
+    with pytest.raises(ValueError, match="colour_by='weather'"):
+        explorer.explore_image_folder(small_sample, tmp_path / "x.html", methods="pca",
+                                      labels_path=labels_path, colour_by="weather")
+    assert not (tmp_path / "x.html").exists()
+
+
 @pytest.mark.parametrize(
     "extra", [["--methods", "pca,lda"], ["--methods", "pca,pca"], ["--max-images", "0"], ["--classes", "a,,b"]]
 )
