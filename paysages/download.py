@@ -127,7 +127,9 @@ def _with_read_timeout(connection_class: type, read_timeout: float) -> type:
     return TimedConnection
 
 
-class _TimedHTTPHandler(urllib.request.HTTPHandler):
+class _ReadTimeoutMixin:
+    """Give the connections an HTTP(S) handler opens a read timeout of their own."""
+
     def __init__(self, read_timeout: float):
         super().__init__()
         self.read_timeout = read_timeout
@@ -136,13 +138,12 @@ class _TimedHTTPHandler(urllib.request.HTTPHandler):
         return super().do_open(_with_read_timeout(http_class, self.read_timeout), request, **options)
 
 
-class _TimedHTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, read_timeout: float):
-        super().__init__()
-        self.read_timeout = read_timeout
+class _TimedHTTPHandler(_ReadTimeoutMixin, urllib.request.HTTPHandler):
+    pass
 
-    def do_open(self, http_class, request, **options):
-        return super().do_open(_with_read_timeout(http_class, self.read_timeout), request, **options)
+
+class _TimedHTTPSHandler(_ReadTimeoutMixin, urllib.request.HTTPSHandler):
+    pass
 
 
 def _build_opener(read_timeout: float) -> urllib.request.OpenerDirector:

@@ -8,20 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from paysages.cli import main
 from tests.data.test_split import _cross_pairs_from_disk
 from tests.data.test_images import (
-    RED,
-    _gif_bytes,
-    _jpeg_bytes,
     _noise_image,
     _png_bytes,
     _png_header_claiming,
-    _rgba_red_square_on_transparent,
     _sixteen_bit_gray,
-    _sixteen_bit_rgb_png,
+    bad_file_contents,
 )
 
 SEVEN_CLASSES = ["city", "field", "forest", "lake", "mountain", "ocean", "road"]
@@ -66,19 +61,9 @@ def _build_verify_folder(root: Path) -> Path:
         (root / class_name).mkdir(parents=True)
         for number in range(GOOD_COUNTS[class_name]):
             _noise_image(100 * class_index + number).save(root / class_name / f"good_{number}.jpg", quality=90)
-    truncated = _jpeg_bytes(_noise_image(1, 96, 96))
     contents = {
-        "corrupt.jpg": b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8,
-        "truncated.jpg": truncated[: len(truncated) // 2],
-        "empty.jpg": b"",
-        "notes.jpg": b"These are my notes about the landscapes, not a photo.\n",
-        "png_inside.jpg": _png_bytes(Image.new("RGB", (40, 30), RED)),
-        "gif_inside.jpg": _gif_bytes(Image.new("RGB", (40, 30), RED)),
-        "cmyk.jpg": _jpeg_bytes(Image.new("CMYK", (40, 30), (0, 255, 255, 0))),
-        "grayscale.jpg": _jpeg_bytes(Image.new("L", (40, 30), 128)),
-        "transparent.png": _png_bytes(_rgba_red_square_on_transparent()),
+        **bad_file_contents(),
         "sixteen_bit_gray.png": _png_bytes(_sixteen_bit_gray(32_896)),
-        "sixteen_bit_rgb.png": _sixteen_bit_rgb_png((65535, 0, 0)),
         # The header claims 30000x30000 pixels: over Pillow's default limit, with no lowering.
         "bomb.png": _png_header_claiming(30_000, 30_000),
     }

@@ -139,15 +139,21 @@ def test_sample_dataset_is_generated_once_and_reused(tmp_path):
     assert {path: path.stat().st_mtime_ns for path in folder.rglob("*.jpg")} == stamps
 
 
+def _landscapes_like_copy(settings):
+    """The split sample's files as a "landscapes" dataset (changing a sample's files regenerates it)."""
+    landscapes = dataclasses.replace(settings, dataset="landscapes")
+    shutil.copytree(settings.dataset_dir, landscapes.dataset_dir)
+    (landscapes.dataset_dir / "paysages_dataset.json").write_text('{"dataset": "landscapes"}')
+    return landscapes
+
+
 def test_missing_class_folder_names_the_notebook_in_french(tmp_path):
     """When a class folder vanished, does the error name it and tell to re-run notebook 00?"""
     settings = get_settings("fast", environ={}, data_root=tmp_path, sample_per_class=5)
     ensure_dataset(settings)
     # A landscapes-like folder with a manifest but no road folder.
-    landscapes = get_settings("fast", environ={}, dataset="landscapes", data_root=tmp_path)
-    shutil.copytree(settings.dataset_dir, landscapes.dataset_dir)
+    landscapes = _landscapes_like_copy(settings)
     shutil.rmtree(landscapes.dataset_dir / "road")
-    (landscapes.dataset_dir / "paysages_dataset.json").write_text('{"dataset": "landscapes"}')
 
     with pytest.raises(DatasetError) as error:
         scan_and_decode(landscapes)
@@ -226,10 +232,7 @@ def test_split_files_missing_from_the_dataset_name_both_notebooks(split_sample):
     """When images of the split are gone from a present dataset, does the error say what to run?"""
     settings, frame = split_sample
     gone = frame["path"].iloc[0]
-    # Changing the files of a sample dataset would regenerate it: use a landscapes-like copy.
-    landscapes = dataclasses.replace(settings, dataset="landscapes")
-    shutil.copytree(settings.dataset_dir, landscapes.dataset_dir)
-    (landscapes.dataset_dir / "paysages_dataset.json").write_text('{"dataset": "landscapes"}')
+    landscapes = _landscapes_like_copy(settings)
     (landscapes.dataset_dir / gone).unlink()
 
     with pytest.raises(DatasetError) as error:
@@ -244,9 +247,7 @@ def test_undecodable_split_file_says_to_fetch_the_dataset_again(split_sample):
     """A damaged image of the split: does the error name it and point to notebook 00, not to a new split?"""
     settings, frame = split_sample
     damaged = frame.loc[frame["subset"] == "validation", "path"].iloc[0]
-    landscapes = dataclasses.replace(settings, dataset="landscapes")
-    shutil.copytree(settings.dataset_dir, landscapes.dataset_dir)
-    (landscapes.dataset_dir / "paysages_dataset.json").write_text('{"dataset": "landscapes"}')
+    landscapes = _landscapes_like_copy(settings)
     (landscapes.dataset_dir / damaged).write_bytes(b"<html>not a photo</html>")
 
     with pytest.raises(DatasetError) as error:

@@ -145,11 +145,13 @@ IGNORED_ENTRIES = {
 GOOD_PER_CLASS = 3
 
 
-def _write_bad_files(root: Path) -> None:
+def bad_file_contents() -> dict[str, bytes]:
+    """The bytes of the bad-file kinds shared by this module and the `data verify` CLI test."""
     generator = np.random.default_rng(0)
-    writes = {
+    truncated = _jpeg_bytes(_noise_image(1, 96, 96))
+    return {
         "corrupt.jpg": b"\xff\xd8\xff\xe0" + generator.bytes(2000),
-        "truncated.jpg": _jpeg_bytes(_noise_image(1, 96, 96))[: len(_jpeg_bytes(_noise_image(1, 96, 96))) // 2],
+        "truncated.jpg": truncated[: len(truncated) // 2],
         "empty.jpg": b"",
         "notes.jpg": b"These are my notes about the landscapes, not a photo.\n",
         "png_inside.jpg": _png_bytes(Image.new("RGB", (40, 30), RED)),
@@ -157,9 +159,15 @@ def _write_bad_files(root: Path) -> None:
         "cmyk.jpg": _jpeg_bytes(Image.new("CMYK", (40, 30), (0, 255, 255, 0))),
         "grayscale.jpg": _jpeg_bytes(Image.new("L", (40, 30), 128)),
         "transparent.png": _png_bytes(_rgba_red_square_on_transparent()),
+        "sixteen_bit_rgb.png": _sixteen_bit_rgb_png((65535, 0, 0)),
+    }
+
+
+def _write_bad_files(root: Path) -> None:
+    writes = {
+        **bad_file_contents(),
         "opaque_alpha.png": _png_bytes(Image.new("RGBA", (40, 30), (*RED, 255))),
         "sixteen_bit.png": _png_bytes(_sixteen_bit_gray(32_896)),
-        "sixteen_bit_rgb.png": _sixteen_bit_rgb_png((65535, 0, 0)),
         "bomb.png": _png_bytes(Image.new("RGB", (200, 200), (0, 128, 0))),
         "photo_without_extension": _jpeg_bytes(_noise_image(2)),
         "readme.txt": b"Photos by many Flickr users.\n",
