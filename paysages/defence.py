@@ -3,7 +3,8 @@
 Every course notebook saves its figures in ``<run folder>/figures/`` and its results in JSON.
 :func:`build_defence_pack` gathers them, section by section, into
 
-* ``soutenance.slides.html``: a reveal.js deck written by nbconvert's slides exporter;
+* ``soutenance.slides.html``: a self-contained reveal.js deck (:mod:`paysages.slides`) that
+  shows as slides offline, in an exam room without network;
 * ``soutenance.pdf``: the same content, one page per section (matplotlib, no LaTeX needed);
 * ``figures/``: each figure at print resolution (300 dpi), ready for another slide tool.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import html
 import io
 import json
 from pathlib import Path
@@ -24,6 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
+from paysages import slides  # noqa: E402
 from paysages.errors import PrerequisiteError  # noqa: E402
 from paysages.runs import RunFolder  # noqa: E402
 
@@ -192,34 +195,27 @@ def _write_pdf(path: Path, title: str, student: str, collected, missing) -> None
 
 
 def _write_slides(path: Path, title: str, student: str, collected, missing) -> None:
-    import nbformat
-    from nbconvert import SlidesExporter
-
-    def slide(text, slide_type="slide"):
-        cell = nbformat.v4.new_markdown_cell(text)
-        cell.metadata["slideshow"] = {"slide_type": slide_type}
-        return cell
-
-    notebook = nbformat.v4.new_notebook()
-    outline = "\n".join(f"1. {name} — {minutes:g} min" for name, minutes in suggested_outline())
-    notebook.cells.append(slide(f"# {title}\n\n{student}\n\n## Plan suggéré (15 minutes)\n\n{outline}"))
+    """Write the deck: a title slide with the suggested plan, one slide per figure, a conclusion."""
+    outline = [f"{name} — {minutes:g} min" for name, minutes in suggested_outline()]
+    cover = f"<p>{slides.text_html(student)}</p>" if student else ""
+    cover += "<h3>Plan suggéré (15 minutes)</h3>" + slides.bullet_list_html(outline)
+    deck = [slides.Slide(title, cover)]
     for section, figures, _ in collected:
-        points = "\n".join(f"- {point}" for point in section.talking_points)
         if not figures:
-            notebook.cells.append(slide(
-                f"## {section.title}\n\n*Section manquante : exécutez le notebook {section.notebook}.ipynb.*"))
+            message = f"Section manquante : exécutez le notebook {section.notebook}.ipynb."
+            deck.append(slides.Slide(section.title, f'<p class="missing">{slides.text_html(message)}</p>'))
             continue
         for index, figure in enumerate(figures):
             encoded = base64.b64encode(_png_bytes(figure, 110)).decode("ascii")
-            text = f"## {section.title}\n\n<img src=\"data:image/png;base64,{encoded}\" style=\"max-height:60vh\">"
+            body = f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(section.title)}">'
             if index == 0:
-                text += f"\n\n{points}"
-            notebook.cells.append(slide(text, "slide" if index == 0 else "subslide"))
-    notebook.cells.append(slide("## Conclusion et perspectives\n\n- Ce qui a le mieux marché, et pourquoi.\n"
-                                "- Ce que vous feriez avec plus de temps ou de données."))
-    exporter = SlidesExporter()
-    body, _ = exporter.from_notebook_node(notebook)
-    path.write_text(body, encoding="utf-8")
+                body += slides.bullet_list_html(section.talking_points)
+            deck.append(slides.Slide(section.title, body, vertical=index > 0))
+    deck.append(slides.Slide("Conclusion et perspectives", slides.bullet_list_html([
+        "Ce qui a le mieux marché, et pourquoi.",
+        "Ce que vous feriez avec plus de temps ou de données.",
+    ])))
+    slides.write_deck(path, title, deck)
 
 
 def build_defence_pack(run_dir: Path | str, out_dir: Path | str, *, student: str = "",
