@@ -164,9 +164,6 @@ class Availability:
     reason: str
     bwrap: str | None
 
-    def __bool__(self) -> bool:
-        return self.available
-
 
 def find_bwrap() -> str | None:
     """The bwrap executable: ``$PAYSAGES_BWRAP`` when set (empty: none), else ``bwrap`` on PATH."""
@@ -277,7 +274,8 @@ def grading_decision(*, unsandboxed: bool, availability: Availability | None = N
     ``--unsandboxed`` on a machine where the sandbox works still grades unsandboxed (the
     instructor asked for it), and the reports say so.
     """
-    availability = availability or sandbox_available()
+    if availability is None:
+        availability = sandbox_available()
     if unsandboxed:
         reason = "the instructor passed --unsandboxed"
         if not availability.available:
@@ -299,7 +297,8 @@ def demo_unsandboxed_message(availability: Availability) -> str:
 
 def demo_decision(availability: Availability | None = None) -> tuple[SandboxDecision, str | None]:
     """``make demo``'s policy: sandboxed when possible, else unsandboxed with a message (never refuses)."""
-    availability = availability or sandbox_available()
+    if availability is None:
+        availability = sandbox_available()
     if availability.available:
         return SandboxDecision(True, "", availability), None
     decision = SandboxDecision(False, f"demo on a machine where {availability.reason}", availability)
