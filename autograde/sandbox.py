@@ -190,14 +190,17 @@ def namespace_arguments() -> list[str]:
     ]
 
 
-def _explain_probe_failure(stderr: str) -> str:
+def _explain_probe_failure(stderr: str, returncode: int) -> str:
     lowered = stderr.lower()
     if "setting up uid map" in lowered or "user namespace" in lowered or "no permissions to creat" in lowered:
         return ("bubblewrap cannot create a user namespace on this machine (unprivileged user namespaces are "
                 "disabled, or a container forbids them): " + stderr.strip())
     if "operation not permitted" in lowered:
         return "bubblewrap is not permitted to create its namespaces here: " + stderr.strip()
-    return "bubblewrap failed to start a test sandbox: " + (stderr.strip() or "no message")
+    if not stderr.strip():
+        return (f"bubblewrap's test sandbox failed (exit status {returncode}) without a message: it did not run "
+                "in its own PID namespace")
+    return f"bubblewrap failed to start a test sandbox (exit status {returncode}): " + stderr.strip()
 
 
 def _probe(bwrap: str) -> Availability:
@@ -208,7 +211,7 @@ def _probe(bwrap: str) -> Availability:
     except (OSError, subprocess.TimeoutExpired) as error:
         return Availability(False, f"bubblewrap ({bwrap}) could not be run: {error}", bwrap)
     if completed.returncode != 0:
-        return Availability(False, _explain_probe_failure(completed.stderr), bwrap)
+        return Availability(False, _explain_probe_failure(completed.stderr, completed.returncode), bwrap)
     return Availability(True, "", bwrap)
 
 
