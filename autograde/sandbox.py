@@ -478,8 +478,8 @@ def base_kernel_environment() -> dict[str, str]:
     }
     if venv is not None:
         environment["VIRTUAL_ENV"] = SANDBOX_VENV_DIR
-    if _package_needs_bind(paysages_package_dir()):
-        environment["PYTHONPATH"] = SANDBOX_LIBRARY_DIR
+    # The library folder holds the paysages package (editable installs) and any extra package.
+    environment["PYTHONPATH"] = SANDBOX_LIBRARY_DIR
     return environment
 
 
@@ -509,13 +509,32 @@ def _check_environment(environment: Mapping[str, str]) -> None:
             raise ValueError(f"The value of {name} contains a NUL character.")
 
 
+def _extra_package_arguments(packages: Mapping[str, Path | str]) -> list[str]:
+    arguments = []
+    for name, folder in packages.items():
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name) or name == "paysages":
+            raise ValueError(f"{name!r} cannot be bound as an extra package.")
+        if not (Path(folder) / "__init__.py").is_file():
+            raise SandboxError(f"{folder} is not a Python package folder (no __init__.py).")
+        arguments += ["--ro-bind", str(Path(folder).resolve()), f"{SANDBOX_LIBRARY_DIR}/{name}"]
+    return arguments
+
+
 def kernel_argv(workspace: SandboxWorkspace, *, limits: SandboxLimits | None = None,
-                environment: Mapping[str, str] | None = None, bwrap: str | None = None) -> list[str]:
+                environment: Mapping[str, str] | None = None, bwrap: str | None = None,
+                extra_packages: Mapping[str, Path | str] | None = None) -> list[str]:
     """The kernel spec ``argv`` that starts ``python -m ipykernel_launcher`` in the sandbox.
 
     ``environment``: extra variables for the kernel (for instance :func:`kernel_environment`);
     they are added to :func:`base_kernel_environment`. The argv keeps jupyter_client's
     ``{connection_file}`` placeholder.
+
+    ``extra_packages`` (name to folder) binds more packages read-only beside ``paysages``. It
+    exists for one transitional use: until the verdict is computed outside the kernel (issue 10,
+    item 2), the hidden tests import ``solutions`` in the kernel, so grading the course as it is
+    needs ``{"solutions": REPOSITORY_DIR / "solutions"}``, and then the student's code can import
+    the reference solutions too (the attack "delegate to solutions" is open again). Never pass
+    it once item 2 has landed.
     """
     limits = limits or SandboxLimits()
     bwrap = bwrap or find_bwrap()
@@ -531,6 +550,7 @@ def kernel_argv(workspace: SandboxWorkspace, *, limits: SandboxLimits | None = N
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += _system_arguments()
     argv += _python_arguments()
+    argv += _extra_package_arguments(extra_packages or {})
     if workspace.data_dir is not None:
         argv += ["--ro-bind", str(workspace.data_dir), SANDBOX_DATA_DIR]
     argv += ["--size", str(limits.tmp_size_bytes), "--tmpfs", SANDBOX_TMP_DIR]

@@ -88,6 +88,18 @@ def test_kernel_argv_isolates_the_kernel(workspace):
                         (str(workspace.runtime_dir), str(workspace.runtime_dir))]
 
 
+def test_extra_packages_are_explicit_and_read_only(workspace):
+    default = sandbox.kernel_argv(workspace, bwrap="/usr/bin/bwrap")
+    assert str(REPOSITORY_DIR / "solutions") not in default
+    argv = sandbox.kernel_argv(workspace, bwrap="/usr/bin/bwrap", extra_packages={"solutions": REPOSITORY_DIR / "solutions"})
+    at = argv.index(str(REPOSITORY_DIR / "solutions"))
+    assert argv[at - 1:at + 2] == ["--ro-bind", str(REPOSITORY_DIR / "solutions"), "/opt/paysages/lib/solutions"]
+    with pytest.raises(ValueError):
+        sandbox.kernel_argv(workspace, bwrap="/usr/bin/bwrap", extra_packages={"paysages": REPOSITORY_DIR / "solutions"})
+    with pytest.raises(sandbox.SandboxError, match="not a Python package"):
+        sandbox.kernel_argv(workspace, bwrap="/usr/bin/bwrap", extra_packages={"course": REPOSITORY_DIR / "course"})
+
+
 def test_kernel_environment_drops_secrets_and_translates_paths(course):
     grading_environment = {
         "PAYSAGES_MODE": "fast", "PAYSAGES_GRADEBOOK_URL": SECRET_URL, "PAYSAGES_GRADING_TOKEN": "abc",

@@ -76,9 +76,9 @@ class KernelSession:
 
 @contextlib.contextmanager
 def sandboxed_kernel(workspace: sandbox.SandboxWorkspace, *, limits: sandbox.SandboxLimits | None = None,
-                     environment: dict[str, str] | None = None):
+                     environment: dict[str, str] | None = None, extra_packages: dict | None = None):
     """Start a kernel from the workspace's sandboxed kernel spec; shut it down on exit."""
-    sandbox.write_kernel_spec(workspace, limits=limits, environment=environment)
+    sandbox.write_kernel_spec(workspace, limits=limits, environment=environment, extra_packages=extra_packages)
     grader_variables = sandbox.grader_environment(workspace)
     config = Config()
     if not sandbox.configure_kernel_manager(config, environ=grader_variables):
