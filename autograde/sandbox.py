@@ -166,10 +166,10 @@ class Availability:
 
 
 def find_bwrap() -> str | None:
-    """The bwrap executable: ``$PAYSAGES_BWRAP`` when set (empty: none), else ``bwrap`` on PATH."""
+    """The bwrap executable: ``$PAYSAGES_BWRAP`` when set (None if it names no executable), else ``bwrap`` on PATH."""
     override = os.environ.get("PAYSAGES_BWRAP")
-    if override is not None:
-        if override and os.path.isfile(override) and os.access(override, os.X_OK):
+    if override:
+        if os.path.isfile(override) and os.access(override, os.X_OK):
             return override
         return None
     return shutil.which("bwrap")
