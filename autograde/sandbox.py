@@ -516,8 +516,14 @@ def _extra_package_arguments(packages: Mapping[str, Path | str]) -> list[str]:
             raise ValueError(f"{name!r} cannot be bound as an extra package.")
         if not (Path(folder) / "__init__.py").is_file():
             raise SandboxError(f"{folder} is not a Python package folder (no __init__.py).")
-        arguments += ["--ro-bind", str(Path(folder).resolve()), f"{SANDBOX_LIBRARY_DIR}/{name}"]
+        arguments += ["--ro-bind", str(Path(folder).resolve()), sandbox_package_dir(name)]
     return arguments
+
+
+def sandbox_package_dir(name: str) -> str:
+    """Where an ``extra_packages`` entry is seen inside the sandbox (for instance for the kernel
+    guard's ``solutions_dir``, which must name the folder the kernel imports from)."""
+    return f"{SANDBOX_LIBRARY_DIR}/{name}"
 
 
 def kernel_argv(workspace: SandboxWorkspace, *, limits: SandboxLimits | None = None,
@@ -573,6 +579,9 @@ def kernel_spec(workspace: SandboxWorkspace, **options) -> dict:
         "argv": kernel_argv(workspace, **options),
         "display_name": "paysages grading (sandboxed)",
         "language": "python",
+        # A signal to the process group would reach bwrap, not the kernel (which runs in its own
+        # session): interrupts (nbgrader's cell time-out) travel as a control-channel message.
+        "interrupt_mode": "message",
         "metadata": {"debugger": False},
     }
 

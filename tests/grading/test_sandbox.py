@@ -22,6 +22,7 @@ import sys
 import sysconfig
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def test_extra_packages_are_explicit_and_read_only(workspace):
     argv = sandbox.kernel_argv(workspace, bwrap="/usr/bin/bwrap", extra_packages={"solutions": REPOSITORY_DIR / "solutions"})
     at = argv.index(str(REPOSITORY_DIR / "solutions"))
     assert argv[at - 1:at + 2] == ["--ro-bind", str(REPOSITORY_DIR / "solutions"), "/opt/paysages/lib/solutions"]
+    assert sandbox.sandbox_package_dir("solutions") == "/opt/paysages/lib/solutions"
     with pytest.raises(ValueError):
         sandbox.kernel_argv(workspace, bwrap="/usr/bin/bwrap", extra_packages={"paysages": REPOSITORY_DIR / "solutions"})
     with pytest.raises(sandbox.SandboxError, match="not a Python package"):
@@ -350,3 +352,21 @@ def test_a_busy_loop_is_killed_by_its_own_cpu_limit(workspace):
     with sandboxed_kernel(workspace, limits=limits) as kernel:
         output, reply = kernel.run("print(sum(range(1000)))")
         assert reply["status"] == "ok" and output.strip() == "499500"
+
+
+@pytest.mark.slow
+def test_an_interrupt_reaches_the_sandboxed_kernel(workspace):
+    # nbgrader interrupts a cell past its time limit; a signal to the process group would stop
+    # at bwrap, so the kernel spec asks for interrupts as messages.
+    require_sandbox()
+    assert json.loads(sandbox.write_kernel_spec(workspace).read_text())["interrupt_mode"] == "message"
+    with sandboxed_kernel(workspace) as kernel:
+        timer = threading.Timer(1.5, kernel.manager.interrupt_kernel)
+        timer.start()
+        started = time.monotonic()
+        output, reply = kernel.run("import time\ntime.sleep(60)", timeout=90)
+        timer.join()
+        assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", reply
+        assert time.monotonic() - started < 30
+        output, reply = kernel.run("print('still alive')")
+        assert output.strip() == "still alive"
