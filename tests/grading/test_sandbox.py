@@ -12,12 +12,14 @@ Without bubblewrap these tests skip with the reason outside CI and fail under CI
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import site
 import socket
 import stat
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -316,19 +318,81 @@ def _processes_with_argument(argument: str) -> list[psutil.Process]:
     return found
 
 
-@pytest.mark.slow
-def test_a_detached_process_ends_with_its_kernel(workspace):
-    require_sandbox()
-    # A sleep length no other process on the machine uses: that is how the host finds it.
+def _detached_sleep_code() -> tuple[str, str]:
+    """Code that starts a detached ``sleep``, and its length: no other process on the machine uses
+    that length, which is how the host finds the process."""
     seconds = f"{1000 + secrets.randbelow(10 ** 6)}.{secrets.randbelow(1000)}"
     code = ("import subprocess\n"
             f"subprocess.Popen(['setsid', 'sleep', {seconds!r}], start_new_session=True,"
             " stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n")
+    return code, seconds
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("immediate", [True, False], ids=["killed", "shut-down"])
+def test_a_detached_process_ends_with_its_kernel(workspace, immediate):
+    require_sandbox()
+    code, seconds = _detached_sleep_code()
+    try:
+        with sandboxed_kernel(workspace) as kernel:
+            output, reply = kernel.run(code)
+            assert reply["status"] == "ok", reply
+            assert wait_until(lambda: _processes_with_argument(seconds), timeout=10), "the detached sleep never started"
+            # nbgrader's grading kills the kernel (shutdown_kernel = "immediate"); a polite shutdown
+            # request must end everything too.
+            kernel.manager.shutdown_kernel(now=immediate)
+        assert wait_until(lambda: not _processes_with_argument(seconds), timeout=10), "the detached sleep survived"
+    finally:
+        for process in _processes_with_argument(seconds):
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+
+
+GRADER_SCRIPT = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from autograde import sandbox
+    from tests.helpers.sandbox import sandboxed_kernel
+    workspace = sandbox.SandboxWorkspace(root=Path(sys.argv[1]), run_dir=Path(sys.argv[2]), data_dir=Path(sys.argv[3]))
     with sandboxed_kernel(workspace) as kernel:
-        output, reply = kernel.run(code)
-        assert reply["status"] == "ok", reply
+        output, reply = kernel.run(sys.argv[4])
+        print(reply["status"], flush=True)
+        time.sleep(600)
+""")
+
+
+@pytest.mark.slow
+def test_everything_ends_when_the_grader_is_killed(workspace):
+    # The pipeline kills an nbgrader process past its time limit; the kernel it started, and
+    # whatever that kernel started, must not outlive it (--die-with-parent).
+    require_sandbox()
+    code, seconds = _detached_sleep_code()
+    arguments = [str(workspace.root), str(workspace.run_dir), str(workspace.data_dir), code]
+    grader = subprocess.Popen([sys.executable, "-c", GRADER_SCRIPT, *arguments], cwd=REPOSITORY_DIR,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPOSITORY_DIR)})
+    kernels = []
+    try:
+        first_line = grader.stdout.readline().strip()
+        if first_line != "ok":
+            grader.kill()
+            raise AssertionError(f"the grader printed {first_line!r}: {grader.stderr.read()[-3000:]}")
         assert wait_until(lambda: _processes_with_argument(seconds), timeout=10), "the detached sleep never started"
-    assert wait_until(lambda: not _processes_with_argument(seconds), timeout=10), "the detached sleep survived"
+        kernels = [process for process in psutil.Process(grader.pid).children(recursive=True)]
+        assert kernels, "the grader started no kernel"
+        grader.kill()
+        grader.wait(timeout=10)
+        assert wait_until(lambda: not _processes_with_argument(seconds), timeout=10), "the detached sleep survived"
+        assert wait_until(lambda: not any(process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+                                          for process in kernels), timeout=10), "the kernel survived its grader"
+    finally:
+        # Whatever a broken sandbox let survive is ended here, not left on the machine.
+        if grader.poll() is None:
+            grader.kill()
+            grader.wait()
+        for process in _processes_with_argument(seconds) + kernels:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
 
 
 @pytest.mark.slow

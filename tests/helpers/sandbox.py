@@ -83,13 +83,20 @@ def sandboxed_kernel(workspace: sandbox.SandboxWorkspace, *, limits: sandbox.San
     config = Config()
     if not sandbox.configure_kernel_manager(config, environ=grader_variables):
         raise AssertionError("configure_kernel_manager did not configure the IPC transport")
-    with patched_environ(grader_variables):
+    # The kernel's own output (bwrap's and ipykernel's messages) goes to a log beside the
+    # workspace's folders, out of the kernel's view; a kernel that never answers shows its tail.
+    log_path = workspace.root / "kernel.log"
+    with open(log_path, "ab") as log, patched_environ(grader_variables):
         manager = KernelManager(kernel_name=sandbox.KERNEL_NAME, config=config)
-        manager.start_kernel()
+        manager.start_kernel(stdout=log, stderr=log)
     client = manager.client()
     client.start_channels()
     try:
-        client.wait_for_ready(timeout=STARTUP_TIMEOUT_SECONDS)
+        try:
+            client.wait_for_ready(timeout=STARTUP_TIMEOUT_SECONDS)
+        except RuntimeError as error:
+            tail = log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
+            raise RuntimeError(f"{error}; the kernel's output:\n{tail}") from error
         yield KernelSession(manager, client)
     finally:
         client.stop_channels()
