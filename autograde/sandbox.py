@@ -324,6 +324,9 @@ class SandboxWorkspace:
 
     ``run_dir`` (the submission's run folder, shared by its notebooks) is bound read-write at
     ``/grading/run``; ``data_dir`` (the grading data) read-only at ``/data``.
+
+    Everything under ``grading/``, ``runtime/`` and the run folder was writable by the kernel:
+    the pipeline must never read a notebook, a verdict or a configuration back from there.
     """
 
     root: Path

@@ -156,6 +156,16 @@ def test_refused_user_namespaces_are_reported(monkeypatch, tmp_path):
     assert "user namespace" in availability.reason
 
 
+def test_sandbox_tests_skip_outside_ci_and_fail_under_ci(monkeypatch, tmp_path):
+    monkeypatch.setenv("PAYSAGES_BWRAP", str(tmp_path / "no-bwrap"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="bwrap was not found.*apt-get install bubblewrap"):
+        require_sandbox()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="bwrap was not found"):
+        require_sandbox()
+
+
 def test_grading_refuses_without_sandbox_unless_unsandboxed():
     missing = sandbox.Availability(False, "bwrap was not found", None)
     with pytest.raises(sandbox.SandboxRefused, match="--unsandboxed"):
