@@ -19,9 +19,9 @@ What the sandboxed kernel sees and may do:
   owner), the Python installation, the virtual environment (at ``/opt/paysages/venv``), the
   ``paysages`` package alone (at ``/opt/paysages/lib/paysages``, see below), the grading data
   (at ``/data``) and the limits launcher;
-* writable (and nothing else: the sandbox's root is remounted read-only): ``/grading`` (the private folder: at most a copy of the notebook being graded) with
-  the submission's run folder at ``/grading/run``; ``/tmp`` and ``/home/student`` as size-capped
-  tmpfs that vanish with the kernel; the Jupyter runtime folder holding the kernel's connection
+* writable (and nothing else: the sandbox's root and ``/dev`` are remounted read-only): ``/grading`` (the private folder: at most a copy of the notebook being graded) with
+  the submission's run folder at ``/grading/run``; ``/tmp``, ``/home/student`` and ``/dev/shm`` as
+  size-capped tmpfs that vanish with the kernel; the Jupyter runtime folder holding the kernel's connection
   file and IPC sockets (bound at its own host path: the connection file names the sockets by
   absolute path, and both sides must find them);
 * nothing else: no course directory (gradebook, ``source/``, ``release/``, ``submitted/``, other
@@ -138,6 +138,7 @@ class SandboxLimits:
     open_files: int = 4096
     tmp_size_bytes: int = 512 * MIB
     home_size_bytes: int = 256 * MIB
+    shared_memory_size_bytes: int = 256 * MIB
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -556,7 +557,10 @@ def kernel_argv(workspace: SandboxWorkspace, *, limits: SandboxLimits | None = N
     argv = ["/usr/bin/env", "-i"]
     argv += [f"{name}={value}" for name, value in sorted(kernel_variables.items())]
     argv += [bwrap, *namespace_arguments()]
+    # A minimal /dev, read-only once /dev/shm (multiprocessing's semaphores) is mounted with a
+    # size cap: bwrap's /dev is otherwise a writable tmpfs as large as half the memory.
     argv += ["--proc", "/proc", "--dev", "/dev"]
+    argv += ["--size", str(limits.shared_memory_size_bytes), "--tmpfs", "/dev/shm"]
     argv += _system_arguments()
     argv += _python_arguments()
     argv += _extra_package_arguments(extra_packages or {})
@@ -569,7 +573,7 @@ def kernel_argv(workspace: SandboxWorkspace, *, limits: SandboxLimits | None = N
     argv += ["--bind", runtime, runtime]
     argv += ["--chdir", SANDBOX_GRADING_DIR]
     # The sandbox's root (a tmpfs made by bwrap) becomes read-only once every mount point exists.
-    argv += ["--remount-ro", "/"]
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/"]
     python = sandbox_python()
     argv += ["--", python, "-I", "-S", SANDBOX_LAUNCHER_PATH, *limits.launcher_arguments(), "--",
              python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]

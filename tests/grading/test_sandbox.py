@@ -230,6 +230,11 @@ ATTACKS = textwrap.dedent("""
     attempt("write data", lambda: open("/data/" + MARKER, "w").write("x"))
     attempt("read data", lambda: open("/data/sample/labels.csv").read())
     attempt("write root", lambda: open("/" + MARKER, "w").write("x"))
+    attempt("write dev", lambda: open("/dev/" + MARKER, "w").write("x"))
+    attempt("write shm", lambda: open("/dev/shm/" + MARKER, "w").write("x"))
+    attempt("shm size", lambda: os.statvfs("/dev/shm").f_blocks * os.statvfs("/dev/shm").f_frsize)
+    attempt("tmp size", lambda: os.statvfs("/tmp").f_blocks * os.statvfs("/tmp").f_frsize)
+    attempt("multiprocessing lock", lambda: __import__("multiprocessing").Lock() is not None)
     import paysages, paysages.registry
     results["paysages"] = paysages.__file__
     results["registry"] = str(paysages.registry.registry_path())
@@ -316,6 +321,12 @@ def test_a_sandboxed_kernel_cannot_reach_what_it_must_not(course, workspace, mon
     assert results["read data"].startswith("ok")
     assert results["write data"].startswith("refused")
     assert results["write root"].startswith("refused")
+    assert results["write dev"].startswith("refused")
+    # /dev/shm and /tmp are writable but capped (bwrap's default would be half the memory).
+    assert results["write shm"].startswith("ok")
+    assert results["shm size"] == f"ok: {sandbox.SandboxLimits().shared_memory_size_bytes}"
+    assert results["tmp size"] == f"ok: {sandbox.SandboxLimits().tmp_size_bytes}"
+    assert results["multiprocessing lock"] == "ok: True"
     # The kernel could write its /tmp and HOME, yet nothing of it exists outside (left_behind above).
     assert results["write tmp"].startswith("ok") and results["write home"].startswith("ok")
 
