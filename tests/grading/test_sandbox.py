@@ -274,8 +274,15 @@ def test_a_sandboxed_kernel_cannot_reach_what_it_must_not(course, workspace, mon
     site_folders = {Path(folder) for folder in site.getsitepackages() + [sysconfig.get_paths()["purelib"], base_purelib]}
     escaped = [folder / f"{marker}.pth" for folder in site_folders]
     escaped += [folder / marker for folder in (Path("/tmp"), Path.home(), Path(tempfile.gettempdir()), course["data"])]
+    # The course's own Jupyter folder holds an unsandboxed spec of the same name, as today's
+    # pipeline writes it: the workspace's must win.
+    course_jupyter = root / "grading" / "jupyter"
+    (course_jupyter / "kernels" / sandbox.KERNEL_NAME).mkdir(parents=True)
+    unsandboxed_spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                        "display_name": "unsandboxed", "language": "python"}
+    (course_jupyter / "kernels" / sandbox.KERNEL_NAME / "kernel.json").write_text(json.dumps(unsandboxed_spec))
     try:
-        with sandboxed_kernel(workspace, environment=environment) as kernel:
+        with sandboxed_kernel(workspace, environment=environment, jupyter_path=[course_jupyter]) as kernel:
             # The grader reaches the kernel through Unix sockets in the private runtime folder.
             connection = json.loads(workspace.connection_file.read_text())
             assert connection["transport"] == "ipc"

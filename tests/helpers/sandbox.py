@@ -76,10 +76,14 @@ class KernelSession:
 
 @contextlib.contextmanager
 def sandboxed_kernel(workspace: sandbox.SandboxWorkspace, *, limits: sandbox.SandboxLimits | None = None,
-                     environment: dict[str, str] | None = None, extra_packages: dict | None = None):
-    """Start a kernel from the workspace's sandboxed kernel spec; shut it down on exit."""
+                     environment: dict[str, str] | None = None, extra_packages: dict | None = None,
+                     jupyter_path: list = ()):
+    """Start a kernel from the workspace's sandboxed kernel spec; shut it down on exit.
+
+    ``jupyter_path``: more folders after the workspace on ``JUPYTER_PATH`` (the course's own).
+    """
     sandbox.write_kernel_spec(workspace, limits=limits, environment=environment, extra_packages=extra_packages)
-    grader_variables = sandbox.grader_environment(workspace)
+    grader_variables = sandbox.grader_environment(workspace, jupyter_path=jupyter_path)
     config = Config()
     if not sandbox.configure_kernel_manager(config, environ=grader_variables):
         raise AssertionError("configure_kernel_manager did not configure the IPC transport")
