@@ -49,6 +49,11 @@ Plugging it into the pipeline (one nbgrader process per notebook, as today)::
         sandbox.write_kernel_spec(workspace, environment=sandbox.kernel_environment(grading_env))
         extra_env.update(sandbox.grader_environment(workspace, jupyter_path=[layout.jupyter_dir]))
         run_nbgrader(...)   # nbgrader_config.py calls sandbox.configure_kernel_manager(c)
+
+While the hidden tests still import ``solutions`` in the kernel (issue 10 item 2 not landed),
+``write_kernel_spec`` also needs ``extra_packages={"solutions": REPOSITORY_DIR / "solutions"}``
+and the kernel guard ``c.GradingExecute.solutions_directory = sandbox.sandbox_package_dir("solutions")``
+(the folder as the kernel sees it); see ``autograde/README.md`` for what that re-opens.
 """
 
 from __future__ import annotations
