@@ -82,7 +82,12 @@ def test_kernel_argv_isolates_the_kernel(workspace):
     # Only the paysages package and the registry of the repository are bound, read-only.
     bound_sources = [options[index + 1] for index, option in enumerate(options)
                      if option in ("--bind", "--ro-bind", "--ro-bind-try")]
-    from_repository = [source for source in bound_sources if Path(source).is_relative_to(REPOSITORY_DIR)]
+    # The virtual environment is bound whole (read-only), also when `make` created it inside the
+    # repository as .venv/: it is the kernel's Python, not the repository's code.
+    environment_prefix = Path(sys.prefix).resolve()
+    from_repository = [source for source in bound_sources
+                       if Path(source).is_relative_to(REPOSITORY_DIR)
+                       and not Path(source).resolve().is_relative_to(environment_prefix)]
     assert sorted(from_repository) == sorted([str(REPOSITORY_DIR / "paysages"),
                                               str(REPOSITORY_DIR / "datasets" / "registry.json"),
                                               str(REPOSITORY_DIR / "autograde" / "sandbox_launcher.py")])
