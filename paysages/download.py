@@ -44,7 +44,7 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from paysages import __version__
-from paysages.errors import ArchiveError, DatasetError, DownloadError, OfflineError
+from paysages.errors import ArchiveError, DatasetError, DownloadError, FingerprintError, OfflineError
 from paysages.licences import (
     PhotoInfo,
     load_licence_metadata,
@@ -923,8 +923,10 @@ def _is_up_to_date(paths: DatasetPaths, spec: DatasetSpec, exclude_no_derivative
         return False
     if (manifest.get("filter") or {}).get("exclude_no_derivatives") != exclude_no_derivatives:
         return False
-    archive_sha256 = (manifest.get("archive") or {}).get("sha256")
-    if spec.archive_sha256 and archive_sha256 != spec.archive_sha256.lower():
+    archive_record = manifest.get("archive") or {}
+    if spec.archive_sha256 and archive_record.get("sha256") != spec.archive_sha256.lower():
+        return False
+    if spec.archive_size is not None and archive_record.get("size") != spec.archive_size:
         return False
     counts = manifest.get("counts") or {}
     for class_name in spec.class_names:
@@ -952,20 +954,59 @@ def quarantine_archive(archive: Path) -> Path:
     return target
 
 
+def format_fingerprint(sha256: str, size: int) -> str:
+    """Return the line that identifies an archive: its SHA-256 and its size in bytes."""
+    return f"SHA-256 {sha256}, {size:,} bytes ({size / 1024**2:.1f} MiB)"
+
+
+def _has_fingerprint(spec: DatasetSpec) -> bool:
+    return bool(spec.archive_sha256) or spec.archive_size is not None
+
+
+def check_archive_fingerprint(archive: Path, spec: DatasetSpec) -> tuple[str, int]:
+    """Return the archive's SHA-256 and size, after checking them against the registry.
+
+    The registry's ``sha256`` and ``size`` are checked when it carries them. On a mismatch the
+    archive is quarantined (renamed ``*.bad``, nothing is deleted) and a
+    :class:`~paysages.errors.FingerprintError` names the file, what was expected and what was
+    found.
+    """
+    archive = Path(archive)
+    size = archive.stat().st_size
+    sha256 = sha256_of_file(archive)
+    differences = []
+    if spec.archive_sha256 and sha256 != spec.archive_sha256.lower():
+        differences.append(f"SHA-256 expected {spec.archive_sha256.lower()}, found {sha256}")
+    if spec.archive_size is not None and size != spec.archive_size:
+        differences.append(f"size expected {spec.archive_size:,} bytes, found {size:,} bytes")
+    if not differences:
+        return sha256, size
+    quarantined = quarantine_archive(archive)
+    raise FingerprintError(
+        f"The archive {archive} is not the file recorded in the dataset registry: "
+        + "; ".join(differences)
+        + f". It was moved aside to {quarantined} (kept for inspection, nothing is deleted); the "
+        "next run downloads it again. If the new copy differs the same way, the file on the server "
+        "has changed: tell the instructor, who records the archive's fingerprint."
+    )
+
+
 def _archive_is_reusable(paths: DatasetPaths, spec: DatasetSpec, progress: bool) -> bool:
-    """Say whether the archive already on disk can be used; delete it when it is wrong."""
+    """Say whether the archive already on disk can be used.
+
+    With a fingerprint in the registry, a kept archive is reused and then checked by
+    :func:`check_archive_fingerprint`. Without one, an archive that is not a zip is deleted and
+    downloaded again (it is a failed download, such as an HTML error page).
+    """
     archive = paths.archive
     if not archive.is_file():
         return False
-    if spec.archive_sha256:
-        actual = sha256_of_file(archive)
-        if actual == spec.archive_sha256.lower():
-            return True
-        _say(progress, f"{archive} has sha256 {actual}, not the registry's: downloading it again.")
-    elif zipfile.is_zipfile(archive):
+    if _has_fingerprint(spec):
+        # fetch_landscapes checks (and quarantines) it right after the downloads.
         return True
-    else:
-        _say(progress, f"{archive} is not a valid zip archive: downloading it again.")
+    if zipfile.is_zipfile(archive):
+        return True
+    _say(progress, f"{archive} is not a valid zip archive: downloading it again.")
     archive.unlink()
     return False
 
@@ -1000,15 +1041,11 @@ def _download_missing_files(paths: DatasetPaths, spec: DatasetSpec, progress: bo
     try:
         if need_archive:
             _say(progress, f"Downloading {spec.archive_filename} into {paths.archive.parent} ...")
-            download_file(
-                spec.archive_urls,
-                paths.archive,
-                expected_sha256=spec.archive_sha256,
-                expected_size=spec.archive_size,
-                progress=progress,
-            )
+            # The fingerprint is checked by fetch_landscapes rather than by download_file, so
+            # that a wrong archive is quarantined (kept for inspection) instead of deleted.
+            download_file(spec.archive_urls, paths.archive, progress=progress)
             done_archive = True
-            if not zipfile.is_zipfile(paths.archive):
+            if not _has_fingerprint(spec) and not zipfile.is_zipfile(paths.archive):
                 paths.archive.unlink()
                 raise DownloadError(
                     f"The server's answer for {spec.archive_filename} is not a zip archive."
@@ -1075,9 +1112,14 @@ def fetch_landscapes(
 
     if _is_up_to_date(paths, spec, exclude_no_derivatives):
         _say(progress, f"The {spec.title} dataset is already in {paths.dataset_dir}.")
+        archive_record = read_manifest(paths.dataset_dir)["archive"]
+        _say(progress, f"Archive {spec.archive_filename}: "
+             + format_fingerprint(archive_record["sha256"], archive_record["size"]))
         return paths.dataset_dir
 
     _download_missing_files(paths, spec, progress)
+    archive_sha256, archive_size = check_archive_fingerprint(paths.archive, spec)
+    _say(progress, f"Archive {paths.archive}: {format_fingerprint(archive_sha256, archive_size)}")
     metadata_sha256 = verify_sha256(paths.licences_dir, spec)
     metadata = load_licence_metadata(paths.licences_dir, spec)
     excluded = no_derivative_files(metadata, spec) if exclude_no_derivatives else set()
@@ -1107,11 +1149,12 @@ def fetch_landscapes(
             stacklevel=2,
         )
 
-    archive_sha256 = sha256_of_file(paths.archive)
     if not spec.archive_sha256:
         _say(
             progress,
-            f"Note: the registry does not know the archive's sha256; it is {archive_sha256}.",
+            "Note: the registry does not record the archive's fingerprint yet; the instructor "
+            "records the SHA-256 and size above in autograde/course.json, and every later "
+            "download is checked against them.",
         )
     manifest = {
         "format_version": MANIFEST_FORMAT_VERSION,
@@ -1122,7 +1165,7 @@ def fetch_landscapes(
         "archive": {
             "path": paths.archive.relative_to(paths.root).as_posix(),
             "sha256": archive_sha256,
-            "size": paths.archive.stat().st_size,
+            "size": archive_size,
             "sha256_in_registry": spec.archive_sha256,
             "layout": extract_report.layout,
             "ignored_members": len(extract_report.ignored),

@@ -77,8 +77,9 @@ LICENCE_FOLDER_NAME = "licenses"
 MAX_IMAGE_PIXELS = 89_478_485
 
 # Bump when the decoded pixels or the reported issues would change, so that old caches are
-# not reused (2: 16-bit RGB files are reported as reduced to 8 bits).
-CACHE_FORMAT_VERSION = 2
+# not reused (2: 16-bit RGB files are reported as reduced to 8 bits; 3: the array is read
+# memory-mapped, copy-on-write).
+CACHE_FORMAT_VERSION = 3
 # How many hexadecimal digits of the cache key go into a cache file's name.
 _KEY_LENGTH = 24
 
@@ -766,7 +767,9 @@ def _read_cache(
             ImageIssue(paths[int(item["position"])], str(item["reason"]), str(item["action"]))
             for item in index["issues"]
         ]
-        images = np.load(array_path, allow_pickle=False)
+        # One memory-mapped read: the pages of the array are read from disk when first used,
+        # and copy-on-write keeps the cache file unchanged if the caller modifies the array.
+        images = np.load(array_path, mmap_mode="c", allow_pickle=False)
         expected_shape = (len(kept), image_size, image_size, 3)
         if images.dtype != np.uint8 or images.shape != expected_shape:
             raise ValueError(f"its array has shape {images.shape} {images.dtype}, not {expected_shape} uint8")

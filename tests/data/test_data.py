@@ -269,3 +269,63 @@ def test_split_of_another_dataset_names_notebook_01(split_sample):
 
     message = str(error.value)
     assert "town" in message and "01_separation.ipynb" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# One decoding for every loading path, with a progress bar
+# ---------------------------------------------------------------------------------------------
+
+
+def _count_decodes(monkeypatch) -> list:
+    """Record every file the loader decodes (cache hits decode nothing)."""
+    from paysages import images
+
+    decoded = []
+    real_decode = images._decode_guarded
+
+    def counting_decode(path, image_size, max_pixels):
+        decoded.append(path)
+        return real_decode(path, image_size, max_pixels)
+
+    monkeypatch.setattr(images, "_decode_guarded", counting_decode)
+    return decoded
+
+
+def test_the_split_arrays_come_from_the_one_dataset_cache(split_sample, monkeypatch):
+    """After the split (which decoded the dataset), do the arrays decode nothing, from one cache?"""
+    settings, frame = split_sample
+    decoded = _count_decodes(monkeypatch)
+
+    data = load_split_arrays(settings)
+    again = load_split_arrays(settings)
+
+    assert decoded == []
+    assert len(list((settings.data_root / "_cache").glob("*.npy"))) == 1
+    assert sorted(data.train_paths + data.validation_paths) == sorted(frame["path"])
+    assert np.array_equal(data.x_train, again.x_train)
+    # The rows are the right images: the same as decoding the split's files directly.
+    from paysages.images import load_images
+
+    direct = load_images([settings.dataset_dir / name for name in data.validation_paths], settings.image_size)
+    assert np.array_equal(data.x_validation, direct.images)
+    expected_labels = [data.class_names.index(name.split("/")[0]) for name in data.validation_paths]
+    assert data.y_validation.tolist() == expected_labels
+
+
+def test_decoding_the_dataset_shows_a_progress_bar_that_can_be_switched_off(tmp_path, capsys):
+    """Does the first decoding show a tqdm bar on stderr, and progress=False show none?"""
+    settings = get_settings(
+        "fast", environ={}, data_root=tmp_path / "content", run_dir=tmp_path / "run", sample_per_class=3
+    )
+    ensure_dataset(settings, progress=False)
+    capsys.readouterr()
+
+    scan_and_decode(settings, progress=False)
+    quiet = capsys.readouterr()
+    shutil.rmtree(settings.data_root / "_cache")
+    _dataset_dir, scan, result = scan_and_decode(settings)
+    shown = capsys.readouterr()
+
+    assert "Decoding images" not in quiet.err + quiet.out
+    assert "Decoding images" in shown.err and f"{len(scan.files)}/{len(scan.files)}" in shown.err
+    assert result.from_cache is False

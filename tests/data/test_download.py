@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import re
 import socket
 import stat
 import time
@@ -28,7 +29,7 @@ from paysages.download import (
     read_manifest,
     verify_against_metadata,
 )
-from paysages.errors import ArchiveError, DownloadError, OfflineError
+from paysages.errors import ArchiveError, DownloadError, FingerprintError, OfflineError
 from paysages.licences import load_licence_metadata, no_derivative_files
 from paysages.registry import get_dataset_spec
 from tests.data.helpers_http import LocalServer
@@ -861,3 +862,95 @@ def test_fetch_with_the_real_metadata_and_the_filter_extracts_2897_photos(server
     assert manifest["total"] == len(kept) == 2897
     assert manifest["filter"]["excluded_files"] == len(entries) - 2897
     assert manifest["metadata_check"] == {"ok": True, "missing": {}, "unexpected": {}}
+
+
+# --------------------------------------------------------------------------------------------
+# The archive's fingerprint (SHA-256 and size) recorded in the registry.
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.network
+def test_fetch_prints_the_archive_fingerprint(server, tmp_path, capsys):
+    """Does a download print the archive's SHA-256 and size, and a reuse print them again?"""
+    photos = photo_names()
+    archive = zip_bytes(dataset_members(photos))
+    spec, _, _ = serve_dataset(server, archive, metadata_bodies(photos))
+    expected = f"SHA-256 {hashlib.sha256(archive).hexdigest()}, {len(archive):,} bytes"
+
+    fetch_landscapes(tmp_path, spec=spec, progress=True)
+    first = capsys.readouterr().out
+    fetch_landscapes(tmp_path, spec=spec, progress=True)
+    second = capsys.readouterr().out
+
+    assert expected in first and "does not record the archive's fingerprint" in first
+    assert "already in" in second and expected in second
+
+
+@pytest.mark.network
+def test_an_archive_matching_the_registry_fingerprint_is_accepted(server, tmp_path):
+    """With the right SHA-256 and size in the registry, is the dataset installed and recorded?"""
+    photos = photo_names()
+    archive = zip_bytes(dataset_members(photos))
+    spec, _, _ = serve_dataset(server, archive, metadata_bodies(photos))
+    spec = dataclasses.replace(
+        spec, archive_sha256=hashlib.sha256(archive).hexdigest().upper(), archive_size=len(archive)
+    )
+
+    dataset_dir = fetch_landscapes(tmp_path, spec=spec, progress=False)
+
+    manifest = read_manifest(dataset_dir)
+    assert manifest["archive"]["sha256"] == hashlib.sha256(archive).hexdigest()
+    assert manifest["archive"]["size"] == len(archive)
+    assert manifest["total"] == PER_CLASS * len(CLASS_NAMES)
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("wrong", ["sha256", "size"])
+def test_a_downloaded_archive_with_another_fingerprint_is_quarantined(server, tmp_path, wrong):
+    """A served archive that differs from the registry: named error, expected vs found, kept as .bad?"""
+    photos = photo_names()
+    archive = zip_bytes(dataset_members(photos))
+    spec, archive_route, _ = serve_dataset(server, archive, metadata_bodies(photos))
+    actual_sha256 = hashlib.sha256(archive).hexdigest()
+    if wrong == "sha256":
+        spec = dataclasses.replace(spec, archive_sha256="ab" * 32, archive_size=len(archive))
+        expected_phrase = f"SHA-256 expected {'ab' * 32}, found {actual_sha256}"
+    else:
+        spec = dataclasses.replace(spec, archive_sha256=actual_sha256, archive_size=len(archive) + 1)
+        expected_phrase = f"size expected {len(archive) + 1:,} bytes, found {len(archive):,} bytes"
+    kept = tmp_path / "_downloads" / "landscapes_small.zip"
+
+    with pytest.raises(FingerprintError, match="is not the file recorded in the dataset registry") as raised:
+        fetch_landscapes(tmp_path, spec=spec, progress=False)
+
+    message = str(raised.value)
+    quarantined = kept.with_name("landscapes_small.zip.bad")
+    assert str(kept) in message and expected_phrase in message and str(quarantined) in message
+    assert not kept.exists() and quarantined.read_bytes() == archive  # Nothing deleted.
+    assert read_manifest(tmp_path / "landscapes") is None
+    assert not any((tmp_path / "landscapes" / name).exists() for name in CLASS_NAMES)
+    assert archive_route.hits == 1
+
+
+@pytest.mark.network
+def test_a_kept_archive_with_another_fingerprint_is_quarantined(server, tmp_path):
+    """A kept archive that no longer matches the registry: error, quarantine, next run downloads?"""
+    photos = photo_names()
+    archive = zip_bytes(dataset_members(photos))
+    spec, archive_route, _ = serve_dataset(server, archive, metadata_bodies(photos))
+    kept = tmp_path / "_downloads" / "landscapes_small.zip"
+    kept.parent.mkdir(parents=True)
+    stale = zip_bytes(dataset_members(dict(list(photos.items())[:-1])))
+    kept.write_bytes(stale)
+    spec = dataclasses.replace(
+        spec, archive_sha256=hashlib.sha256(archive).hexdigest(), archive_size=len(archive)
+    )
+
+    with pytest.raises(FingerprintError, match=re.escape(str(kept))):
+        fetch_landscapes(tmp_path, spec=spec, progress=False)
+    assert archive_route.hits == 0
+    assert kept.with_name("landscapes_small.zip.bad").read_bytes() == stale
+
+    dataset_dir = fetch_landscapes(tmp_path, spec=spec, progress=False)
+    assert archive_route.hits == 1 and kept.read_bytes() == archive
+    assert read_manifest(dataset_dir)["archive"]["sha256"] == hashlib.sha256(archive).hexdigest()
