@@ -34,7 +34,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 import warnings
 import zipfile
 import zlib
@@ -44,12 +43,12 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from paysages import __version__
+from paysages.files import sha256_of_file, swap_folder_into_place, write_json_atomic
 from paysages.errors import ArchiveError, DatasetError, DownloadError, FingerprintError, OfflineError
 from paysages.licences import (
     PhotoInfo,
     load_licence_metadata,
     no_derivative_files,
-    sha256_of_file,
     verify_sha256,
 )
 from paysages.registry import DatasetSpec, get_dataset_spec
@@ -684,7 +683,12 @@ def extract_archive(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        _swap_into_place(staging, destination)
+        try:
+            swap_folder_into_place(staging, destination)
+        except BaseException:
+            # The old folder is back in place; the unfinished copy is not needed.
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
     counts = {name: 0 for name in class_names}
     for class_name, _ in to_extract:
@@ -715,21 +719,6 @@ def _carry_over(destination: Path, staging: Path, class_set: set[str]) -> None:
         else:
             shutil.copy2(child, target, follow_symlinks=False)
 
-
-def _swap_into_place(staging: Path, destination: Path) -> None:
-    """Replace ``destination`` by ``staging`` with renames, so it is never half-written."""
-    if not destination.exists():
-        os.replace(staging, destination)
-        return
-    retired = destination.with_name(f".{destination.name}.old-{uuid.uuid4().hex[:8]}")
-    os.replace(destination, retired)
-    try:
-        os.replace(staging, destination)
-    except BaseException:
-        os.replace(retired, destination)
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -905,11 +894,6 @@ def read_manifest(dataset_dir: Path) -> dict | None:
         return None
     return manifest if isinstance(manifest, dict) else None
 
-
-def _write_json_atomically(path: Path, data: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def _say(progress: bool, message: str) -> None:
@@ -1191,6 +1175,6 @@ def fetch_landscapes(
             "unexpected": {name: files for name, files in check.unexpected.items() if files},
         },
     }
-    _write_json_atomically(paths.manifest, manifest)
+    write_json_atomic(paths.manifest, manifest)
     _say(progress, check.format())
     return paths.dataset_dir

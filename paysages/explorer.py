@@ -25,10 +25,8 @@ import base64
 import html
 import io
 import json
-import math
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -37,6 +35,8 @@ import pandas as pd
 from PIL import Image
 
 from paysages.errors import DatasetError
+from paysages.files import write_text_atomic
+from paysages.validation import check_integer, check_positive_number
 from paysages.images import LICENCE_FOLDER_NAME, ignore_reason, load_images, scan_image_folder
 
 # The 2-D reductions explore_image_folder knows, with the names shown above each map.
@@ -303,13 +303,6 @@ def _check_attributes(attributes, num_points: int) -> pd.DataFrame:
     return frame
 
 
-def _check_positive_number(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number, got {value!r}.")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be positive, got {value!r}.")
-    return float(value)
-
 
 def _tooltip_template(labels: Sequence[str], keys: Sequence[str]) -> str:
     rows = "".join(
@@ -334,16 +327,6 @@ def _page_template():
         "{% block postamble %}<style>.bk-Tooltip { opacity: 1 !important; }</style>{% endblock %}"
     )
 
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def write_explorer(
@@ -388,7 +371,7 @@ def write_explorer(
         raise ValueError(f"title must be a string, got {title!r}.")
     if not isinstance(subtitle, str):
         raise ValueError(f"subtitle must be a string, got {subtitle!r}.")
-    point_size = _check_positive_number("point_size", point_size)
+    point_size = check_positive_number("point_size", point_size)
     names = list(frame.columns)
     if colour_by is None:
         colour_by = names[0]
@@ -487,7 +470,7 @@ def write_explorer(
     out_path = Path(out_path).expanduser()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     document = embed.file_html(page, resources=resources.INLINE, title=title, template=_page_template())
-    _write_text_atomically(out_path, document)
+    write_text_atomic(out_path, document)
     return out_path
 
 
@@ -716,13 +699,6 @@ def licence_column(root: Path, class_names: Sequence[str], paths: Sequence[Path]
     return column
 
 
-def _check_whole_number(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a whole number, got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
-    return int(value)
-
 
 def explore_image_folder(
     folder: str | os.PathLike,
@@ -766,10 +742,10 @@ def explore_image_folder(
         ValueError: invalid arguments, or a model the explorer cannot use.
     """
     methods = _check_methods(methods)
-    max_images = _check_whole_number("max_images", max_images, 5)
-    seed = _check_whole_number("seed", seed, 0)
+    max_images = check_integer("max_images", max_images, minimum=5)
+    seed = check_integer("seed", seed, minimum=0)
     if image_size is not None:
-        image_size = _check_whole_number("image_size", image_size, 8)
+        image_size = check_integer("image_size", image_size, minimum=8)
     root = Path(folder).expanduser()
     names = discover_class_names(root) if class_names is None else tuple(class_names)
 

@@ -29,7 +29,6 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -39,6 +38,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from paysages.errors import DatasetError
+from paysages.files import write_atomic, write_text_atomic
+from paysages.validation import check_integer
 
 # The image formats each image extension should hold (Pillow's format names).
 EXPECTED_FORMATS = {
@@ -337,13 +338,6 @@ def scan_image_folder(root: str | os.PathLike, class_names: Iterable[str]) -> Sc
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_image_size(image_size) -> int:
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)):
-        raise ValueError(f"image_size must be a whole number of pixels, got {image_size!r}.")
-    if image_size < 1:
-        raise ValueError(f"image_size must be positive, got {image_size}.")
-    return int(image_size)
-
 
 @functools.cache
 def _open_formats() -> tuple[str, ...]:
@@ -578,9 +572,7 @@ def _quiet_pillow():
 
 def _resolve_max_pixels(max_pixels: int | None) -> int:
     limit = MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
-    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
-        raise ValueError(f"max_pixels must be a positive whole number, got {limit!r}.")
-    return int(limit)
+    return check_integer("max_pixels", limit, minimum=1)
 
 
 def decode_image(
@@ -599,7 +591,7 @@ def decode_image(
     Truncated files are detected by fully decoding them; Pillow's global
     ``ImageFile.LOAD_TRUNCATED_IMAGES`` and ``Image.MAX_IMAGE_PIXELS`` are never changed.
     """
-    image_size = _check_image_size(image_size)
+    image_size = check_integer("image_size", image_size, minimum=1)
     limit = _resolve_max_pixels(max_pixels)
     with _quiet_pillow():
         return _decode_guarded(path, image_size, limit)
@@ -723,27 +715,6 @@ def _cache_paths(cache_dir: Path, cache_name: str, image_size: int, key: str) ->
     return cache_dir / f"{stem}.npy", cache_dir / f"{stem}.json"
 
 
-def _write_atomically(target: Path, write) -> None:
-    """Write ``target`` through a temporary file in the same folder, then rename it.
-
-    Readers see the old file or the complete new one, never a partial one. There is no
-    ``fsync``: after a system crash a cache file may be short, which :func:`_read_cache`
-    detects (the array's size is checked) before rebuilding it.
-    """
-    handle = tempfile.NamedTemporaryFile(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            write(handle)
-        os.replace(handle.name, target)
-    except BaseException:
-        try:
-            os.unlink(handle.name)
-        except OSError:
-            pass
-        raise
-
 
 def _read_cache(
     array_path: Path, index_path: Path, key: str, paths: Sequence[Path], image_size: int
@@ -816,8 +787,8 @@ def _write_cache(
     text = json.dumps(index, indent=1)
     array_path.parent.mkdir(parents=True, exist_ok=True)
     # The array first, the index last: an index only ever describes a complete array.
-    _write_atomically(array_path, lambda handle: np.save(handle, images, allow_pickle=False))
-    _write_atomically(index_path, lambda handle: handle.write(text.encode("utf-8")))
+    write_atomic(array_path, lambda handle: np.save(handle, images, allow_pickle=False))
+    write_text_atomic(index_path, text)
     # Older caches of the same name and size describe files that have changed since.
     stem_prefix = array_path.stem[: -_KEY_LENGTH]
     for old_path in array_path.parent.glob(f"{stem_prefix}*"):
@@ -930,7 +901,7 @@ def load_images(
     """
     start = time.perf_counter()
     path_list = [path if isinstance(path, Path) else Path(path) for path in paths]
-    image_size = _check_image_size(image_size)
+    image_size = check_integer("image_size", image_size, minimum=1)
     limit = _resolve_max_pixels(max_pixels)
     label_array = None
     if labels is not None:
@@ -942,8 +913,8 @@ def load_images(
             )
     if workers is None:
         workers = default_workers()
-    elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive whole number, got {workers!r}.")
+    else:
+        workers = check_integer("workers", workers, minimum=1)
 
     cache_files = None
     if cache_dir is not None and path_list:
@@ -1133,7 +1104,7 @@ def verify_image_folder(
     and ``report.format()`` explains). Invalid ``class_names`` still raise ``ValueError``.
     """
     names = _check_class_names(class_names)
-    image_size = _check_image_size(image_size)
+    image_size = check_integer("image_size", image_size, minimum=1)
     root_path = Path(root).expanduser()
     empty_report = dict(
         root=root_path, class_names=names, counts={name: 0 for name in names}, issues=[],

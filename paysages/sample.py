@@ -28,13 +28,14 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from paysages.errors import DatasetError
+from paysages.files import swap_folder_into_place
+from paysages.validation import check_integer
 
 GENERATOR_VERSION = 1
 """Bumped whenever the drawings change, so that an old sample folder is regenerated."""
@@ -72,14 +73,6 @@ _SUPERSAMPLE_MAX_SIZE = 320
 # --------------------------------------------------------------------------------------------
 
 
-def _check_integer(name: str, value, minimum: int) -> int:
-    """Return ``value`` as an int, or raise ValueError if it is not an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
-    return int(value)
-
 
 def sample_class_counts(per_class: int) -> dict[str, int]:
     """Return how many images each class gets, imbalanced like the real dataset.
@@ -87,7 +80,7 @@ def sample_class_counts(per_class: int) -> dict[str, int]:
     ``per_class`` is the average: class ``c`` gets ``round(per_class * real_c / mean(real))``
     images (at least one), so with ``per_class=100`` city gets 62 and mountain 124.
     """
-    per_class = _check_integer("per_class", per_class, 1)
+    per_class = check_integer("per_class", per_class, minimum=1)
     mean_count = sum(REAL_CLASS_COUNTS.values()) / len(REAL_CLASS_COUNTS)
     return {
         name: max(1, round(per_class * REAL_CLASS_COUNTS[name] / mean_count)) for name in SAMPLE_CLASS_NAMES
@@ -1076,7 +1069,7 @@ def render_scene(class_name: str, rng: np.random.Generator, image_size: int) -> 
     """Draw one synthetic landscape of ``class_name`` as an RGB image of ``image_size`` pixels square."""
     if class_name not in _PAINTERS:
         raise ValueError(f"Unknown class {class_name!r}: choose one of {', '.join(SAMPLE_CLASS_NAMES)}.")
-    image_size = _check_integer("image_size", image_size, MINIMUM_IMAGE_SIZE)
+    image_size = check_integer("image_size", image_size, minimum=MINIMUM_IMAGE_SIZE)
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator (for example numpy.random.default_rng(0)).")
     factor = _SUPERSAMPLE if image_size <= _SUPERSAMPLE_MAX_SIZE else 1
@@ -1171,21 +1164,6 @@ def _write_dataset(folder: Path, info: dict) -> None:
     (folder / SAMPLE_INFO_FILENAME).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
-def _swap_into_place(staging: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by the finished ``staging`` folder with renames only."""
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
-        os.rename(out_dir, old)
-    try:
-        os.rename(staging, out_dir)
-    except OSError:
-        if old is not None and not out_dir.exists():
-            os.rename(old, out_dir)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
 
 def generate_sample_dataset(
     out_dir,
@@ -1207,9 +1185,9 @@ def generate_sample_dataset(
     ``out_dir`` and renamed into place, so a crash never leaves a half-written dataset.
     A non-empty folder that is not a sample dataset is only replaced with ``overwrite=True``.
     """
-    per_class = _check_integer("per_class", per_class, 1)
-    image_size = _check_integer("image_size", image_size, MINIMUM_IMAGE_SIZE)
-    seed = _check_integer("seed", seed, 0)
+    per_class = check_integer("per_class", per_class, minimum=1)
+    image_size = check_integer("image_size", image_size, minimum=MINIMUM_IMAGE_SIZE)
+    seed = check_integer("seed", seed, minimum=0)
     out_dir = Path(out_dir).expanduser()
     if out_dir.name in ("", ".", ".."):
         out_dir = out_dir.resolve()
@@ -1238,7 +1216,7 @@ def generate_sample_dataset(
         # Another process may have finished the same dataset meanwhile: keep its copy.
         if overwrite or not _is_complete(out_dir, info):
             try:
-                _swap_into_place(staging, out_dir)
+                swap_folder_into_place(staging, out_dir)
             except OSError:
                 if not _is_complete(out_dir, info):
                     raise
