@@ -495,6 +495,22 @@ def _check_methods(methods) -> tuple[str, ...]:
     return methods
 
 
+def tsne_perplexity(num_points: int) -> float:
+    """Return the t-SNE perplexity the kit uses for ``num_points`` points.
+
+    A third of the other points, between 2 and 30: scikit-learn's default of 30 on large sets,
+    and always below the number of points (t-SNE refuses a perplexity that is not), from the
+    explorer's 5-point minimum up. The reference solution of notebook 09 uses the same rule.
+    """
+    num_points = check_integer("num_points", num_points, minimum=3)
+    return float(min(30.0, max(2.0, (num_points - 1) / 3)))
+
+
+def pca_components_before_tsne(num_points: int, num_features: int) -> int:
+    """Return how many principal components "pca_tsne" keeps before t-SNE: 50 at most."""
+    return int(min(50, num_features, num_points - 1))
+
+
 def reduce_to_2d(features, method: str, seed: int = 0) -> np.ndarray:
     """Return the ``(N, 2)`` map of ``features`` by "pca", "tsne", "umap" or "pca_tsne".
 
@@ -514,7 +530,7 @@ def reduce_to_2d(features, method: str, seed: int = 0) -> np.ndarray:
     if not np.isfinite(features).all():
         raise ValueError("features hold NaN or infinite values.")
     features = StandardScaler().fit_transform(features)
-    perplexity = float(min(30.0, max(2.0, (len(features) - 1) / 3)))
+    perplexity = tsne_perplexity(len(features))
     if method == "pca":
         return PCA(n_components=2, random_state=seed).fit_transform(features)
     if method == "umap":
@@ -529,7 +545,7 @@ def reduce_to_2d(features, method: str, seed: int = 0) -> np.ndarray:
         )
         return np.asarray(reducer.fit_transform(features), dtype="float64")
     if method == "pca_tsne":
-        num_components = int(min(50, features.shape[1], len(features) - 1))
+        num_components = pca_components_before_tsne(len(features), features.shape[1])
         features = PCA(n_components=num_components, random_state=seed).fit_transform(features)
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
     return tsne.fit_transform(features)

@@ -35,24 +35,17 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from paysages.errors import DatasetError
 from paysages.files import swap_folder_into_place
+from paysages.registry import get_dataset_spec
 from paysages.validation import check_integer
 
 GENERATOR_VERSION = 1
 """Bumped whenever the drawings change, so that an old sample folder is regenerated."""
 
-SAMPLE_CLASS_NAMES = ("city", "field", "forest", "lake", "mountain", "ocean", "road")
-"""The seven class names, alphabetical, as in the registry entry "sample"."""
+SAMPLE_CLASS_NAMES = get_dataset_spec("sample").class_names
+"""The seven class names, alphabetical, from the registry entry "sample"."""
 
-REAL_CLASS_COUNTS = {
-    "city": 348,
-    "field": 517,
-    "forest": 686,
-    "lake": 595,
-    "mountain": 696,
-    "ocean": 479,
-    "road": 622,
-}
-"""Photos per class in the real ml5js Landscapes dataset (3,943 in all)."""
+REAL_CLASS_COUNTS = dict(get_dataset_spec("landscapes").expected_counts)
+"""Photos per class in the real ml5js Landscapes dataset (3,943 in all), from the registry."""
 
 SAMPLE_INFO_FILENAME = "sample_info.json"
 LICENCE_DIRNAME = "licenses"
@@ -1068,7 +1061,7 @@ def _finish(image: Image.Image, rng: np.random.Generator) -> Image.Image:
 def render_scene(class_name: str, rng: np.random.Generator, image_size: int) -> Image.Image:
     """Draw one synthetic landscape of ``class_name`` as an RGB image of ``image_size`` pixels square."""
     if class_name not in _PAINTERS:
-        raise ValueError(f"Unknown class {class_name!r}: choose one of {', '.join(SAMPLE_CLASS_NAMES)}.")
+        raise ValueError(f"Unknown class {class_name!r}: choose one of {', '.join(_PAINTERS)}.")
     image_size = check_integer("image_size", image_size, minimum=MINIMUM_IMAGE_SIZE)
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator (for example numpy.random.default_rng(0)).")
