@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paysages import CLASS_NAMES, sample
+from paysages.data import sample
 from paysages.errors import DatasetError
 from paysages.registry import get_dataset_spec
-from paysages.sample import (
+from tests.helpers.images import CLASS_NAMES
+from paysages.data.sample import (
     REAL_CLASS_COUNTS,
     SAMPLE_CLASS_NAMES,
     generate_sample_dataset,
@@ -85,7 +86,7 @@ def test_class_counts_are_imbalanced_like_the_real_dataset():
 
 @pytest.mark.parametrize("per_class", [0, -3, 2.5, True, "100", None])
 def test_class_counts_reject_bad_values(per_class):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="per_class must be an integer >= 1, got"):
         sample_class_counts(per_class)
 
 
@@ -118,7 +119,7 @@ def test_render_scene_rejects_bad_arguments():
         render_scene("desert", np.random.default_rng(0), 64)
     with pytest.raises(ValueError, match="image_size"):
         render_scene("city", np.random.default_rng(0), 31)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
         render_scene("city", 42, 64)
 
 
@@ -280,7 +281,7 @@ def test_a_failure_leaves_no_half_written_dataset(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="simulated crash"):
         generate_sample_dataset(out_dir, per_class=2, seed=9, image_size=48)
     assert file_hashes(out_dir) == before, "the previous dataset must be left untouched"
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         generate_sample_dataset(tmp_path / "fresh", per_class=2, seed=9, image_size=48)
     assert not (tmp_path / "fresh").exists()
     assert leftover_siblings(out_dir) == [] and leftover_siblings(tmp_path / "fresh") == []
@@ -316,7 +317,8 @@ def test_a_folder_that_is_not_a_sample_dataset_is_only_replaced_on_request(tmp_p
     ],
 )
 def test_generate_rejects_bad_arguments(tmp_path, arguments):
-    with pytest.raises(ValueError):
+    (name,) = arguments
+    with pytest.raises(ValueError, match=f"{name} must be an integer >= "):
         generate_sample_dataset(tmp_path / "sample", **arguments)
     assert list(tmp_path.iterdir()) == []
 

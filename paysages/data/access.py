@@ -1,4 +1,4 @@
-"""High-level data access for notebooks and commands: get the dataset, split it once, load arrays.
+"""What notebooks and commands call: get the dataset, split it once, load the arrays.
 
 Every notebook after 01 calls :func:`load_split_arrays`, which reads the split file written by
 notebook 01 and returns the same arrays every time (decoded once, then served from a cache).
@@ -16,10 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from paysages import split as split_module
+from paysages.data.landscapes import fetch_landscapes, read_manifest
+from paysages.data.loading import load_images
+from paysages.data.sample import _is_complete, generate_sample_dataset, read_sample_info
+from paysages.data.scan import scan_image_folder
 from paysages.errors import DatasetError, OfflineError, PrerequisiteError
 from paysages.registry import get_dataset_spec
 from paysages.settings import Settings
-from paysages import split as split_module
+
 
 # The side of the generated sample images on disk (the networks' input size is a setting).
 SAMPLE_IMAGE_SIZE = 128
@@ -69,12 +74,8 @@ def dataset_is_missing(settings: Settings) -> bool:
     present with other parameters or another licence filter is not missing.
     """
     if settings.dataset == "sample":
-        from paysages.sample import _is_complete, read_sample_info
-
         info = read_sample_info(settings.dataset_dir)
         return info is None or not _is_complete(settings.dataset_dir, info)
-    from paysages.download import read_manifest
-
     return read_manifest(settings.dataset_dir) is None
 
 
@@ -88,16 +89,12 @@ def ensure_dataset(settings: Settings, *, progress: bool = True) -> Path:
     the files by hand.
     """
     if settings.dataset == "sample":
-        from paysages.sample import generate_sample_dataset
-
         return generate_sample_dataset(
             settings.dataset_dir,
             per_class=settings.sample_per_class,
             seed=settings.seed,
             image_size=SAMPLE_IMAGE_SIZE,
         )
-    from paysages.download import fetch_landscapes, read_manifest
-
     manifest = read_manifest(settings.dataset_dir)
     wanted = settings.exclude_no_derivatives
     on_disk = None if manifest is None else bool((manifest.get("filter") or {}).get("exclude_no_derivatives"))
@@ -129,8 +126,6 @@ def _cache_dir(settings: Settings) -> Path:
 
 def _scan_dataset(settings: Settings, dataset_dir: Path):
     """Scan the dataset folder for the classes of the registry, naming any missing class folder."""
-    from paysages.images import scan_image_folder
-
     scan = scan_image_folder(dataset_dir, class_names_of(settings))
     if scan.missing_classes:
         raise DatasetError(
@@ -148,8 +143,6 @@ def _decode_dataset(settings: Settings, scan, *, progress: bool):
     Every loading path (notebooks 00 and 01, the split, the arrays of notebooks 02 and after)
     goes through this one cache, so the dataset is decoded once per image size.
     """
-    from paysages.images import load_images
-
     return load_images(
         scan.files,
         settings.image_size,
