@@ -287,8 +287,11 @@ def load_images(
     ``labels`` of the result are those of the kept images, in input order.
 
     With ``cache_dir``, the arrays are stored there as ``<cache_name>-<size>px-<key>.npy``
-    (uncompressed, so ``np.load(..., mmap_mode="r")`` works) with a ``.json`` index of paths,
-    labels and issues. The key hashes the cache name, the image size and every file's path
+    (uncompressed) with a ``.json`` index of paths, labels and issues. A cached load is one
+    memory-mapped read of that file (``np.load(..., mmap_mode="c")``): pages are read from disk
+    when first used, and the returned array may be modified (copy-on-write) without changing
+    the cache. ``progress=True`` shows a ``tqdm.auto`` bar while files are decoded (a cached
+    load has nothing to show). The key hashes the cache name, the image size and every file's path
     (relative to the files' common folder), size and modification time, so adding, removing,
     renaming or modifying a file rebuilds the cache. A cache that cannot be read is rebuilt
     with a :class:`CacheWarning`; a cache that cannot be written only gives a warning.
