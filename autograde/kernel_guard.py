@@ -33,7 +33,7 @@ PRELOADED_MODULES = ("numpy", "numpy.testing", "pandas", "keras", "paysages.chec
 WATCHED_MODULES = PRELOADED_MODULES + (
     "builtins", "math", "json", "os", "os.path", "numpy.linalg", "numpy.random", "keras.ops",
     "keras.saving", "keras.models", "keras.layers", "keras.callbacks", "sklearn.metrics",
-    "paysages.data", "paysages.split", "paysages.training", "paysages.images",
+    "paysages.data", "paysages.data.access", "paysages.data.loading", "paysages.split", "paysages.training",
 )
 WATCHED_CLASSES = (
     ("keras", "Model"), ("keras", "Sequential"), ("keras", "Layer"),

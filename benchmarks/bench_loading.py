@@ -3,7 +3,7 @@
 Prints images per second (best and median of several alternating rounds) for
 
 * the kit's loader, cold (cache cleared: every file decoded, then the cache written),
-* the kit's loader from its ``.npy`` cache,
+* the kit's loader from its ``.npy`` cache (one memory-mapped read),
 * one full pass over ``keras.utils.image_dataset_from_directory(..., batch_size=64)``,
   every batch converted to NumPy (the dataset's creation is included),
 
@@ -42,9 +42,10 @@ REPOSITORY_DIR = Path(__file__).resolve().parents[1]
 if str(REPOSITORY_DIR) not in sys.path:
     sys.path.insert(0, str(REPOSITORY_DIR))
 
-from paysages import images as kit_images  # noqa: E402
+from paysages.data import decode, loading, scan  # noqa: E402
+from paysages.registry import get_dataset_spec  # noqa: E402
 
-CLASS_NAMES = ("city", "field", "forest", "lake", "mountain", "ocean", "road")
+CLASS_NAMES = get_dataset_spec("sample").class_names
 COLD_GOAL = 1.5
 CACHED_GOAL = 50.0
 
@@ -99,7 +100,7 @@ def time_kit_cold(files, labels, image_size, cache_dir: Path, workers):
     """Load with the cache cleared first: every file decoded, then the cache written."""
     shutil.rmtree(cache_dir, ignore_errors=True)
     start, start_cpu = time.perf_counter(), time.process_time()
-    result = kit_images.load_images(
+    result = loading.load_images(
         files, image_size, labels=labels, cache_dir=cache_dir, cache_name="bench", workers=workers
     )
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
@@ -110,7 +111,7 @@ def time_kit_cold(files, labels, image_size, cache_dir: Path, workers):
 
 def time_kit_cached(files, labels, image_size, cache_dir: Path, workers):
     start = time.perf_counter()
-    result = kit_images.load_images(
+    result = loading.load_images(
         files, image_size, labels=labels, cache_dir=cache_dir, cache_name="bench", workers=workers
     )
     seconds = time.perf_counter() - start
@@ -142,7 +143,7 @@ def time_keras_pass(images_dir: Path, image_size: int, class_names) -> tuple[flo
 
 def _decode_chunk(arguments):
     paths, image_size = arguments
-    return [kit_images.decode_image(path, image_size) for path in paths]
+    return [decode.decode_image(path, image_size) for path in paths]
 
 
 def compare_parallelism(files, image_size: int, workers: int, repeats: int = 3) -> None:
@@ -157,7 +158,7 @@ def compare_parallelism(files, image_size: int, workers: int, repeats: int = 3) 
         durations = []
         for _ in range(repeats):
             start = time.perf_counter()
-            kit_images.load_images(files, image_size, workers=worker_count)
+            loading.load_images(files, image_size, workers=worker_count)
             durations.append(time.perf_counter() - start)
         print(f"  {label:<22} {images_per_second(len(files), min(durations)):8.0f} images/s")
     chunk_size = max(1, len(files) // (workers * 8))
@@ -183,7 +184,7 @@ def main(argv=None) -> int:
     parser.add_argument("--per-class", type=int, default=100, help="generated images per class")
     parser.add_argument("--generator", choices=("photo-like", "sample"), default="photo-like",
                         help="what to generate without --images-dir: 256x256 photo-like JPEGs, or "
-                             "the kit's sample dataset (paysages.sample.generate_sample_dataset)")
+                             "the kit's sample dataset (paysages.data.sample.generate_sample_dataset)")
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds of each loader")
     parser.add_argument("--workers", type=int, default=None, help="decoding threads (default: the kit's)")
     parser.add_argument("--compare-parallelism", action="store_true",
@@ -196,7 +197,7 @@ def main(argv=None) -> int:
             images_dir = scratch / "images"
             start = time.perf_counter()
             if arguments.generator == "sample":
-                from paysages.sample import generate_sample_dataset
+                from paysages.data.sample import generate_sample_dataset
 
                 generate_sample_dataset(images_dir, per_class=arguments.per_class, seed=0, image_size=256)
                 print(f"Generated the sample dataset in {images_dir} ({time.perf_counter() - start:.1f} s).")
@@ -209,12 +210,12 @@ def main(argv=None) -> int:
             images_dir = arguments.images_dir
             class_names = tuple(sorted(
                 entry.name for entry in images_dir.iterdir()
-                if entry.is_dir() and kit_images.ignore_reason(entry.name, is_folder=True, at_root=True) is None
+                if entry.is_dir() and scan.ignore_reason(entry.name, is_folder=True, at_root=True) is None
             ))
-        scan = kit_images.scan_image_folder(images_dir, class_names)
-        files, labels = scan.files, scan.labels
+        scanned = scan.scan_image_folder(images_dir, class_names)
+        files, labels = scanned.files, scanned.labels
         size = arguments.image_size
-        workers = arguments.workers or kit_images.default_workers()
+        workers = arguments.workers or decode.default_workers()
         average_kib = sum(path.stat().st_size for path in files) / max(1, len(files)) / 1024
         print(f"{len(files)} files ({average_kib:.1f} KiB on average) in {len(class_names)} classes, "
               f"image size {size}, {os.cpu_count()} CPU cores, {workers} decoding threads.")

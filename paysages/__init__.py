@@ -5,5 +5,3 @@ instructor-only ``solutions`` package.
 """
 
 __version__ = "0.1.0"
-
-CLASS_NAMES = ("city", "field", "forest", "lake", "mountain", "ocean", "road")

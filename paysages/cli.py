@@ -23,7 +23,7 @@ from paysages.errors import PaysagesError
 
 
 def _command_data_sample(arguments) -> int:
-    from paysages.sample import generate_sample_dataset, sample_class_counts
+    from paysages.data.sample import generate_sample_dataset, sample_class_counts
 
     out_dir = generate_sample_dataset(
         arguments.out, per_class=arguments.per_class, seed=arguments.seed
@@ -36,7 +36,7 @@ def _command_data_sample(arguments) -> int:
 
 
 def _command_data_download(arguments) -> int:
-    from paysages.download import fetch_landscapes
+    from paysages.data.landscapes import fetch_landscapes
     from paysages.settings import get_settings
 
     root = arguments.root or get_settings(dataset="landscapes").data_root
@@ -48,7 +48,7 @@ def _command_data_download(arguments) -> int:
 
 
 def _command_data_verify(arguments) -> int:
-    from paysages.images import verify_image_folder
+    from paysages.data.report import verify_image_folder
     from paysages.registry import get_dataset_spec
 
     spec = get_dataset_spec(arguments.dataset)

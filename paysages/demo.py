@@ -29,7 +29,7 @@ def run_data_steps(out_dir: Path, *, sample_per_class: int | None = None):
     ``sample_per_class`` (default: the fast mode's) makes the sample smaller, for a quick test.
     """
     from paysages.data import ensure_dataset, load_split_arrays, prepare_split
-    from paysages.images import verify_image_folder
+    from paysages.data.report import verify_image_folder
     from paysages.registry import get_dataset_spec
     from paysages.split import split_summary
 

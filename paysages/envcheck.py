@@ -63,7 +63,7 @@ class EnvironmentReport:
 
 def _sample_status(settings: Settings) -> tuple[bool, str]:
     from paysages.data import SAMPLE_IMAGE_SIZE
-    from paysages.sample import _is_complete, read_sample_info
+    from paysages.data.sample import _is_complete, read_sample_info
 
     folder = settings.dataset_dir
     info = read_sample_info(folder)
@@ -90,7 +90,7 @@ def _sample_status(settings: Settings) -> tuple[bool, str]:
 
 
 def _landscapes_status(settings: Settings) -> tuple[bool, str]:
-    from paysages.download import _is_up_to_date, dataset_paths, read_manifest
+    from paysages.data.landscapes import _is_up_to_date, dataset_paths, read_manifest
 
     spec = get_dataset_spec(settings.dataset)
     paths = dataset_paths(settings.data_root, spec)

@@ -21,6 +21,10 @@ class ArchiveError(DatasetError):
     """An archive is corrupt, unsafe or does not have the expected layout."""
 
 
+class FingerprintError(ArchiveError):
+    """An archive's SHA-256 or size differs from the one recorded in the dataset registry."""
+
+
 class SplitError(PaysagesError):
     """A split file is missing, malformed or does not match the dataset on disk."""
 

@@ -18,11 +18,11 @@ them out of any project that builds upon the images.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 
 from paysages.errors import DatasetError
+from paysages.files import sha256_of_file
 from paysages.registry import DatasetSpec
 
 # The fields every photo entry must carry.
@@ -44,14 +44,6 @@ class PhotoInfo:
     licence_url: str
     allows_derivatives: bool
 
-
-def sha256_of_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    """Return the hexadecimal SHA-256 digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _is_plain_filename(name: str) -> bool:

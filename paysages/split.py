@@ -9,10 +9,7 @@ The split file is a CSV with one row per image and three columns:
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from paysages.errors import SplitError
+from paysages.files import sha256_of_file, write_text_atomic
 
 SUBSETS = ("train", "validation")
 COLUMNS = ("path", "class", "subset")
@@ -116,15 +114,7 @@ def write_split(frame: pd.DataFrame, path: Path | str, *, overwrite: bool = Fals
             f"A different split already exists at {path}. The split must be computed once and "
             "reused; delete that file (and every model trained on it) or pass overwrite=True."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            frame.to_csv(handle, index=False)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    write_text_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
     return path
 
 
@@ -174,14 +164,6 @@ def split_summary(frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def file_sha256(path: Path) -> str:
-    """Hash a file's content (used to find exact duplicates)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def find_cross_duplicates(frame: pd.DataFrame, dataset_dir: Path | str) -> pd.DataFrame:
     """Report exact duplicate files (same content hash) that fall on both sides of the split.
@@ -190,7 +172,7 @@ def find_cross_duplicates(frame: pd.DataFrame, dataset_dir: Path | str) -> pd.Da
     with the train and validation paths that share it (empty when the split is clean).
     """
     dataset_dir = Path(dataset_dir)
-    hashes = [file_sha256(dataset_dir / name) for name in frame["path"]]
+    hashes = [sha256_of_file(dataset_dir / name) for name in frame["path"]]
     annotated = frame.assign(sha256=hashes)
     rows = []
     for digest, group in annotated.groupby("sha256"):

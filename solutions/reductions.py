@@ -18,14 +18,17 @@ from sklearn.preprocessing import StandardScaler
 
 def reduce_features(features, method, seed=0):
     """Return the (N, 2) embedding of ``features`` by "pca", "tsne", "umap" or "pca_tsne"."""
+    # The perplexity and the number of components are the kit's rules, shared with its explorer.
+    from paysages.explorer.reductions import pca_components_before_tsne, tsne_perplexity
+
     features = StandardScaler().fit_transform(np.asarray(features, dtype="float64"))
-    perplexity = float(min(30.0, max(5.0, (len(features) - 1) / 3)))
+    perplexity = tsne_perplexity(len(features))
     if method == "pca":
         return PCA(n_components=2, random_state=seed).fit_transform(features)
     if method == "tsne":
         return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
     if method == "pca_tsne":
-        num_components = int(min(50, features.shape[1], len(features) - 1))
+        num_components = pca_components_before_tsne(len(features), features.shape[1])
         reduced = PCA(n_components=num_components, random_state=seed).fit_transform(features)
         return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(reduced)
     if method == "umap":

@@ -33,7 +33,7 @@ def shared_licences_dir() -> Path:
 @pytest.fixture(scope="session")
 def sample_dataset_dir(tmp_path_factory) -> Path:
     """A small sample dataset generated once per test session (about 40 images per class)."""
-    from paysages.sample import generate_sample_dataset
+    from paysages.data.sample import generate_sample_dataset
 
     out_dir = tmp_path_factory.mktemp("sample") / "sample"
     generate_sample_dataset(out_dir, per_class=40, seed=7)

@@ -10,14 +10,12 @@ from pathlib import Path
 import pytest
 
 from paysages.cli import main
-from tests.data.test_split import _cross_pairs_from_disk
-from tests.data.test_images import (
-    _noise_image,
-    _png_bytes,
-    _png_header_claiming,
-    _sixteen_bit_gray,
-    bad_file_contents,
-)
+from tests.helpers.images import bad_file_contents
+from tests.helpers.images import noise_image as _noise_image
+from tests.helpers.images import png_bytes as _png_bytes
+from tests.helpers.images import png_header_claiming as _png_header_claiming
+from tests.helpers.images import sixteen_bit_gray as _sixteen_bit_gray
+from tests.helpers.split import cross_pairs_from_disk as _cross_pairs_from_disk
 
 SEVEN_CLASSES = ["city", "field", "forest", "lake", "mountain", "ocean", "road"]
 REPOSITORY_DIR = Path(__file__).resolve().parents[1]

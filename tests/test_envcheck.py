@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from paysages import download, envcheck
+from paysages import envcheck
+from paysages.data import landscapes as download
 from paysages.envcheck import TESTED_VERSIONS, check_environment, dataset_status, in_colab
 from paysages.registry import get_dataset_spec
 from paysages.settings import get_settings
-from tests.data.helpers_http import LocalServer
+from tests.helpers.http import LocalServer
 
 CLASS_NAMES = ("city", "field", "forest", "lake", "mountain", "ocean", "road")
 

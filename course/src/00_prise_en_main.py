@@ -78,9 +78,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from paysages import checks
-from paysages.data import class_names_of, ensure_dataset, scan_and_decode
+from paysages.data import (
+    LICENCE_FOLDER_NAME,
+    class_names_of,
+    ensure_dataset,
+    load_images,
+    scan_and_decode,
+    verify_image_folder,
+)
 from paysages.errors import DatasetError
-from paysages.images import LICENCE_FOLDER_NAME, load_images, verify_image_folder
 from paysages.licences import attribution, licence_counts, load_licence_metadata, no_derivative_files
 from paysages.notebook import start
 from paysages.plots import plot_class_balance
@@ -114,7 +120,7 @@ settings, run = context.settings, context.run
 #   `EXCLUDE_NO_DERIVATIVES = True` de la section 0.
 #
 # En mode `fast`, les « photos » sont des paysages **synthétiques** dessinés par le kit
-# (`paysages.sample`), avec les mêmes classes, la même organisation en dossiers, le même format
+# (`paysages.data.sample`), avec les mêmes classes, la même organisation en dossiers, le même format
 # de métadonnées et un déséquilibre proportionnel à celui des vraies données ; ils sont placés
 # dans le domaine public (CC0).
 #

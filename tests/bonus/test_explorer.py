@@ -1,4 +1,5 @@
-"""Tests of paysages.explorer: the standalone HTML page, its data, the CLI, and the page in Chromium."""
+"""Tests of the paysages.explorer package: the standalone HTML page, its data, the 2-D reductions
+(shared with the reference solution of notebook 09), the CLI, and the page in Chromium."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ import pytest
 from PIL import Image
 
 from paysages import explorer
+from paysages.explorer import page as explorer_page
+from paysages.explorer import reductions
 from paysages.cli_explore import add_explore_command
 from paysages.errors import DatasetError
-from paysages.sample import SAMPLE_CLASS_NAMES, generate_sample_dataset
+from paysages.data.sample import SAMPLE_CLASS_NAMES, generate_sample_dataset
 from tests.bonus import browser
 
 MAGENTA = (255, 0, 255)
@@ -73,7 +76,7 @@ def _page_data(path: Path) -> dict:
     document = _document_json(page)
     sources = [
         source for source in _objects(document, "ColumnDataSource")
-        if source["attributes"].get("name") == explorer.SOURCE_NAME
+        if source["attributes"].get("name") == explorer_page.SOURCE_NAME
     ]
     assert len(sources) == 1, "the maps must share exactly one data source"
     (select,) = list(_objects(document, "Select"))
@@ -187,7 +190,7 @@ def test_every_attribute_is_in_the_tooltip_and_the_colour_menu(tmp_path):
     assert values["true_class"] == attributes["true_class"].tolist()
     assert values["correct"] == [str(value) for value in attributes["correct"]]
     assert values["confidence"][0] == "0.31"
-    assert values["licence"][-1] == explorer.MISSING_LABEL
+    assert values["licence"][-1] == explorer_page.MISSING_LABEL
     assert values["<b>odd name</b>"][0] == "<script>alert(1)</script>"
 
 
@@ -216,8 +219,8 @@ def test_colours_and_legends_follow_each_attribute(tmp_path):
     assert "0.31" in read["legends"][keys["confidence"]] and "0.99" in read["legends"][keys["confidence"]]
 
     licence_colours = data[f"colour_{keys['licence']}"]
-    assert licence_colours[-1] == explorer.MISSING_COLOUR != licence_colours[0]
-    assert f"{explorer.MISSING_LABEL} (1)" in read["legends"][keys["licence"]]
+    assert licence_colours[-1] == explorer_page.MISSING_COLOUR != licence_colours[0]
+    assert f"{explorer_page.MISSING_LABEL} (1)" in read["legends"][keys["licence"]]
     assert "&lt;b&gt;odd name&lt;/b&gt;" in read["legends"][keys["<b>odd name</b>"]]
 
 
@@ -460,8 +463,8 @@ def test_any_label_column_from_a_csv_colours_the_points(small_sample, tmp_path, 
     values = {label: read["data"][key] for key, label in read["options"]}
     assert dict(read["options"])[read["selected"]] == "season"
     for name, season in zip(values["file"], values["season"]):
-        assert season == seasons.get(name, explorer.MISSING_LABEL), name
-    assert values["season"].count(explorer.MISSING_LABEL) == 1
+        assert season == seasons.get(name, explorer_page.MISSING_LABEL), name
+    assert values["season"].count(explorer_page.MISSING_LABEL) == 1
 
     pd.DataFrame({"path": files, "season": "x"}).to_csv(tmp_path / "no_file.csv", index=False)
     with pytest.raises(ValueError, match="needs a 'file' column"):
@@ -482,7 +485,8 @@ def test_any_label_column_from_a_csv_colours_the_points(small_sample, tmp_path, 
 )
 def test_explore_command_rejects_bad_options(tmp_path, capsys, extra):
     """Are unknown or repeated methods and non-positive sizes refused by the parser?"""
-    with pytest.raises(SystemExit) as raised:
+    # argparse exits with status 2 on a bad option.
+    with pytest.raises(SystemExit, match="^2$") as raised:
         _parser().parse_args(["explore", str(tmp_path), "--out", str(tmp_path / "x.html"), *extra])
     assert raised.value.code == 2
     assert "error" in capsys.readouterr().err
@@ -633,3 +637,29 @@ def test_page_in_chromium_shows_points_thumbnail_on_hover_and_recolours(tmp_path
         Image.fromarray(after).save(tmp_path / "coloured_by_score.png")
         for rect in rects:
             assert _marker_mask(_crop(after, rect), score_colours, opacity).sum() >= num_points * 15
+
+
+# ---------------------------------------------------------------------------------------------
+# The 2-D reductions, shared with the reference solution of notebook 09
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_points", [5, 6, 12, 16, 61, 200])
+def test_tsne_perplexity_stays_below_the_number_of_points(num_points):
+    """Is the perplexity a third of the other points, between 2 and 30, and always valid for t-SNE?"""
+    perplexity = reductions.tsne_perplexity(num_points)
+    assert 2.0 <= perplexity <= 30.0 and perplexity < num_points
+    assert perplexity == min(30.0, max(2.0, (num_points - 1) / 3))
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne", "pca_tsne"])
+def test_explorer_maps_equal_the_reference_solution_maps(method):
+    """On 12 points (where the two perplexity floors once differed), are both maps identical?"""
+    from solutions.reductions import reduce_features
+
+    points = np.random.default_rng(0).normal(size=(12, 6))
+
+    explorer_map = reductions.reduce_to_2d(points, method, seed=0)
+    reference_map = reduce_features(points, method, seed=0)
+
+    np.testing.assert_allclose(explorer_map, reference_map, rtol=1e-6, atol=1e-6)

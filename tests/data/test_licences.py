@@ -154,7 +154,7 @@ def test_a_keyword_that_disagrees_with_the_class_is_rejected(licences_copy, spec
     first = next(iter(entries))
     entries[first]["keyword"] = "ocean"
     path.write_text(json.dumps(entries), encoding="utf-8")
-    with pytest.raises(DatasetError) as raised:
+    with pytest.raises(DatasetError, match="forest_photos_info.json") as raised:
         load_licence_metadata(licences_copy, spec)
     message = str(raised.value)
     assert "forest_photos_info.json" in message and first in message

@@ -11,6 +11,7 @@ from paysages import split as split_module
 from paysages.data import load_split_arrays, prepare_split
 from paysages.errors import PrerequisiteError, SplitError
 from paysages.settings import get_settings
+from tests.helpers.split import cross_pairs_from_disk
 
 REAL_COUNTS = {"city": 348, "field": 517, "forest": 686, "lake": 595, "mountain": 696, "ocean": 479, "road": 622}
 
@@ -126,7 +127,7 @@ def test_a_class_with_one_image_is_named_instead_of_a_raw_scikit_learn_error():
     """Does a class with a single image raise the kit's SplitError naming it, not a bare ValueError?"""
     classes = ["city"] + ["field"] * 10 + ["road"] * 10
     paths = [f"{name}/{index}.jpg" for index, name in enumerate(classes)]
-    with pytest.raises(SplitError) as error:
+    with pytest.raises(SplitError, match="at least 2 images per class") as error:
         split_module.make_split_frame(paths, classes, 0.2, seed=0)
     message = str(error.value)
     assert "city (1)" in message and "field" not in message
@@ -137,7 +138,7 @@ def test_fewer_validation_images_than_classes_is_explained():
     """With 3 images in each of 7 classes, 20% gives 5 validation images: is that said, with the fix?"""
     classes = [name for name in REAL_COUNTS for _ in range(3)]
     paths = [f"{name}/{index}.jpg" for index, name in enumerate(classes)]
-    with pytest.raises(SplitError) as error:
+    with pytest.raises(SplitError, match="5 validation images for 7 classes") as error:
         split_module.make_split_frame(paths, classes, 0.2, seed=0)
     message = str(error.value)
     assert "5 validation images for 7 classes" in message
@@ -176,26 +177,6 @@ def _landscapes_like_copy(sample_settings, duplicated_class: str):
     return settings
 
 
-def _cross_pairs_from_disk(split_path, dataset_dir) -> set[tuple[str, str]]:
-    """Recompute, from the split file and the bytes on disk, the (train, validation) duplicate pairs."""
-    import hashlib
-
-    frame = pd.read_csv(split_path)
-    digests = {
-        path: hashlib.sha256((dataset_dir / path).read_bytes()).hexdigest() for path in frame["path"]
-    }
-    subset_of = dict(zip(frame["path"], frame["subset"]))
-    pairs = set()
-    for first in frame["path"]:
-        for second in frame["path"]:
-            if (
-                digests[first] == digests[second]
-                and subset_of[first] == "train"
-                and subset_of[second] == "validation"
-            ):
-                pairs.add((first, second))
-    return pairs
-
 
 def test_prepare_split_warns_of_duplicates_across_the_split(sample_settings):
     """Does prepare_split compute the cross duplicates and warn with each pair?"""
@@ -205,7 +186,7 @@ def test_prepare_split_warns_of_duplicates_across_the_split(sample_settings):
     with pytest.warns(CrossDuplicateWarning) as caught:
         frame = prepare_split(settings)
 
-    pairs = _cross_pairs_from_disk(settings.split_path, settings.dataset_dir)
+    pairs = cross_pairs_from_disk(settings.split_path, settings.dataset_dir)
     assert pairs, "with every city image copied, some pair must straddle the split"
     message = str(caught[0].message)
     for train_path, validation_path in pairs:
@@ -226,6 +207,6 @@ def test_prepare_split_on_a_clean_dataset_warns_nothing(sample_settings):
     with warnings.catch_warnings():
         warnings.simplefilter("error", CrossDuplicateWarning)
         prepare_split(sample_settings)
-    assert _cross_pairs_from_disk(sample_settings.split_path, sample_settings.dataset_dir) == set()
+    assert cross_pairs_from_disk(sample_settings.split_path, sample_settings.dataset_dir) == set()
     report = prepare_split_with_report(sample_settings)
     assert report.duplicates.empty and report.format_duplicates().startswith("No duplicate")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from paysages.sample import render_scene
+from paysages.data.painters import render_scene
 from solutions.cnn import compile_classifier
 from solutions.transfer import (
     base_call_training_argument,

@@ -1,4 +1,4 @@
-"""High-level data access: never a silent fallback, French messages naming the notebook to run,
+"""Tests of paysages.data.access, what notebooks call: never a silent fallback, French messages naming the notebook to run,
 a dataset wiped after the split (a recycled Colab runtime) fetched again with a message."""
 
 import dataclasses
@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paysages import download
-from paysages.data import (
+from paysages.data import decode
+from paysages.data import landscapes as landscapes_module
+from paysages.data.loading import load_images
+from paysages.data.access import (
     dataset_is_missing,
     ensure_dataset,
     load_split_arrays,
@@ -22,23 +24,13 @@ from paysages.data import (
 from paysages.errors import DatasetError, OfflineError
 from paysages.registry import get_dataset_spec
 from paysages.settings import get_settings
-from tests.data.helpers_http import LocalServer
-from tests.data.test_download import closed_port, dataset_members, metadata_bodies, zip_bytes
+from tests.helpers.archives import dataset_members, metadata_bodies, zip_bytes
+from tests.helpers.http import LocalServer, closed_port
 
 CLASS_NAMES = ("city", "field", "forest", "lake", "mountain", "ocean", "road")
 # Enough photos per class for a stratified 80/20 split (one validation image per class at least).
 PHOTOS_PER_CLASS = 5
 
-
-@pytest.fixture(autouse=True)
-def no_proxy_and_no_wait(monkeypatch):
-    """Talk to 127.0.0.1 directly (never through a proxy) and retry without waiting."""
-    for name in ("http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name.upper(), raising=False)
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setattr(download, "DEFAULT_BACKOFF_SECONDS", 0.01)
 
 
 def _photos() -> dict[tuple[str, str], bytes]:
@@ -75,7 +67,7 @@ def served_landscapes(monkeypatch):
         spec = _landscapes_spec(
             server.url("/landscapes_small.zip"), server.url("/licenses/{class_name}_photos_info.json"), metadata
         )
-        monkeypatch.setattr(download, "get_dataset_spec", lambda name: spec)
+        monkeypatch.setattr(landscapes_module, "get_dataset_spec", lambda name: spec)
         yield server, archive_route, photos
 
 
@@ -86,7 +78,7 @@ def _unreachable_landscapes(monkeypatch):
         f"http://127.0.0.1:{port}/licenses/{{class_name}}_photos_info.json",
         {},
     )
-    monkeypatch.setattr(download, "get_dataset_spec", lambda name: spec)
+    monkeypatch.setattr(landscapes_module, "get_dataset_spec", lambda name: spec)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,7 +92,7 @@ def test_without_network_the_real_dataset_error_says_what_to_do(tmp_path, monkey
     _unreachable_landscapes(monkeypatch)
     settings = get_settings("full", environ={}, data_root=tmp_path)
     start = time.monotonic()
-    with pytest.raises(OfflineError) as error:
+    with pytest.raises(OfflineError, match="00_prise_en_main.ipynb") as error:
         ensure_dataset(settings, progress=False)
     assert time.monotonic() - start < 5.0
     message = str(error.value)
@@ -155,7 +147,7 @@ def test_missing_class_folder_names_the_notebook_in_french(tmp_path):
     landscapes = _landscapes_like_copy(settings)
     shutil.rmtree(landscapes.dataset_dir / "road")
 
-    with pytest.raises(DatasetError) as error:
+    with pytest.raises(DatasetError, match="Il manque") as error:
         scan_and_decode(landscapes)
 
     message = str(error.value)
@@ -235,7 +227,7 @@ def test_split_files_missing_from_the_dataset_name_both_notebooks(split_sample):
     landscapes = _landscapes_like_copy(settings)
     (landscapes.dataset_dir / gone).unlink()
 
-    with pytest.raises(DatasetError) as error:
+    with pytest.raises(DatasetError, match="manquent") as error:
         load_split_arrays(landscapes)
 
     message = str(error.value)
@@ -250,7 +242,7 @@ def test_undecodable_split_file_says_to_fetch_the_dataset_again(split_sample):
     landscapes = _landscapes_like_copy(settings)
     (landscapes.dataset_dir / damaged).write_bytes(b"<html>not a photo</html>")
 
-    with pytest.raises(DatasetError) as error:
+    with pytest.raises(DatasetError, match="ne se décodent plus") as error:
         load_split_arrays(landscapes)
 
     message = str(error.value)
@@ -264,8 +256,64 @@ def test_split_of_another_dataset_names_notebook_01(split_sample):
     renamed = frame.assign(**{"class": frame["class"].replace({"city": "town"})})
     renamed.to_csv(settings.split_path, index=False)
 
-    with pytest.raises(DatasetError) as error:
+    with pytest.raises(DatasetError, match="classes inconnues") as error:
         load_split_arrays(settings)
 
     message = str(error.value)
     assert "town" in message and "01_separation.ipynb" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# One decoding for every loading path, with a progress bar
+# ---------------------------------------------------------------------------------------------
+
+
+def _count_decodes(monkeypatch) -> list:
+    """Record every file the loader decodes (cache hits decode nothing)."""
+    decoded = []
+    real_decode = decode._decode_guarded
+
+    def counting_decode(path, image_size, max_pixels):
+        decoded.append(path)
+        return real_decode(path, image_size, max_pixels)
+
+    monkeypatch.setattr(decode, "_decode_guarded", counting_decode)
+    return decoded
+
+
+def test_the_split_arrays_come_from_the_one_dataset_cache(split_sample, monkeypatch):
+    """After the split (which decoded the dataset), do the arrays decode nothing, from one cache?"""
+    settings, frame = split_sample
+    decoded = _count_decodes(monkeypatch)
+
+    data = load_split_arrays(settings)
+    again = load_split_arrays(settings)
+
+    assert decoded == []
+    assert len(list((settings.data_root / "_cache").glob("*.npy"))) == 1
+    assert sorted(data.train_paths + data.validation_paths) == sorted(frame["path"])
+    assert np.array_equal(data.x_train, again.x_train)
+    # The rows are the right images: the same as decoding the split's files directly.
+    direct = load_images([settings.dataset_dir / name for name in data.validation_paths], settings.image_size)
+    assert np.array_equal(data.x_validation, direct.images)
+    expected_labels = [data.class_names.index(name.split("/")[0]) for name in data.validation_paths]
+    assert data.y_validation.tolist() == expected_labels
+
+
+def test_decoding_the_dataset_shows_a_progress_bar_that_can_be_switched_off(tmp_path, capsys):
+    """Does the first decoding show a tqdm bar on stderr, and progress=False show none?"""
+    settings = get_settings(
+        "fast", environ={}, data_root=tmp_path / "content", run_dir=tmp_path / "run", sample_per_class=3
+    )
+    ensure_dataset(settings, progress=False)
+    capsys.readouterr()
+
+    scan_and_decode(settings, progress=False)
+    quiet = capsys.readouterr()
+    shutil.rmtree(settings.data_root / "_cache")
+    _dataset_dir, scan, result = scan_and_decode(settings)
+    shown = capsys.readouterr()
+
+    assert "Decoding images" not in quiet.err + quiet.out
+    assert "Decoding images" in shown.err and f"{len(scan.files)}/{len(scan.files)}" in shown.err
+    assert result.from_cache is False

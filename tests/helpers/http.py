@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
 
@@ -134,3 +136,9 @@ class LocalServer:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

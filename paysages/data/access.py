@@ -1,4 +1,4 @@
-"""High-level data access for notebooks and commands: get the dataset, split it once, load arrays.
+"""What notebooks and commands call: get the dataset, split it once, load the arrays.
 
 Every notebook after 01 calls :func:`load_split_arrays`, which reads the split file written by
 notebook 01 and returns the same arrays every time (decoded once, then served from a cache).
@@ -16,10 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from paysages import split as split_module
+from paysages.data.landscapes import fetch_landscapes, read_manifest
+from paysages.data.loading import load_images
+from paysages.data.sample import _is_complete, generate_sample_dataset, read_sample_info
+from paysages.data.scan import scan_image_folder
 from paysages.errors import DatasetError, OfflineError, PrerequisiteError
 from paysages.registry import get_dataset_spec
 from paysages.settings import Settings
-from paysages import split as split_module
+
 
 # The side of the generated sample images on disk (the networks' input size is a setting).
 SAMPLE_IMAGE_SIZE = 128
@@ -69,12 +74,8 @@ def dataset_is_missing(settings: Settings) -> bool:
     present with other parameters or another licence filter is not missing.
     """
     if settings.dataset == "sample":
-        from paysages.sample import _is_complete, read_sample_info
-
         info = read_sample_info(settings.dataset_dir)
         return info is None or not _is_complete(settings.dataset_dir, info)
-    from paysages.download import read_manifest
-
     return read_manifest(settings.dataset_dir) is None
 
 
@@ -88,16 +89,12 @@ def ensure_dataset(settings: Settings, *, progress: bool = True) -> Path:
     the files by hand.
     """
     if settings.dataset == "sample":
-        from paysages.sample import generate_sample_dataset
-
         return generate_sample_dataset(
             settings.dataset_dir,
             per_class=settings.sample_per_class,
             seed=settings.seed,
             image_size=SAMPLE_IMAGE_SIZE,
         )
-    from paysages.download import fetch_landscapes, read_manifest
-
     manifest = read_manifest(settings.dataset_dir)
     wanted = settings.exclude_no_derivatives
     on_disk = None if manifest is None else bool((manifest.get("filter") or {}).get("exclude_no_derivatives"))
@@ -127,11 +124,8 @@ def _cache_dir(settings: Settings) -> Path:
     return settings.data_root / "_cache"
 
 
-def scan_and_decode(settings: Settings, *, progress: bool = False):
-    """Scan the dataset folder and decode every image once (cached); return the load result."""
-    from paysages.images import load_images, scan_image_folder
-
-    dataset_dir = ensure_dataset(settings, progress=progress)
+def _scan_dataset(settings: Settings, dataset_dir: Path):
+    """Scan the dataset folder for the classes of the registry, naming any missing class folder."""
     scan = scan_image_folder(dataset_dir, class_names_of(settings))
     if scan.missing_classes:
         raise DatasetError(
@@ -140,7 +134,16 @@ def scan_and_decode(settings: Settings, *, progress: bool = False):
             "Supprimez ce dossier puis ré-exécutez le notebook 00_prise_en_main.ipynb : il "
             "télécharge (ou génère) à nouveau le jeu de données."
         )
-    result = load_images(
+    return scan
+
+
+def _decode_dataset(settings: Settings, scan, *, progress: bool):
+    """Decode every image of the dataset once; later calls read the cache (one memory map).
+
+    Every loading path (notebooks 00 and 01, the split, the arrays of notebooks 02 and after)
+    goes through this one cache, so the dataset is decoded once per image size.
+    """
+    return load_images(
         scan.files,
         settings.image_size,
         labels=scan.labels,
@@ -148,11 +151,22 @@ def scan_and_decode(settings: Settings, *, progress: bool = False):
         cache_name=settings.dataset,
         progress=progress,
     )
+
+
+def scan_and_decode(settings: Settings, *, progress: bool = True):
+    """Scan the dataset folder and decode every image once (cached); return the load result.
+
+    While images are decoded (not when they come from the cache), a ``tqdm.auto`` progress bar
+    shows the progress; ``progress=False`` switches it off.
+    """
+    dataset_dir = ensure_dataset(settings, progress=progress)
+    scan = _scan_dataset(settings, dataset_dir)
+    result = _decode_dataset(settings, scan, progress=progress)
     return dataset_dir, scan, result
 
 
 def prepare_split_with_report(
-    settings: Settings, *, overwrite: bool = False, progress: bool = False
+    settings: Settings, *, overwrite: bool = False, progress: bool = True
 ) -> PreparedSplit:
     """Compute the stratified split, write it to ``settings.split_path``, find duplicates across it.
 
@@ -171,7 +185,7 @@ def prepare_split_with_report(
     return PreparedSplit(frame=frame, path=path, duplicates=duplicates)
 
 
-def prepare_split(settings: Settings, *, overwrite: bool = False, progress: bool = False) -> pd.DataFrame:
+def prepare_split(settings: Settings, *, overwrite: bool = False, progress: bool = True) -> pd.DataFrame:
     """Compute the stratified split of the usable images and write it to ``settings.split_path``.
 
     Exact duplicates across the split are reported with a :class:`CrossDuplicateWarning`; use
@@ -229,10 +243,13 @@ def require_split(settings: Settings, *, progress: bool = False) -> pd.DataFrame
     return frame
 
 
-def load_split_arrays(settings: Settings, *, progress: bool = False) -> SplitArrays:
-    """Load the train and validation arrays through the split file (identical on every call)."""
-    from paysages.images import load_images
+def load_split_arrays(settings: Settings, *, progress: bool = True) -> SplitArrays:
+    """Load the train and validation arrays through the split file (identical on every call).
 
+    The images come from the dataset's one decoding cache (see :func:`scan_and_decode`): the
+    dataset is decoded once, with a progress bar unless ``progress=False``, and every later
+    call reads the cache.
+    """
     frame = require_split(settings, progress=progress)
     class_names = class_names_of(settings)
     unknown = sorted(set(frame["class"]) - set(class_names))
@@ -243,31 +260,37 @@ def load_split_arrays(settings: Settings, *, progress: bool = False) -> SplitArr
             "données : refaites-la avec le notebook 01_separation.ipynb (OVERWRITE_SPLIT = True), "
             "puis ré-exécutez les notebooks suivants."
         )
+    dataset_dir = settings.dataset_dir
+    result = _decode_dataset(settings, _scan_dataset(settings, dataset_dir), progress=progress)
+    row_of_name = {
+        path.relative_to(dataset_dir).as_posix(): row for row, path in enumerate(result.paths)
+    }
+    issue_of_name = {
+        issue.path.relative_to(dataset_dir).as_posix(): issue for issue in result.issues
+    }
+    unusable = [name for name in frame["path"] if name not in row_of_name]
+    if unusable:
+        example = issue_of_name.get(unusable[0])
+        reason = example.reason if example is not None else "absent du dossier des classes"
+        raise DatasetError(
+            f"{len(unusable)} image(s) de la séparation ne se décodent plus, par exemple "
+            f"{dataset_dir / unusable[0]} : {reason}. Le jeu de données a été abîmé sur le "
+            f"disque : supprimez le dossier {dataset_dir} puis ré-exécutez le notebook "
+            "00_prise_en_main.ipynb pour le télécharger (ou le générer) et le vérifier à "
+            "nouveau. La séparation du notebook 01 reste valable."
+        )
     parts = {}
     issues = []
     for subset in split_module.SUBSETS:
-        rows = frame[frame["subset"] == subset]
-        paths = [settings.dataset_dir / name for name in rows["path"]]
-        labels = np.array([class_names.index(name) for name in rows["class"]], dtype=np.int64)
-        result = load_images(
-            paths,
-            settings.image_size,
-            labels=labels,
-            cache_dir=_cache_dir(settings),
-            cache_name=f"{settings.dataset}-{subset}",
-            progress=progress,
+        names = list(frame.loc[frame["subset"] == subset, "path"])
+        rows = np.array([row_of_name[name] for name in names], dtype=np.int64)
+        labels = np.array(
+            [class_names.index(name) for name in frame.loc[frame["subset"] == subset, "class"]],
+            dtype=np.int64,
         )
-        skipped = [issue for issue in result.issues if issue.action == "skipped"]
-        if skipped:
-            raise DatasetError(
-                f"{len(skipped)} image(s) de la séparation ne se décodent plus, par exemple "
-                f"{skipped[0].path} : {skipped[0].reason}. Le jeu de données a été abîmé sur le "
-                f"disque : supprimez le dossier {settings.dataset_dir} puis ré-exécutez le notebook "
-                "00_prise_en_main.ipynb pour le télécharger (ou le générer) et le vérifier à "
-                "nouveau. La séparation du notebook 01 reste valable."
-            )
-        issues.extend(result.issues)
-        parts[subset] = (result.images, np.asarray(result.labels, dtype=np.int64), list(rows["path"]))
+        # Indexing by rows copies the images out of the cache's memory map.
+        parts[subset] = (np.asarray(result.images[rows]), labels, names)
+        issues.extend(issue_of_name[name] for name in names if name in issue_of_name)
     return SplitArrays(
         x_train=parts["train"][0],
         y_train=parts["train"][1],

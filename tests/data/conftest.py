@@ -1,0 +1,65 @@
+"""Fixtures of the data tests: image folders, a local HTTP server, and the ../shared licence metadata."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from paysages.data import decode, transfer
+from tests.helpers.http import LocalServer
+from tests.helpers.images import CLASS_NAMES, TEST_PIXEL_LIMIT, build_messy_folder, noise_image
+
+
+@pytest.fixture(scope="session")
+def shared_licences_dir(repository_dir) -> Path:
+    """The ml5js licence metadata in ../shared, beside the clone; the test is skipped without it.
+
+    Continuous integration always has ../shared: there its absence fails the test instead, so
+    that a broken CI set-up never passes by skipping.
+    """
+    folder = repository_dir.parent / "shared" / "landscapes" / "licenses"
+    if folder.is_dir():
+        return folder
+    message = (
+        f"{folder} is missing: this test needs the ml5js licence metadata checked out beside the "
+        "project as ../shared/landscapes/licenses."
+    )
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_and_no_wait(monkeypatch):
+    """Talk to 127.0.0.1 directly (never through a proxy) and retry without waiting."""
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name.upper(), raising=False)
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setattr(transfer, "DEFAULT_BACKOFF_SECONDS", 0.01)
+
+
+@pytest.fixture
+def server():
+    with LocalServer(lifetime=60) as local_server:
+        yield local_server
+
+
+@pytest.fixture
+def messy_folder(tmp_path, monkeypatch) -> Path:
+    """The messy folder, with the kit-local pixel limit lowered so that bomb.png plays the bomb."""
+    monkeypatch.setattr(decode, "MAX_IMAGE_PIXELS", TEST_PIXEL_LIMIT)
+    return build_messy_folder(tmp_path / "landscapes")
+
+
+@pytest.fixture
+def clean_folder(tmp_path) -> Path:
+    root = tmp_path / "clean"
+    for class_index, class_name in enumerate(CLASS_NAMES):
+        (root / class_name).mkdir(parents=True)
+        for number in range(2):
+            noise_image(10 * class_index + number).save(root / class_name / f"image_{number}.jpg")
+    return root
