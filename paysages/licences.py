@@ -64,7 +64,7 @@ def _load_class_file(
     except FileNotFoundError as error:
         raise DatasetError(
             f"The licence metadata file {path} is missing. Download the dataset again "
-            "(paysages.download.fetch_landscapes) or copy the file there by hand."
+            "(paysages.data.landscapes.fetch_landscapes) or copy the file there by hand."
         ) from error
     except (OSError, UnicodeDecodeError) as error:
         raise DatasetError(f"The licence metadata file {path} cannot be read: {error}") from error

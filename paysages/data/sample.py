@@ -88,7 +88,7 @@ def image_generator(seed: int, class_name: str, number: int) -> np.random.Genera
 
 def _expected_info(per_class: int, seed: int, image_size: int, counts: dict[str, int]) -> dict:
     return {
-        "generator": "paysages.sample",
+        "generator": "paysages.data.sample",
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "per_class": per_class,
@@ -98,7 +98,7 @@ def _expected_info(per_class: int, seed: int, image_size: int, counts: dict[str,
         "counts": dict(counts),
         "total": sum(counts.values()),
         "licence": {"id": SAMPLE_LICENCE_ID, "name": "CC0 1.0"},
-        "description": "Synthetic landscapes drawn by paysages.sample; they are not photographs.",
+        "description": "Synthetic landscapes drawn by paysages.data.painters; they are not photographs.",
     }
 
 

@@ -96,7 +96,7 @@ def discover_class_names(folder: str | os.PathLike) -> tuple[str, ...]:
     """Return the class sub-folders of an image folder, sorted, leaving out known clutter.
 
     ``__MACOSX``, hidden folders, ``.ipynb_checkpoints`` and the ``licenses`` metadata folder
-    are never classes (as in :func:`paysages.images.scan_image_folder`). Prefer explicit class
+    are never classes (as in :func:`paysages.data.scan.scan_image_folder`). Prefer explicit class
     names when you know them: any other stray folder would become a class.
     """
     root = Path(folder).expanduser()
@@ -193,7 +193,7 @@ def explore_image_folder(
 
     Args:
         folder: the dataset, ``folder/<class>/<image files>``; clutter is ignored as in
-            :func:`paysages.images.scan_image_folder` and unreadable files are skipped.
+            :func:`paysages.data.scan.scan_image_folder` and unreadable files are skipped.
         out_path: the HTML file to write.
         class_names: the class folders to use, in the model's class order (default: every
             sub-folder, sorted, as ``keras.utils.image_dataset_from_directory`` does).
