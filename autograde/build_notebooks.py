@@ -35,22 +35,17 @@ from pathlib import Path
 
 import nbformat
 
+from autograde.layout import COURSE_NOTEBOOK_DIR, REPOSITORY_DIR, course_config
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-REPOSITORY_DIR = Path(__file__).resolve().parents[1]
-SOURCE_DIR = REPOSITORY_DIR / "course" / "src"
-NOTEBOOK_DIR = REPOSITORY_DIR / "course"
+SOURCE_DIR = COURSE_NOTEBOOK_DIR / "src"
+NOTEBOOK_DIR = COURSE_NOTEBOOK_DIR
 
 KINDS = ("markdown", "code", "free", "solution", "tests", "answer")
 _HEADER = re.compile(r"^# %% \[(?P<kind>[a-z]+)\](?P<attributes>.*)$")
 _DIRECTIVE = re.compile(r"^(?P<indent>\s*)#\| solution: (?P<target>[\w.]+)\s*$")
 _INCLUDE = re.compile(r"^#\| include: (?P<name>[\w]+)\s*$")
-COURSE_CONFIG = REPOSITORY_DIR / "autograde" / "course.json"
-
-
-def course_config() -> dict:
-    """The course settings (repository URL, assignment name) from autograde/course.json."""
-    return json.loads(COURSE_CONFIG.read_text(encoding="utf-8"))
 
 
 def _expand_includes(lines: list[str]) -> list[str]:

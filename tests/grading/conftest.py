@@ -19,14 +19,20 @@ from pathlib import Path
 
 import pytest
 
-from autograde import pipeline
-from autograde.layout import CourseLayout, load_grading_settings, write_grading_settings
+from autograde.demo import QUICK_GRADING_OVERRIDES
+from autograde.layout import (
+    CourseLayout,
+    kernel_spec_path,
+    load_grading_settings,
+    notebook_names,
+    write_grading_settings,
+)
 from autograde.notebooks import GradedCell, assignment_cells
 from tests.grading import corpus
 
 # The fastest grading settings that keep the hidden tests meaningful (see the constant's comment):
 # the corpus checks that the reference still earns every point with them.
-TEST_GRADING_OVERRIDES = pipeline.QUICK_GRADING_OVERRIDES
+TEST_GRADING_OVERRIDES = QUICK_GRADING_OVERRIDES
 # Submissions graded at once (2 cores: one grader trains while the other starts its kernels).
 TEST_JOBS = int(os.environ.get("PAYSAGES_TEST_GRADING_JOBS", "2"))
 # The CLI options of the grading settings a tight-limits group changes.
@@ -99,7 +105,7 @@ def _read_csv(path: Path) -> dict[str, dict]:
 
 
 def _grading_files(layout: CourseLayout) -> dict[str, bytes]:
-    paths = [layout.config_path, layout.settings_path, pipeline.kernel_spec_path(layout)]
+    paths = [layout.config_path, layout.settings_path, kernel_spec_path(layout)]
     return {layout.relative(path): path.read_bytes() for path in paths}
 
 
@@ -113,7 +119,7 @@ def released_course(tmp_path_factory) -> ReleasedCourse:
     release = run_cli(layout, "release")
     seconds = time.monotonic() - started
     assert release.code == 0, release.output
-    names = pipeline.notebook_names(layout)
+    names = notebook_names(layout)
     cells = assignment_cells([layout.source_dir / f"{name}.ipynb" for name in names])
     bundle = layout.bundle_dir / f"paysages-{layout.assignment}-etudiant.zip"
     return ReleasedCourse(layout, names, cells, bundle, seconds, release)

@@ -286,7 +286,7 @@ def test_hostile_submission_changes_nothing_for_the_others(graded_course):
 
 def test_restarted_grading_keeps_what_was_graded(graded_course):
     """Does a restart skip graded students, regrade one left 'running' once, and fail one left twice?"""
-    from paysages.cli_instructor import EXIT_INCOMPLETE
+    from autograde.cli import EXIT_INCOMPLETE
 
     layout = graded_course.layout
     journal = json.loads(layout.journal_path.read_text(encoding="utf-8"))

@@ -4,19 +4,38 @@
 2. execute every course notebook (00-11) with the reference solutions, in order, sharing one run
    folder; executed copies with their outputs go to ``<out>/notebooks/`` (outside git);
 3. print the results table of notebook 05 and the defence pack of notebook 11;
-4. autograde the reference and the blank submissions with nbgrader and print their grades.
+4. autograde the reference and the blank submissions with nbgrader and print their grades
+   (:func:`run_demo_grading`: release, collect, autograde, export, with one course layout).
 
-Steps 2-4 need a source checkout of the kit (``course/`` and ``autograde/``).
+``paysages demo`` (an instructor command, ``autograde/cli.py``) runs :func:`run_demo`.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
+import nbformat
+
+from autograde import pipeline
+from autograde.execute import execute_course
+from autograde.layout import CourseLayout, course_notebooks, notebook_names
+from autograde.notebooks import reference_notebook
+from autograde.report import export_csv
 from paysages.errors import PaysagesError
 from paysages.settings import get_settings
+
+# The quickest grading settings that keep the hidden tests meaningful: fewer epochs, a smaller
+# sample dataset and t-SNE subset than grading mode's fast-mode defaults. The corpus tests check
+# that the reference still earns every point with them and each broken case loses exactly its
+# cells; `make demo` and the tests use them. Real grading keeps the fast-mode defaults, which an
+# honest but weaker model may need.
+QUICK_GRADING_OVERRIDES = {
+    "environment": {"PAYSAGES_NUM_EPOCHS": "3", "PAYSAGES_FINE_TUNE_EPOCHS": "1", "PAYSAGES_TSNE_SAMPLES": "150"},
+    "sample_per_class": 60,
+}
 
 
 def _heading(text: str) -> None:
@@ -59,13 +78,6 @@ def run_data_steps(out_dir: Path, *, sample_per_class: int | None = None):
 
 def run_course(out_dir: Path) -> bool:
     """Execute every course notebook; print the results table and the defence pack."""
-    try:
-        from autograde.execute import course_notebooks, execute_course
-    except ImportError as error:
-        raise PaysagesError(
-            "The course part of the demo needs a source checkout of the kit (course/ and autograde/): "
-            f"{error}"
-        ) from error
     import pandas as pd
 
     from paysages.runs import RunFolder
@@ -105,8 +117,6 @@ def run_course(out_dir: Path) -> bool:
 
 def run_grading(out_dir: Path) -> bool:
     """Autograde the reference and blank submissions; print their grades."""
-    from autograde.pipeline import run_demo_grading
-
     _heading("8. Autograde the reference and blank submissions (nbgrader, grading mode)")
     return bool(run_demo_grading(out_dir / "grading"))
 
@@ -124,3 +134,45 @@ def run_demo(out_dir: Path) -> int:
         return 1
     print(f"\nDemo finished in {time.perf_counter() - started:.0f} s; everything is in {out_dir}")
     return 0
+
+
+# Grading the reference and the blank submissions -------------------------------------------------
+def write_reference_submissions(layout: CourseLayout, out_dir: Path, *, reference_id: str = "reference",
+                                blank_id: str = "blank") -> list[Path]:
+    """Write the reference (solutions put back) and blank (release as is) submissions as LMS files."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in notebook_names(layout):
+        release_notebook = nbformat.read(str(layout.release_dir / f"{name}.ipynb"), as_version=4)
+        source_notebook = nbformat.read(str(layout.source_dir / f"{name}.ipynb"), as_version=4)
+        reference = reference_notebook(release_notebook, source_notebook)
+        for student_id, notebook in ((reference_id, reference), (blank_id, release_notebook)):
+            path = out_dir / f"{student_id}_{name}.ipynb"
+            nbformat.write(notebook, str(path))
+            written.append(path)
+    return written
+
+
+def run_demo_grading(out_dir, *, quick: bool = True, jobs: int = 2, echo=print) -> dict:
+    """Release, then autograde the reference and the blank submissions and print their grades.
+
+    Called by ``make demo``; everything goes under ``out_dir`` (course directory ``course/``).
+    ``quick`` grades with :data:`QUICK_GRADING_OVERRIDES` (about 5 minutes on 2 cores) instead
+    of the fast-mode defaults of real grading.
+    """
+    out_dir = Path(out_dir).resolve()
+    course_dir = out_dir / "course"
+    layout = CourseLayout.create(course_dir, db_url=f"sqlite:///{course_dir / 'gradebook.db'}")
+    echo("== Grading demo: release, collect, autograde (reference and blank submissions) ==")
+    pipeline.release(layout, bundle=False, overrides=QUICK_GRADING_OVERRIDES if quick else None)
+    submissions = out_dir / "submissions"
+    if submissions.exists():
+        shutil.rmtree(submissions)
+    write_reference_submissions(layout, submissions)
+    echo(pipeline.collect(submissions, layout).format())
+    pipeline.autograde(layout, force=True, jobs=jobs, echo=echo)
+    grades = export_csv(layout, out_dir / "grades.csv")
+    for row in grades:
+        echo(f"{row['student']}: autograded {row['auto_total']:g} / {row['auto_max']:g} points, "
+             f"bonus {row['bonus_total']:g} (written answers to grade by hand: {row['manual_max']:g} points)")
+    return {row["student"]: row for row in grades}
