@@ -321,6 +321,12 @@ def prepare_course_dir(layout: CourseLayout, overrides: dict | None = None) -> d
     return settings
 
 
+def require_released(layout: CourseLayout) -> None:
+    """Refuse a course directory that ``paysages release`` never prepared (nothing is written in it)."""
+    if not layout.config_path.is_file():
+        raise PaysagesError(f"{layout.root} is not a released course directory: run `paysages release` first.")
+
+
 def notebook_names(layout: CourseLayout) -> list[str]:
     """The assignment's notebooks, from the synchronised source folder."""
     names = sorted(path.stem for path in layout.source_dir.glob("[0-9][0-9]_*.ipynb"))

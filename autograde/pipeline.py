@@ -63,6 +63,7 @@ from autograde.layout import (
     load_grading_settings,
     notebook_names,
     prepare_course_dir,
+    require_released,
     source_paths,
 )
 from autograde.limits import ProcessResult, log_tail, run_limited
@@ -374,16 +375,16 @@ def autograde(course=None, *, db_url: str | None = None, students: list[str] | N
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}.")
+    requested = [check_student_id(student) for student in students or []]
     layout = CourseLayout.open(course, db_url=db_url)
-    if not layout.config_path.is_file():
-        raise PaysagesError(f"{layout.root} is not a released course directory: run `paysages release` first.")
+    require_released(layout)
     settings = prepare_course_dir(layout, overrides) if overrides else load_grading_settings(layout)
     names = notebook_names(layout)
     cells = assignment_cells(source_paths(layout))
     auto_ids = {name: {cell.grade_id for cell in cells if cell.notebook == name and cell.kind == "auto"}
                 for name in names}
     available = layout.students_submitted()
-    selected = available if not students else [check_student_id(student) for student in students]
+    selected = requested or available
     unknown = sorted(set(selected) - set(available))
     if unknown:
         raise PaysagesError(f"No collected submission for: {', '.join(unknown)} (run `paysages collect`).")
@@ -443,6 +444,7 @@ def feedback(course=None, *, db_url: str | None = None, students: list[str] | No
     and reported: it never reaches the student.
     """
     layout = CourseLayout.open(course, db_url=db_url)
+    require_released(layout)
     write_bytes_atomic(layout.config_path, CONFIG_TEMPLATE.read_bytes())
     problems = []
     journal = load_journal(layout)

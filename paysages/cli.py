@@ -67,8 +67,11 @@ def _command_data_verify(arguments) -> int:
     from paysages.images import verify_image_folder
     from paysages.registry import get_dataset_spec
 
+    directory = Path(arguments.directory)
+    if not directory.is_dir():
+        raise PaysagesError(f"The image folder {directory} does not exist or is not a folder.")
     spec = get_dataset_spec(arguments.dataset)
-    report = verify_image_folder(Path(arguments.directory), spec.class_names)
+    report = verify_image_folder(directory, spec.class_names)
     print(report.format())
     return 0 if report.ok else 1
 
@@ -95,6 +98,17 @@ def _command_env(arguments) -> int:
     return 0 if report.ok else 1
 
 
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (status 2), like every other error.
+
+    argparse prints the whole usage before its message; here the message says where the usage
+    is instead. Sub-command parsers inherit the class.
+    """
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def add_discovered_commands(commands) -> list[str]:
     """Register the commands of every entry point of :data:`COMMANDS_ENTRY_POINT_GROUP`.
 
@@ -104,12 +118,13 @@ def add_discovered_commands(commands) -> list[str]:
     """
     registered = []
     for entry_point in entry_points(group=COMMANDS_ENTRY_POINT_GROUP):
-        top_module = entry_point.module.split(".")[0]
+        parts = entry_point.module.split(".")
+        own_packages = {".".join(parts[:length]) for length in range(1, len(parts) + 1)}
         try:
             register = entry_point.load()
         except ModuleNotFoundError as error:
-            if error.name != top_module:
-                raise
+            if error.name not in own_packages:
+                raise  # The package is there but something it needs is not: say so.
             continue
         register(commands)
         registered.append(entry_point.name)
@@ -117,7 +132,7 @@ def add_discovered_commands(commands) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="paysages",
         description="The paysages teaching kit: data, course notebooks, submissions (and grading, for instructors).",
     )
@@ -177,9 +192,9 @@ def main(argv=None) -> int:
     arguments = parser.parse_args(argv)
     try:
         return int(arguments.handler(arguments) or 0)
-    except (PaysagesError, ValueError, FileNotFoundError, NotADirectoryError) as error:
+    except (PaysagesError, ValueError, OSError) as error:
         # ValueError: a value from the command line refused by the library (a student id, a
-        # pattern); FileNotFoundError / NotADirectoryError: a path given that does not exist.
+        # pattern); OSError: a path given that does not exist or cannot be written.
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
