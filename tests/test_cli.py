@@ -216,10 +216,12 @@ class TestDataSampleAndSplit:
         assert not (tmp_path / "run" / "split.csv").exists()
 
     def test_bad_arguments_are_refused(self, capsys):
-        """Is a call without its required --out refused with a usage message (no traceback)?"""
-        with pytest.raises(SystemExit):
+        """Is a call without its required --out refused with a one-line message, status 2 (no traceback)?"""
+        with pytest.raises(SystemExit, match="^2$"):
             main(["data", "sample"])
-        assert "--out" in capsys.readouterr().err
+        assert capsys.readouterr().err.splitlines() == [
+            "paysages data sample: error: the following arguments are required: --out "
+            "(see `paysages data sample --help`)"]
 
 
 def test_help_documents_every_command():
