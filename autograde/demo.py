@@ -7,6 +7,8 @@
 4. autograde the reference and the blank submissions with nbgrader and print their grades
    (:func:`run_demo_grading`: release, collect, autograde, export, with one course layout).
 
+Step 4 runs in a thread while steps 2-3 run: the two use one core each.
+
 ``paysages demo`` (an instructor command, ``autograde/cli.py``) runs :func:`run_demo`.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -115,10 +118,40 @@ def run_course(out_dir: Path) -> bool:
     return True
 
 
-def run_grading(out_dir: Path) -> bool:
-    """Autograde the reference and blank submissions; print their grades."""
-    _heading("8. Autograde the reference and blank submissions (nbgrader, grading mode)")
-    return bool(run_demo_grading(out_dir / "grading"))
+class BackgroundGrading:
+    """Step 8 in a thread, beside the course run: each uses one core of a 2-core machine.
+
+    The grading reads nothing the course run writes (it releases from ``course/`` and grades in
+    its own folder, with its own environment for every nbgrader process), so the two can overlap.
+    Its messages are kept and printed after the course's, so that each step reads in order. The
+    thread is a daemon: an interrupted demo does not wait for it.
+    """
+
+    def __init__(self, out_dir: Path):
+        self.messages: list[str] = []
+        self.grades: dict | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(out_dir,), name="demo-grading", daemon=True)
+
+    def _run(self, out_dir: Path) -> None:
+        try:
+            # One submission at a time: the course run has the other core.
+            self.grades = run_demo_grading(out_dir, jobs=1, echo=self.messages.append)
+        except BaseException as error:  # Reported by finish(), in the main thread.
+            self.error = error
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def finish(self) -> bool:
+        """Wait for the grading, print what it said; raise its error, if any."""
+        self.thread.join()
+        _heading("8. Autograde the reference and blank submissions (nbgrader, grading mode)")
+        for message in self.messages:
+            print(message)
+        if self.error is not None:
+            raise self.error
+        return bool(self.grades)
 
 
 def run_demo(out_dir: Path) -> int:
@@ -128,9 +161,11 @@ def run_demo(out_dir: Path) -> int:
     started = time.perf_counter()
     print("== paysages demo (fast mode, embedded sample dataset) ==")
     run_data_steps(out_dir)
-    if not run_course(out_dir):
-        return 1
-    if not run_grading(out_dir):
+    grading = BackgroundGrading(out_dir / "grading")
+    grading.start()
+    course_ok = run_course(out_dir)
+    grading_ok = grading.finish()
+    if not (course_ok and grading_ok):
         return 1
     print(f"\nDemo finished in {time.perf_counter() - started:.0f} s; everything is in {out_dir}")
     return 0

@@ -68,11 +68,13 @@ def execute_notebook(path: Path, output: Path, environment: dict[str, str], *, t
     )
     started = time.perf_counter()
     error = None
-    with patched_environment(environment):
-        try:
-            client.execute()
-        except CellExecutionError as exception:
-            error = str(exception)
+    # The kernel gets the settings in its own environment; this process's os.environ is left
+    # alone (make demo grades in another thread meanwhile).
+    kernel_environment = {**os.environ, **environment}
+    try:
+        client.execute(env=kernel_environment)
+    except CellExecutionError as exception:
+        error = str(exception)
     nbformat.write(notebook, output)
     return ExecutionResult(path, output, time.perf_counter() - started, error)
 
