@@ -7,10 +7,8 @@ point (``paysages.cli.main``); the tests only read its results and exit statuses
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
-import io
 import json
 import os
 import time
@@ -28,7 +26,8 @@ from autograde.layout import (
     write_grading_settings,
 )
 from autograde.notebooks import GradedCell, assignment_cells
-from tests.grading import corpus
+from tests.helpers import corpus
+from tests.helpers.grading import CommandRun, run_cli
 
 # The fastest grading settings that keep the hidden tests meaningful (see the constant's comment):
 # the corpus checks that the reference still earns every point with them.
@@ -39,26 +38,6 @@ TEST_JOBS = int(os.environ.get("PAYSAGES_TEST_GRADING_JOBS", "2"))
 LIMIT_OPTIONS = {"cell_timeout_seconds": "--cell-timeout", "notebook_timeout_seconds": "--notebook-timeout",
                  "submission_timeout_seconds": "--submission-timeout"}
 TEXT_COLUMNS = {"student", "status", "check"}
-
-
-@dataclasses.dataclass
-class CommandRun:
-    """One ``paysages ...`` call: its arguments, exit status and printed output."""
-
-    argv: list[str]
-    code: int
-    output: str
-
-
-def run_cli(layout: CourseLayout, *argv: str) -> CommandRun:
-    """Run the real ``paysages`` entry point on the course directory, capturing what it prints."""
-    from paysages.cli import main
-
-    arguments = [*argv, "--course-dir", str(layout.root), "--db-url", layout.db_url]
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-        code = main(arguments)
-    return CommandRun(arguments, code, buffer.getvalue())
 
 
 @dataclasses.dataclass

@@ -12,8 +12,8 @@ import pytest
 from autograde.integrity import html_text, scan_feedback_html
 from autograde.layout import bonus_settings
 from autograde.notebooks import hidden_test_lines
-from tests.grading import corpus
-from tests.grading.conftest import run_cli
+from tests.helpers import corpus
+from tests.helpers.grading import run_cli
 
 pytestmark = pytest.mark.slow
 
