@@ -24,21 +24,12 @@ import nbformat
 
 from autograde import pipeline
 from autograde.execute import execute_course
-from autograde.layout import CourseLayout, course_notebooks, notebook_names
+from autograde.layout import QUICK_GRADING_OVERRIDES, CourseLayout, course_notebooks, notebook_names
 from autograde.notebooks import reference_notebook
 from autograde.report import export_csv
 from paysages.errors import PaysagesError
 from paysages.settings import get_settings
 
-# The quickest grading settings that keep the hidden tests meaningful: fewer epochs, a smaller
-# sample dataset and t-SNE subset than grading mode's fast-mode defaults. The corpus tests check
-# that the reference still earns every point with them and each broken case loses exactly its
-# cells; `make demo` and the tests use them. Real grading keeps the fast-mode defaults, which an
-# honest but weaker model may need.
-QUICK_GRADING_OVERRIDES = {
-    "environment": {"PAYSAGES_NUM_EPOCHS": "3", "PAYSAGES_FINE_TUNE_EPOCHS": "1", "PAYSAGES_TSNE_SAMPLES": "150"},
-    "sample_per_class": 60,
-}
 
 
 def _heading(text: str) -> None:

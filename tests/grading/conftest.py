@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from autograde.demo import QUICK_GRADING_OVERRIDES
 from autograde.layout import (
+    QUICK_GRADING_OVERRIDES,
     CourseLayout,
     kernel_spec_path,
     load_grading_settings,
