@@ -84,40 +84,6 @@ MAX_INTERRUPTED_ATTEMPTS = 2
 KERNEL_HOMES_DIRNAME = "kernel_homes"
 
 
-# Running nbgrader in the course directory --------------------------------------------------------
-def nbgrader_environment(layout: CourseLayout, settings: dict, extra: dict | None = None) -> dict:
-    """The environment of an nbgrader process: the instructor's, with grading-mode settings."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("PAYSAGES_")}
-    environment.update({key: str(value) for key, value in settings["environment"].items()})
-    environment.update({
-        "PAYSAGES_GRADEBOOK_URL": layout.db_url,
-        "PAYSAGES_SEED": str(settings.get("seed", 42)),
-        "JUPYTER_PATH": str(layout.jupyter_dir),
-        "JUPYTER_CONFIG_DIR": str(layout.jupyter_config_dir),
-        "PYTHONPATH": os.pathsep.join(
-            [str(REPOSITORY_DIR)] + [item for item in os.environ.get("PYTHONPATH", "").split(os.pathsep) if item]),
-        "PYTHONUNBUFFERED": "1",
-        # nbgrader runs the `alembic` script of its own environment: put that environment first.
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)]),
-        "TF_CPP_MIN_LOG_LEVEL": environment.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-        "MPLBACKEND": "Agg",
-    })
-    if settings.get("sample_per_class"):
-        environment["PAYSAGES_SAMPLE_PER_CLASS"] = str(settings["sample_per_class"])
-    environment.update({key: str(value) for key, value in (extra or {}).items()})
-    return environment
-
-
-def run_nbgrader(layout: CourseLayout, arguments: list[str], *, log_name: str, settings: dict | None = None,
-                 timeout: float | None = None, extra_env: dict | None = None, token: str | None = None,
-                 log_dir: Path | None = None) -> ProcessResult:
-    settings = settings or load_grading_settings(layout)
-    command = [sys.executable, "-m", "nbgrader", *arguments]
-    log_path = (log_dir or layout.grading_dir / "logs") / f"{log_name}.log"
-    return run_limited(command, cwd=layout.root, env=nbgrader_environment(layout, settings, extra_env),
-                       timeout=timeout, log_path=log_path, token=token)
-
-
 # Release --------------------------------------------------------------------------------------
 def release(course=None, *, db_url: str | None = None, overrides: dict | None = None,
             bundle: bool = True, notebook_dir: Path | None = None) -> dict:
@@ -145,97 +111,64 @@ def collect(folder, course=None, *, db_url: str | None = None, pattern: str = DE
     return collector.collect(Path(folder))
 
 
-def submission_fingerprint(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.ipynb")):
-        digest.update(path.name.encode("utf-8"))
-        digest.update(bytes.fromhex(sha256_of_file(path)))
-    return digest.hexdigest()
+# Autograde: the command, then one student, then one notebook ------------------------------------
+def autograde(course=None, *, db_url: str | None = None, students: list[str] | None = None,
+              force: bool = False, overrides: dict | None = None, jobs: int = 1, echo=print) -> dict:
+    """Autograde every collected submission (or ``students``); return the journal.
 
+    ``jobs`` submissions are graded at once (each in its own processes; 1 by default). A
+    submission that crashes the grader is recorded as an error and the others go on. Students
+    whose last grading was interrupted are graded first, one at a time, so that a submission
+    that kills the grader is found alone.
+    """
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}.")
+    requested = [check_student_id(student) for student in students or []]
+    layout = CourseLayout.open(course, db_url=db_url)
+    require_released(layout)
+    settings = prepare_course_dir(layout, overrides) if overrides else load_grading_settings(layout)
+    names = notebook_names(layout)
+    cells = assignment_cells(source_paths(layout))
+    auto_ids = {name: {cell.grade_id for cell in cells if cell.notebook == name and cell.kind == "auto"}
+                for name in names}
+    available = layout.students_submitted()
+    selected = requested or available
+    unknown = sorted(set(selected) - set(available))
+    if unknown:
+        raise PaysagesError(f"No collected submission for: {', '.join(unknown)} (run `paysages collect`).")
+    explicit = set(students or [])
+    # Longest submissions first, so that parallel graders finish together.
+    selected = sorted(selected, key=lambda student: -len(list(layout.submitted_dir(student).glob("*.ipynb"))))
+    guards = GradingGuards.create(layout, settings)
+    journal = Journal(layout)
 
+    def grade(student_id: str) -> None:
+        try:
+            autograde_student(layout, student_id, settings=settings, journal=journal, names=names,
+                              auto_ids=auto_ids, force=force, echo=echo, guards=guards,
+                              explicit=student_id in explicit)
+        except Exception as error:  # One submission never stops the others.
+            entry = journal.get(student_id) or {}
+            entry.update(status="error", error=f"{type(error).__name__}: {error}", finished_at=now())
+            journal.put(student_id, entry)
+            echo(f"{student_id}: grading error, moving on: {error}")
 
-# Autograde --------------------------------------------------------------------------------------
-def _unexpected_submitted_files(folder: Path) -> list[str]:
-    return sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*")
-                  if not (path.is_file() and (path.suffix == ".ipynb" or path.name in SUBMITTED_ALLOWED)
-                          and path.parent == folder) and not path.is_dir())
-
-
-def _quarantine_strays(folder: Path, allowed_names: set[str], destination: Path) -> list[str]:
-    """Move files the notebooks wrote next to themselves (``numpy.py``...) out of the way."""
-    moved = []
-    if not folder.is_dir():
-        return moved
-    for path in sorted(folder.iterdir()):
-        if path.name in allowed_names or path.name == GRADING_RUN_DIRNAME:
-            continue
-        destination.mkdir(parents=True, exist_ok=True)
-        target = destination / f"{len(moved):03d}_{path.name}"
-        shutil.move(str(path), str(target))
-        moved.append(path.name)
-    return moved
-
-
-def _read_integrity_events(path: Path) -> list[dict]:
-    events = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:2000]:
-            with contextlib.suppress(json.JSONDecodeError):
-                events.append(json.loads(line))
-    return events
-
-
-def _grade_notebook(layout: CourseLayout, student_id: str, name: str, *, settings: dict, timeout: float,
-                    extra_env: dict, token: str, log_dir: Path, auto_ids: set[str]) -> dict:
-    """Run nbgrader on one notebook of one submission; return its journal record."""
-    record = {"status": None}
-    for attempt in range(2):
-        result = run_nbgrader(
-            layout, ["autograde", layout.assignment, "--student", student_id, "--notebook", name, "--force"],
-            log_name=name, settings=settings, timeout=timeout, extra_env=extra_env, token=token, log_dir=log_dir)
-        record["seconds"] = round(result.seconds, 1)
-        produced = (layout.autograded_dir(student_id) / f"{name}.ipynb").is_file()
-        if result.timed_out:
-            record["status"] = "timeout"
-        elif result.returncode == 0 and produced:
-            record["status"] = "graded"
+    interrupted = [student for student in selected if (journal.get(student) or {}).get("status") == "running"]
+    others = [student for student in selected if student not in interrupted]
+    for group, workers in ((interrupted, 1), (others, jobs)):
+        if workers == 1:
+            for student_id in group:
+                try:
+                    grade(student_id)
+                except KeyboardInterrupt:
+                    echo(f"{student_id}: interrupted; run autograde again to finish (graded students are kept)")
+                    raise
         else:
-            record["status"] = "error"
-            record["log_tail"] = log_tail(log_dir / f"{name}.log", 1500)
-            # Two graders sharing an SQLite gradebook may collide once: try that notebook again.
-            if attempt == 0 and "database is locked" in record["log_tail"]:
-                timeout = max(1.0, timeout - result.seconds)
-                continue
-        break
-    if record["status"] != "graded":
-        zero_notebook(layout, student_id, name, auto_ids)
-    grades = notebook_grades(layout, student_id, name)
-    record["auto_score"] = sum(float(grades[key]["auto"] or 0) for key in grades if key in auto_ids)
-    return record
-
-
-def _give_up(layout: CourseLayout, student_id: str, entry: dict, *, names: list[str],
-             auto_ids: dict[str, set[str]], journal: Journal, guards: GradingGuards, echo) -> dict:
-    """Mark a student whose grading was interrupted too often as failed, keeping what was saved."""
-    submitted = layout.submitted_dir(student_id)
-    saved = {name for name, record in entry.get("notebooks", {}).items() if record.get("status")}
-    events = entry.setdefault("integrity", [])
-    for name in names:
-        if name in saved:
-            continue
-        with guards.gradebook.watch(student_id, name, events, trusted=True):
-            zero_notebook(layout, student_id, name, auto_ids[name],
-                          clear_manual=not (submitted / f"{name}.ipynb").is_file())
-        entry["notebooks"][name] = {"status": "not graded: grading interrupted", "seconds": 0.0, "auto_score": 0.0}
-    where = f" (last in {entry['current']})" if entry.get("current") else ""
-    entry.update(status="failed", finished_at=now(), error=(
-        f"grading was interrupted {entry.get('attempts', MAX_INTERRUPTED_ATTEMPTS)} times{where}: the submission "
-        "may stop or kill the grader. Not graded again: the notebooks graded before keep their scores, the "
-        f"others score 0. Read the logs, then `paysages autograde --student {student_id} --force` to try again."))
-    journal.put(student_id, entry)
+            with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+                for future in [pool.submit(grade, student_id) for student_id in group]:
+                    future.result()
     guards.gradebook.save_snapshot()
-    echo(f"{student_id}: FAILED, {entry['error']}")
-    return entry
+    return journal.snapshot()
 
 
 def autograde_student(layout: CourseLayout, student_id: str, *, settings: dict, journal: Journal,
@@ -364,63 +297,96 @@ def autograde_student(layout: CourseLayout, student_id: str, *, settings: dict, 
     return entry
 
 
-def autograde(course=None, *, db_url: str | None = None, students: list[str] | None = None,
-              force: bool = False, overrides: dict | None = None, jobs: int = 1, echo=print) -> dict:
-    """Autograde every collected submission (or ``students``); return the journal.
-
-    ``jobs`` submissions are graded at once (each in its own processes; 1 by default). A
-    submission that crashes the grader is recorded as an error and the others go on. Students
-    whose last grading was interrupted are graded first, one at a time, so that a submission
-    that kills the grader is found alone.
-    """
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}.")
-    requested = [check_student_id(student) for student in students or []]
-    layout = CourseLayout.open(course, db_url=db_url)
-    require_released(layout)
-    settings = prepare_course_dir(layout, overrides) if overrides else load_grading_settings(layout)
-    names = notebook_names(layout)
-    cells = assignment_cells(source_paths(layout))
-    auto_ids = {name: {cell.grade_id for cell in cells if cell.notebook == name and cell.kind == "auto"}
-                for name in names}
-    available = layout.students_submitted()
-    selected = requested or available
-    unknown = sorted(set(selected) - set(available))
-    if unknown:
-        raise PaysagesError(f"No collected submission for: {', '.join(unknown)} (run `paysages collect`).")
-    explicit = set(students or [])
-    # Longest submissions first, so that parallel graders finish together.
-    selected = sorted(selected, key=lambda student: -len(list(layout.submitted_dir(student).glob("*.ipynb"))))
-    guards = GradingGuards.create(layout, settings)
-    journal = Journal(layout)
-
-    def grade(student_id: str) -> None:
-        try:
-            autograde_student(layout, student_id, settings=settings, journal=journal, names=names,
-                              auto_ids=auto_ids, force=force, echo=echo, guards=guards,
-                              explicit=student_id in explicit)
-        except Exception as error:  # One submission never stops the others.
-            entry = journal.get(student_id) or {}
-            entry.update(status="error", error=f"{type(error).__name__}: {error}", finished_at=now())
-            journal.put(student_id, entry)
-            echo(f"{student_id}: grading error, moving on: {error}")
-
-    interrupted = [student for student in selected if (journal.get(student) or {}).get("status") == "running"]
-    others = [student for student in selected if student not in interrupted]
-    for group, workers in ((interrupted, 1), (others, jobs)):
-        if workers == 1:
-            for student_id in group:
-                try:
-                    grade(student_id)
-                except KeyboardInterrupt:
-                    echo(f"{student_id}: interrupted; run autograde again to finish (graded students are kept)")
-                    raise
+def _grade_notebook(layout: CourseLayout, student_id: str, name: str, *, settings: dict, timeout: float,
+                    extra_env: dict, token: str, log_dir: Path, auto_ids: set[str]) -> dict:
+    """Run nbgrader on one notebook of one submission; return its journal record."""
+    record = {"status": None}
+    for attempt in range(2):
+        result = run_nbgrader(
+            layout, ["autograde", layout.assignment, "--student", student_id, "--notebook", name, "--force"],
+            log_name=name, settings=settings, timeout=timeout, extra_env=extra_env, token=token, log_dir=log_dir)
+        record["seconds"] = round(result.seconds, 1)
+        produced = (layout.autograded_dir(student_id) / f"{name}.ipynb").is_file()
+        if result.timed_out:
+            record["status"] = "timeout"
+        elif result.returncode == 0 and produced:
+            record["status"] = "graded"
         else:
-            with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-                for future in [pool.submit(grade, student_id) for student_id in group]:
-                    future.result()
+            record["status"] = "error"
+            record["log_tail"] = log_tail(log_dir / f"{name}.log", 1500)
+            # Two graders sharing an SQLite gradebook may collide once: try that notebook again.
+            if attempt == 0 and "database is locked" in record["log_tail"]:
+                timeout = max(1.0, timeout - result.seconds)
+                continue
+        break
+    if record["status"] != "graded":
+        zero_notebook(layout, student_id, name, auto_ids)
+    grades = notebook_grades(layout, student_id, name)
+    record["auto_score"] = sum(float(grades[key]["auto"] or 0) for key in grades if key in auto_ids)
+    return record
+
+
+def _give_up(layout: CourseLayout, student_id: str, entry: dict, *, names: list[str],
+             auto_ids: dict[str, set[str]], journal: Journal, guards: GradingGuards, echo) -> dict:
+    """Mark a student whose grading was interrupted too often as failed, keeping what was saved."""
+    submitted = layout.submitted_dir(student_id)
+    saved = {name for name, record in entry.get("notebooks", {}).items() if record.get("status")}
+    events = entry.setdefault("integrity", [])
+    for name in names:
+        if name in saved:
+            continue
+        with guards.gradebook.watch(student_id, name, events, trusted=True):
+            zero_notebook(layout, student_id, name, auto_ids[name],
+                          clear_manual=not (submitted / f"{name}.ipynb").is_file())
+        entry["notebooks"][name] = {"status": "not graded: grading interrupted", "seconds": 0.0, "auto_score": 0.0}
+    where = f" (last in {entry['current']})" if entry.get("current") else ""
+    entry.update(status="failed", finished_at=now(), error=(
+        f"grading was interrupted {entry.get('attempts', MAX_INTERRUPTED_ATTEMPTS)} times{where}: the submission "
+        "may stop or kill the grader. Not graded again: the notebooks graded before keep their scores, the "
+        f"others score 0. Read the logs, then `paysages autograde --student {student_id} --force` to try again."))
+    journal.put(student_id, entry)
     guards.gradebook.save_snapshot()
-    return journal.snapshot()
+    echo(f"{student_id}: FAILED, {entry['error']}")
+    return entry
+
+
+# What autograde_student checks and keeps -------------------------------------------------------
+def submission_fingerprint(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.ipynb")):
+        digest.update(path.name.encode("utf-8"))
+        digest.update(bytes.fromhex(sha256_of_file(path)))
+    return digest.hexdigest()
+
+
+def _unexpected_submitted_files(folder: Path) -> list[str]:
+    return sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*")
+                  if not (path.is_file() and (path.suffix == ".ipynb" or path.name in SUBMITTED_ALLOWED)
+                          and path.parent == folder) and not path.is_dir())
+
+
+def _quarantine_strays(folder: Path, allowed_names: set[str], destination: Path) -> list[str]:
+    """Move files the notebooks wrote next to themselves (``numpy.py``...) out of the way."""
+    moved = []
+    if not folder.is_dir():
+        return moved
+    for path in sorted(folder.iterdir()):
+        if path.name in allowed_names or path.name == GRADING_RUN_DIRNAME:
+            continue
+        destination.mkdir(parents=True, exist_ok=True)
+        target = destination / f"{len(moved):03d}_{path.name}"
+        shutil.move(str(path), str(target))
+        moved.append(path.name)
+    return moved
+
+
+def _read_integrity_events(path: Path) -> list[dict]:
+    events = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:2000]:
+            with contextlib.suppress(json.JSONDecodeError):
+                events.append(json.loads(line))
+    return events
 
 
 # Feedback ---------------------------------------------------------------------------------------
@@ -497,3 +463,37 @@ def feedback(course=None, *, db_url: str | None = None, students: list[str] | No
             problems.append(f"{student_id}: graded, but no feedback page was written")
         echo(f"{student_id}: {len(written)} feedback page(s) in {layout.relative(folder)}")
     return FeedbackResult(pages=pages, problems=problems)
+
+
+# Running nbgrader in the course directory --------------------------------------------------------
+def nbgrader_environment(layout: CourseLayout, settings: dict, extra: dict | None = None) -> dict:
+    """The environment of an nbgrader process: the instructor's, with grading-mode settings."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("PAYSAGES_")}
+    environment.update({key: str(value) for key, value in settings["environment"].items()})
+    environment.update({
+        "PAYSAGES_GRADEBOOK_URL": layout.db_url,
+        "PAYSAGES_SEED": str(settings.get("seed", 42)),
+        "JUPYTER_PATH": str(layout.jupyter_dir),
+        "JUPYTER_CONFIG_DIR": str(layout.jupyter_config_dir),
+        "PYTHONPATH": os.pathsep.join(
+            [str(REPOSITORY_DIR)] + [item for item in os.environ.get("PYTHONPATH", "").split(os.pathsep) if item]),
+        "PYTHONUNBUFFERED": "1",
+        # nbgrader runs the `alembic` script of its own environment: put that environment first.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)]),
+        "TF_CPP_MIN_LOG_LEVEL": environment.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+        "MPLBACKEND": "Agg",
+    })
+    if settings.get("sample_per_class"):
+        environment["PAYSAGES_SAMPLE_PER_CLASS"] = str(settings["sample_per_class"])
+    environment.update({key: str(value) for key, value in (extra or {}).items()})
+    return environment
+
+
+def run_nbgrader(layout: CourseLayout, arguments: list[str], *, log_name: str, settings: dict | None = None,
+                 timeout: float | None = None, extra_env: dict | None = None, token: str | None = None,
+                 log_dir: Path | None = None) -> ProcessResult:
+    settings = settings or load_grading_settings(layout)
+    command = [sys.executable, "-m", "nbgrader", *arguments]
+    log_path = (log_dir or layout.grading_dir / "logs") / f"{log_name}.log"
+    return run_limited(command, cwd=layout.root, env=nbgrader_environment(layout, settings, extra_env),
+                       timeout=timeout, log_path=log_path, token=token)
