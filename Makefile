@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Both cores (pytest-xdist); tests that share an expensive session fixture stay on one worker.
+PARALLEL := -n 2 --dist loadgroup
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
@@ -12,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 help:
 	@echo "make demo        run the whole kit on the embedded sample dataset (build/demo/)"
-	@echo "make test        run every test"
+	@echo "make test        run every test on both cores, then list the 15 slowest"
 	@echo "make test-quick  skip the slow tests (training, notebook execution)"
 	@echo "make bench       print the benchmarks' figures"
 	@echo "make notebooks   regenerate course/*.ipynb from course/src/"
@@ -41,10 +43,10 @@ demo: $(STAMP)
 	$(BIN)/paysages demo --out build/demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL) --durations=15
 
 test-quick: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest $(PARALLEL) -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_loading.py

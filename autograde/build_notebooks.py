@@ -14,6 +14,11 @@ cell; the kinds are:
 * ``answer``: a manually graded markdown answer (``points=N``); its text is the instructor's
   reference answer and becomes "YOUR ANSWER HERE" in the release.
 
+In a ``code`` cell, a line ``#| definition: module.NAME`` is replaced by the top-level
+assignment of ``NAME`` in ``solutions/`` (a constant students read, such as the 03 variants):
+it is defined once there and copied as is into the notebook, which needs no ``solutions``
+package to run.
+
 Every cell needs ``id=...`` except ``markdown``, ``code`` and ``free`` cells, which get one
 derived from their position. Run ``python -m autograde.build_notebooks`` (``make notebooks``)
 after editing a source or a solution; ``--check`` exits non-zero when a notebook is stale.
@@ -35,22 +40,18 @@ from pathlib import Path
 
 import nbformat
 
+from autograde.layout import COURSE_NOTEBOOK_DIR, REPOSITORY_DIR, course_config
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-REPOSITORY_DIR = Path(__file__).resolve().parents[1]
-SOURCE_DIR = REPOSITORY_DIR / "course" / "src"
-NOTEBOOK_DIR = REPOSITORY_DIR / "course"
+SOURCE_DIR = COURSE_NOTEBOOK_DIR / "src"
+NOTEBOOK_DIR = COURSE_NOTEBOOK_DIR
 
 KINDS = ("markdown", "code", "free", "solution", "tests", "answer")
 _HEADER = re.compile(r"^# %% \[(?P<kind>[a-z]+)\](?P<attributes>.*)$")
 _DIRECTIVE = re.compile(r"^(?P<indent>\s*)#\| solution: (?P<target>[\w.]+)\s*$")
 _INCLUDE = re.compile(r"^#\| include: (?P<name>[\w]+)\s*$")
-COURSE_CONFIG = REPOSITORY_DIR / "autograde" / "course.json"
-
-
-def course_config() -> dict:
-    """The course settings (repository URL, assignment name) from autograde/course.json."""
-    return json.loads(COURSE_CONFIG.read_text(encoding="utf-8"))
+_DEFINITION = re.compile(r"^#\| definition: (?P<target>[\w.]+)\s*$")
 
 
 def _expand_includes(lines: list[str]) -> list[str]:
@@ -173,6 +174,30 @@ def _expand_solution_directives(lines: list[str]) -> list[str]:
     return expanded
 
 
+def definition_source(target: str) -> str:
+    """Return the source of the top-level assignment ``NAME = ...`` of ``module.NAME``."""
+    module_name, _, constant_name = target.rpartition(".")
+    module_source = inspect.getsource(importlib.import_module(module_name))
+    assignments = [
+        node for node in ast.parse(module_source).body
+        if isinstance(node, ast.Assign) and [getattr(item, "id", None) for item in node.targets] == [constant_name]
+    ]
+    if len(assignments) != 1:
+        raise NotebookSourceError(f"{target}: expected one top-level assignment, found {len(assignments)}.")
+    return ast.get_source_segment(module_source, assignments[0])
+
+
+def _expand_definition_directives(lines: list[str]) -> list[str]:
+    expanded = []
+    for line in lines:
+        match = _DEFINITION.match(line)
+        if match:
+            expanded.extend(definition_source(match.group("target")).splitlines())
+        else:
+            expanded.append(line)
+    return expanded
+
+
 def _nbgrader_metadata(grade_id, *, grade, solution, locked, points=None, task=False) -> dict:
     metadata = {
         "grade": grade,
@@ -222,6 +247,8 @@ def build_notebook(source_path: Path) -> nbformat.NotebookNode:
             new = nbformat.v4.new_markdown_cell(text)
         else:
             lines = _strip_blank_edges(_expand_includes(cell.lines))
+            if cell.kind == "code":
+                lines = _expand_definition_directives(lines)
             if cell.kind == "solution":
                 lines = _expand_solution_directives(lines)
                 if not any("### BEGIN SOLUTION" in line for line in lines):

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import re
 import shutil
@@ -38,6 +37,7 @@ import nbformat
 
 from autograde.layout import STUDENT_ID_PATTERN, CourseLayout, check_student_id
 from paysages.errors import PaysagesError
+from paysages.files import sha256_of_bytes
 from paysages.submit import DEFAULT_SUBMISSION_PATTERN
 
 DEFAULT_PATTERN = DEFAULT_SUBMISSION_PATTERN
@@ -108,10 +108,6 @@ class CollectReport:
         for item in self.unmatched:
             lines.append(f"  NOT MATCHED {item['file']}: {item['reason']}")
         return "\n".join(lines)
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _safe_member_name(name: str) -> str | None:
@@ -224,7 +220,7 @@ class Collector:
             return
         if name in collection.notebooks:
             collection.warnings.append(f"{name} submitted more than once: {origin} replaces the earlier copy")
-        collection.notebooks[name] = _sha256(data)
+        collection.notebooks[name] = sha256_of_bytes(data)
         collection.notebook_data[name] = data
 
     def _add_zip(self, collection: StudentCollection, path: Path) -> None:
@@ -274,7 +270,7 @@ class Collector:
                     if entry is None:
                         collection.reject(origin, "not listed in the manifest")
                         continue
-                    if entry.get("sha256") != _sha256(data) or int(entry.get("size", -1)) != len(data):
+                    if entry.get("sha256") != sha256_of_bytes(data) or int(entry.get("size", -1)) != len(data):
                         collection.reject(origin, "SHA-256 or size differs from the manifest (corrupt upload?)")
                         continue
                 self._add_member(collection, member, data, origin)

@@ -16,18 +16,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-REPOSITORY_DIR = Path(__file__).resolve().parents[1]
-COURSE_DIR = REPOSITORY_DIR / "course"
-
-
-def course_notebooks(first: int = 0, last: int = 99) -> list[Path]:
-    """The numbered course notebooks from ``first`` to ``last`` (inclusive), in order."""
-    found = []
-    for path in sorted(COURSE_DIR.glob("[0-9][0-9]_*.ipynb")):
-        number = int(path.name[:2])
-        if first <= number <= last:
-            found.append(path)
-    return found
+from autograde.layout import course_notebooks
 
 
 def fast_environment(data_root: Path, run_dir: Path, **extra) -> dict[str, str]:
@@ -79,11 +68,13 @@ def execute_notebook(path: Path, output: Path, environment: dict[str, str], *, t
     )
     started = time.perf_counter()
     error = None
-    with patched_environment(environment):
-        try:
-            client.execute()
-        except CellExecutionError as exception:
-            error = str(exception)
+    # The kernel gets the settings in its own environment; this process's os.environ is left
+    # alone (make demo grades in another thread meanwhile).
+    kernel_environment = {**os.environ, **environment}
+    try:
+        client.execute(env=kernel_environment)
+    except CellExecutionError as exception:
+        error = str(exception)
     nbformat.write(notebook, output)
     return ExecutionResult(path, output, time.perf_counter() - started, error)
 

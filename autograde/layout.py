@@ -23,13 +23,16 @@ import dataclasses
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 from paysages.errors import PaysagesError
+from paysages.files import write_bytes_atomic, write_text_atomic
 
 REPOSITORY_DIR = Path(__file__).resolve().parents[1]
 COURSE_NOTEBOOK_DIR = REPOSITORY_DIR / "course"
 COURSE_CONFIG_PATH = REPOSITORY_DIR / "autograde" / "course.json"
+CONFIG_TEMPLATE = REPOSITORY_DIR / "autograde" / "nbgrader_config.py"
 DEFAULT_COURSE_DIR = Path("build") / "course"
 GRADEBOOK_URL_VARIABLE = "PAYSAGES_GRADEBOOK_URL"
 SETTINGS_FILENAME = "paysages_grading.json"
@@ -60,6 +63,16 @@ DEFAULT_GRADING_SETTINGS = {
     # Size of the sample dataset generated once per course directory (None: the mode's default).
     "sample_per_class": None,
     "seed": 42,
+}
+
+# The quickest grading settings that keep the hidden tests meaningful: fewer epochs, a smaller
+# sample dataset and t-SNE subset than grading mode's fast-mode defaults. The corpus tests check
+# that the reference still earns every point with them and each broken case loses exactly its
+# cells; `make demo` and the tests use them. Real grading keeps the fast-mode defaults, which an
+# honest but weaker model may need.
+QUICK_GRADING_OVERRIDES = {
+    "environment": {"PAYSAGES_NUM_EPOCHS": "3", "PAYSAGES_FINE_TUNE_EPOCHS": "1", "PAYSAGES_TSNE_SAMPLES": "150"},
+    "sample_per_class": 60,
 }
 
 
@@ -119,6 +132,20 @@ class CourseLayout:
     assignment: str
     course_id: str
     db_url_override: str | None = None
+
+    @classmethod
+    def open(cls, course, *, db_url: str | None = None) -> "CourseLayout":
+        """``course`` itself when it is already a layout (opened once, handed down), else create one.
+
+        The pipeline's public functions take either, so that a command opens the course
+        directory once and a notebook or a test may still pass a path.
+        """
+        if isinstance(course, CourseLayout):
+            if db_url is not None and db_url != course.db_url:
+                raise ValueError(f"db_url {db_url!r} differs from the layout's {course.db_url!r}: "
+                                 "pass one or the other.")
+            return course
+        return cls.create(course, db_url=db_url)
 
     @classmethod
     def create(cls, course_dir=None, *, db_url: str | None = None) -> "CourseLayout":
@@ -265,5 +292,58 @@ def write_grading_settings(layout: CourseLayout, overrides: dict | None = None) 
             stored[key] = value
     for key, value in DEFAULT_GRADING_SETTINGS.items():
         stored.setdefault(key, value)
-    layout.settings_path.write_text(json.dumps(stored, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_text_atomic(layout.settings_path, json.dumps(stored, indent=2, sort_keys=True) + "\n")
     return load_grading_settings(layout)
+
+
+# Course directory set-up ------------------------------------------------------------------------
+def kernel_spec_path(layout: CourseLayout) -> Path:
+    """Where the grading kernel spec lives (in the course directory's own Jupyter folder)."""
+    return layout.jupyter_dir / "kernels" / KERNEL_NAME / "kernel.json"
+
+
+def kernel_spec_bytes() -> bytes:
+    """The grading kernel spec: the grader's own Python."""
+    return (json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "paysages grading (the grader's Python)",
+        "language": "python",
+        "metadata": {"debugger": False},
+    }, indent=2) + "\n").encode("utf-8")
+
+
+def migration_marker_path(layout: CourseLayout) -> Path:
+    """jupyter_core's "already migrated" marker: without it, every nbgrader process would copy the
+    instructor's ~/.ipython configuration into the grading JUPYTER_CONFIG_DIR."""
+    return layout.jupyter_config_dir / "migrated"
+
+
+MIGRATION_MARKER = b"paysages: nothing is migrated from ~/.ipython into the grading configuration\n"
+
+
+def prepare_course_dir(layout: CourseLayout, overrides: dict | None = None) -> dict:
+    """Write the nbgrader configuration, the grading settings and the grading kernel spec."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    settings = write_grading_settings(layout, overrides)
+    write_bytes_atomic(layout.config_path, CONFIG_TEMPLATE.read_bytes())
+    write_bytes_atomic(kernel_spec_path(layout), kernel_spec_bytes())
+    write_bytes_atomic(migration_marker_path(layout), MIGRATION_MARKER)
+    return settings
+
+
+def require_released(layout: CourseLayout) -> None:
+    """Refuse a course directory that ``paysages release`` never prepared (nothing is written in it)."""
+    if not layout.config_path.is_file():
+        raise PaysagesError(f"{layout.root} is not a released course directory: run `paysages release` first.")
+
+
+def notebook_names(layout: CourseLayout) -> list[str]:
+    """The assignment's notebooks, from the synchronised source folder."""
+    names = sorted(path.stem for path in layout.source_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        raise PaysagesError(f"No source notebook in {layout.source_dir}: run `paysages release` first.")
+    return names
+
+
+def source_paths(layout: CourseLayout) -> list[Path]:
+    return [layout.source_dir / f"{name}.ipynb" for name in notebook_names(layout)]

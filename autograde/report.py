@@ -21,9 +21,9 @@ import json
 from pathlib import Path
 
 from autograde.integrity import describe_event
-from autograde.layout import BonusSettings, CourseLayout, bonus_settings
+from autograde.layout import BonusSettings, CourseLayout, bonus_settings, notebook_names, source_paths
 from autograde.notebooks import GradedCell, assignment_cells
-from autograde.pipeline import gradebook, load_gradebook_snapshot, load_journal, notebook_names, source_paths
+from autograde.records import gradebook, load_gradebook_snapshot, load_journal
 from paysages.errors import PaysagesError
 
 
@@ -157,9 +157,9 @@ def collect_grades(layout: CourseLayout) -> tuple[list[StudentGrades], list[Grad
     return results, cells
 
 
-def export_csv(course_dir=None, out=None, *, db_url: str | None = None) -> list[dict]:
+def export_csv(course=None, out=None, *, db_url: str | None = None) -> list[dict]:
     """Write one row per student (per-notebook scores, totals) to ``out``; return the rows."""
-    layout = CourseLayout.create(course_dir, db_url=db_url)
+    layout = CourseLayout.open(course, db_url=db_url)
     grades, _ = collect_grades(layout)
     names = notebook_names(layout)
     fields = ["student", "status"]
@@ -215,9 +215,9 @@ def _list(items) -> str:
     return "<ul>" + "".join(f"<li>{html.escape(str(item))}</li>" for item in items) + "</ul>"
 
 
-def write_report(course_dir=None, out=None, *, db_url: str | None = None) -> Path:
+def write_report(course=None, out=None, *, db_url: str | None = None) -> Path:
     """Write the HTML instructor report and return its path."""
-    layout = CourseLayout.create(course_dir, db_url=db_url)
+    layout = CourseLayout.open(course, db_url=db_url)
     grades, cells = collect_grades(layout)
     names = notebook_names(layout)
     journal = load_journal(layout)

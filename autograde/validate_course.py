@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from autograde.execute import course_notebooks, fast_environment, patched_environment
+from autograde.execute import fast_environment, patched_environment
+from autograde.layout import course_notebooks
 
 
 # Fast mode trains small networks: a cell may take minutes on a loaded 2-core machine.

@@ -28,7 +28,9 @@ GOAL_SECONDS = 300
 
 def main(argv=None) -> int:
     from autograde import pipeline
-    from autograde.layout import CourseLayout
+    from autograde.demo import write_reference_submissions
+    from autograde.guards import prepare_grading_data
+    from autograde.layout import CourseLayout, load_grading_settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPOSITORY_DIR / "build" / "bench_autograde")
@@ -41,21 +43,19 @@ def main(argv=None) -> int:
     if out.exists():
         shutil.rmtree(out)
     course_dir = out / "course"
-    db_url = f"sqlite:///{course_dir / 'gradebook.db'}"
+    layout = CourseLayout.create(course_dir, db_url=f"sqlite:///{course_dir / 'gradebook.db'}")
     started = time.perf_counter()
-    pipeline.release(course_dir, db_url=db_url, bundle=False,
-                     overrides={"environment": environment} if environment else None)
-    layout = CourseLayout.create(course_dir, db_url=db_url)
-    pipeline.write_reference_submissions(layout, out / "submissions")
+    pipeline.release(layout, bundle=False, overrides={"environment": environment} if environment else None)
+    write_reference_submissions(layout, out / "submissions")
     for path in (out / "submissions").glob("blank_*.ipynb"):
         path.unlink()
-    pipeline.collect(out / "submissions", course_dir, db_url=db_url)
+    pipeline.collect(out / "submissions", layout)
     # The sample dataset is generated once per course directory: not part of a submission's time.
-    pipeline.prepare_grading_data(layout, pipeline.load_grading_settings(layout))
+    prepare_grading_data(layout, load_grading_settings(layout))
     setup_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    journal = pipeline.autograde(course_dir, db_url=db_url, students=["reference"], echo=lambda message: None)
+    journal = pipeline.autograde(layout, students=["reference"], echo=lambda message: None)
     seconds = time.perf_counter() - started
 
     entry = journal["students"]["reference"]

@@ -1,25 +1,41 @@
 """The ``paysages`` command-line tool.
 
-Data commands (students and instructors)::
+Student commands, always registered (they need nothing outside this package)::
 
     paysages data sample --out DIR [--per-class N] [--seed S]
     paysages data download [--root DIR] [--exclude-no-derivatives]
     paysages data verify DIR [--dataset NAME]
     paysages data split [--run-dir DIR] [--overwrite]
     paysages env
-    paysages demo [--out DIR]
+    paysages explore ...
+    paysages submit --student-id ID [--notebooks DIR] [--run-dir DIR] --out FILE.zip
+
+Other commands come from installed packages through the entry-point group
+:data:`COMMANDS_ENTRY_POINT_GROUP`: each entry point names a function that takes the
+sub-parser collection and registers its commands. A source checkout installed with
+``pip install -e '.[instructor]'`` adds the instructor commands of ``autograde/cli.py``
+(release, collect, autograde, feedback, export, report, demo); the student wheel has no
+``autograde`` package, so there ``paysages --help`` lists the student commands only.
+
+Exit status: 0 on success; 2 on a user error (one line on stderr, never a traceback);
+a command may return its own non-zero status (1: a check failed, 3: some submissions were
+not graded).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from paysages import __version__
 from paysages.cli_explore import add_explore_command
-from paysages.cli_instructor import add_instructor_commands
 from paysages.errors import PaysagesError
+from paysages.submit import add_submit_command
+
+COMMANDS_ENTRY_POINT_GROUP = "paysages.commands"
+EXIT_USER_ERROR = 2
 
 
 def _command_data_sample(arguments) -> int:
@@ -51,8 +67,11 @@ def _command_data_verify(arguments) -> int:
     from paysages.data.report import verify_image_folder
     from paysages.registry import get_dataset_spec
 
+    directory = Path(arguments.directory)
+    if not directory.is_dir():
+        raise PaysagesError(f"The image folder {directory} does not exist or is not a folder.")
     spec = get_dataset_spec(arguments.dataset)
-    report = verify_image_folder(Path(arguments.directory), spec.class_names)
+    report = verify_image_folder(directory, spec.class_names)
     print(report.format())
     return 0 if report.ok else 1
 
@@ -79,16 +98,43 @@ def _command_env(arguments) -> int:
     return 0 if report.ok else 1
 
 
-def _command_demo(arguments) -> int:
-    from paysages.demo import run_demo
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (status 2), like every other error.
 
-    return run_demo(Path(arguments.out))
+    argparse prints the whole usage before its message; here the message says where the usage
+    is instead. Sub-command parsers inherit the class.
+    """
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def add_discovered_commands(commands) -> list[str]:
+    """Register the commands of every entry point of :data:`COMMANDS_ENTRY_POINT_GROUP`.
+
+    An entry point whose package is not installed is left out: the project's metadata declares
+    the instructor commands, but the student wheel ships only ``paysages/``. Return the names of
+    the entry points registered.
+    """
+    registered = []
+    for entry_point in entry_points(group=COMMANDS_ENTRY_POINT_GROUP):
+        parts = entry_point.module.split(".")
+        own_packages = {".".join(parts[:length]) for length in range(1, len(parts) + 1)}
+        try:
+            register = entry_point.load()
+        except ModuleNotFoundError as error:
+            if error.name not in own_packages:
+                raise  # The package is there but something it needs is not: say so.
+            continue
+        register(commands)
+        registered.append(entry_point.name)
+    return registered
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="paysages",
-        description="The paysages teaching kit: data, course notebooks and grading.",
+        description="The paysages teaching kit: data, course notebooks, submissions (and grading, for instructors).",
     )
     parser.add_argument("--version", action="version", version=f"paysages {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -128,23 +174,29 @@ def build_parser() -> argparse.ArgumentParser:
     env = commands.add_parser("env", help="print the environment check")
     env.set_defaults(handler=_command_env)
 
-    demo = commands.add_parser("demo", help="run the kit end to end on the embedded sample dataset")
-    demo.add_argument("--out", default="build/demo", help="build folder (default build/demo)")
-    demo.set_defaults(handler=_command_demo)
-
     add_explore_command(commands)
-    add_instructor_commands(commands)
+    add_submit_command(commands)
+    add_discovered_commands(commands)
     return parser
 
 
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line (a message may quote a multi-line log)."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
 def main(argv=None) -> int:
+    """Run one command; a user error ends with one line on stderr and status 2."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
     try:
         return int(arguments.handler(arguments) or 0)
-    except PaysagesError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except (PaysagesError, ValueError, OSError) as error:
+        # ValueError: a value from the command line refused by the library (a student id, a
+        # pattern); OSError: a path given that does not exist or cannot be written.
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

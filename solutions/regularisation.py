@@ -2,8 +2,9 @@
 
 The notebook receives the bodies of ``build_regularised_cnn``, ``variant_callbacks``,
 ``train_variant`` and ``summarise_histories`` as its solution regions (see
-autograde/build_notebooks.py). ``VARIANTS`` is copied as is into a locked cell of the notebook
-(a test checks that both stay equal). ``model_techniques`` and ``core_signature`` are reference
+autograde/build_notebooks.py). ``VARIANTS`` is defined here only: the notebook source names it
+(``#| definition: solutions.regularisation.VARIANTS``) and the builder copies it as is into a
+locked cell. ``model_techniques`` and ``core_signature`` are reference
 helpers for the hidden tests: they describe a built model, whoever wrote it.
 """
 

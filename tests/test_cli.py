@@ -21,13 +21,13 @@ SEVEN_CLASSES = ["city", "field", "forest", "lake", "mountain", "ocean", "road"]
 REPOSITORY_DIR = Path(__file__).resolve().parents[1]
 
 
-def _run_paysages(*arguments, **options) -> subprocess.CompletedProcess:
+def _run_paysages(*arguments, cwd_override=None, **options) -> subprocess.CompletedProcess:
     """Run the real command in a fresh Python process, as a user would type it."""
     return subprocess.run(
         [sys.executable, "-m", "paysages", *arguments],
         capture_output=True,
         text=True,
-        cwd=REPOSITORY_DIR,
+        cwd=cwd_override or REPOSITORY_DIR,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
         timeout=300,
         **options,
@@ -155,11 +155,11 @@ class TestDataVerify:
         assert status != 0 and "road" in output
 
     def test_missing_folder_exits_non_zero(self, tmp_path, capsys):
-        """Is a folder that does not exist reported instead of crashing?"""
+        """Is a folder that does not exist reported on one line of stderr instead of crashing?"""
         status = main(["data", "verify", str(tmp_path / "nowhere")])
         captured = capsys.readouterr()
-        assert status != 0
-        assert "nowhere" in captured.out + captured.err
+        assert status == 2
+        assert captured.err.splitlines() == [f"error: The image folder {tmp_path / 'nowhere'} does not exist or is not a folder."]
 
 
 class TestDataSampleAndSplit:
@@ -214,15 +214,121 @@ class TestDataSampleAndSplit:
         assert not (tmp_path / "run" / "split.csv").exists()
 
     def test_bad_arguments_are_refused(self, capsys):
-        """Is a call without its required --out refused with a usage message (no traceback)?"""
-        with pytest.raises(SystemExit):
+        """Is a call without its required --out refused with a one-line message, status 2 (no traceback)?"""
+        with pytest.raises(SystemExit, match="^2$"):
             main(["data", "sample"])
-        assert "--out" in capsys.readouterr().err
+        assert capsys.readouterr().err.splitlines() == [
+            "paysages data sample: error: the following arguments are required: --out "
+            "(see `paysages data sample --help`)"]
 
 
 def test_help_documents_every_command():
-    """Does `paysages --help` list the data, course and instructor commands?"""
+    """In a source checkout, does `paysages --help` list the student and the instructor commands?"""
     completed = subprocess.run([sys.executable, "-m", "paysages", "--help"], capture_output=True, text=True)
     assert completed.returncode == 0
     for command in ("data", "env", "demo", "explore", "release", "collect", "autograde", "feedback", "export", "report", "submit"):
         assert re.search(rf"^\s+{command}\b", completed.stdout, flags=re.MULTILINE), command
+
+
+# The student wheel has no autograde package: a fresh Python where importing it fails the way it
+# fails there (ModuleNotFoundError named "autograde") stands for it.
+WITHOUT_AUTOGRADE = """
+import sys
+
+
+class HideAutograde:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "autograde":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, HideAutograde())
+from paysages.cli import main
+
+sys.exit(main(sys.argv[1:]))
+"""
+STUDENT_COMMANDS = ["data", "env", "explore", "submit"]
+
+
+def _run_without_autograde(*arguments, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", WITHOUT_AUTOGRADE, *arguments], capture_output=True, text=True,
+                          cwd=cwd, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=300)
+
+
+class TestWithoutTheInstructorPackage:
+    def test_help_lists_only_the_student_commands(self, tmp_path):
+        """Without autograde/, does `paysages --help` list exactly the student commands?"""
+        completed = _run_without_autograde("--help", cwd=tmp_path)
+        assert completed.returncode == 0, completed.stderr
+        listed = re.findall(r"^    (\w+)\s", completed.stdout, flags=re.MULTILINE)
+        assert sorted(listed) == STUDENT_COMMANDS
+
+    @pytest.mark.parametrize("command", STUDENT_COMMANDS)
+    def test_each_student_command_runs(self, command, tmp_path):
+        """Does each student command start and answer --help without the instructor package?"""
+        completed = _run_without_autograde(command, "--help", cwd=tmp_path)
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stdout.startswith(f"usage: paysages {command}")
+
+    def test_a_student_command_does_its_work(self, tmp_path):
+        """Does `data sample` write a dataset without the instructor package?"""
+        completed = _run_without_autograde("data", "sample", "--out", str(tmp_path / "sample"), "--per-class", "2",
+                                           cwd=tmp_path)
+        assert completed.returncode == 0, completed.stderr
+        for class_name in SEVEN_CLASSES:
+            assert len(list((tmp_path / "sample" / class_name).glob("*.jpg"))) >= 1, class_name
+
+
+def _released_looking_course(root: Path) -> Path:
+    """A course directory with what `paysages release` leaves that the commands check first."""
+    from autograde.layout import CourseLayout
+
+    layout = CourseLayout.create(root)
+    import nbformat
+
+    layout.source_dir.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), str(layout.source_dir / "00_toy.ipynb"))
+    layout.config_path.write_text("# nbgrader configuration\n", encoding="utf-8")
+    return root
+
+
+# Each sub-command with a bad argument: (arguments, a phrase the one-line message must hold).
+# "{tmp}" is the test's temporary folder; "{course}" a course directory released in appearance.
+BAD_ARGUMENTS = {
+    "paysages": (["--no-such-option"], "the following arguments are required: COMMAND"),
+    "data": (["data", "shuffle"], "invalid choice: 'shuffle'"),
+    "data sample": (["data", "sample", "--out", "{tmp}/sample", "--per-class", "0"], "per_class must be at least 1"),
+    "data download": (["data", "download", "--root"], "expected one argument"),
+    "data verify": (["data", "verify", "{tmp}/nowhere"], "does not exist"),
+    "data split": (["data", "split", "--dataset", "imagenet"], "invalid choice: 'imagenet'"),
+    "env": (["env", "--verbose"], "unrecognized arguments: --verbose"),
+    "explore": (["explore", "{tmp}/nowhere", "--out", "{tmp}/page.html"], "does not exist"),
+    "submit": (["submit", "--student-id", "a b", "--out", "{tmp}/rendu.zip"], "'a b'"),
+    "release": (["release", "--course-dir", "{tmp}/a-file"], "File exists"),
+    "collect": (["collect", "{tmp}", "--course-dir", "{course}", "--pattern", "("], "Invalid submission pattern '('"),
+    "collect (missing folder)": (["collect", "{tmp}/nowhere", "--course-dir", "{course}"], "is not a folder"),
+    "autograde": (["autograde", "--course-dir", "{course}", "--student", "a b"], "Invalid student id 'a b'"),
+    "autograde (not released)": (["autograde", "--course-dir", "{tmp}/empty"], "run `paysages release` first"),
+    "autograde (jobs)": (["autograde", "--course-dir", "{course}", "--jobs", "0"], "--jobs must be at least 1, got 0"),
+    "feedback": (["feedback", "--course-dir", "{course}", "--student", "a b"], "Invalid student id 'a b'"),
+    "export": (["export", "--csv", "{tmp}/grades.csv", "--course-dir", "{tmp}/empty"], "No source notebook"),
+    "report": (["report", "--course-dir", "{tmp}/empty"], "No source notebook"),
+    "demo": (["demo", "--out", "{tmp}/a-file"], "File exists"),
+}
+
+
+class TestUserErrors:
+    @pytest.mark.parametrize("case", sorted(BAD_ARGUMENTS))
+    def test_a_bad_argument_ends_with_one_line_and_a_non_zero_status(self, case, tmp_path):
+        """Does each sub-command refuse a bad argument with one line on stderr, status 2, no traceback?"""
+        arguments, phrase = BAD_ARGUMENTS[case]
+        (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
+        course = _released_looking_course(tmp_path / "course")
+        arguments = [item.format(tmp=tmp_path, course=course) for item in arguments]
+        completed = _run_paysages(*arguments, cwd_override=tmp_path)
+        assert "Traceback" not in completed.stderr
+        assert completed.returncode == 2
+        lines = completed.stderr.splitlines()
+        assert len(lines) == 1, completed.stderr
+        assert "error: " in lines[0] and phrase in lines[0]

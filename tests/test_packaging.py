@@ -67,3 +67,14 @@ def test_wheel_ships_the_registry_but_no_solutions(repository_dir):
     build = _pyproject(repository_dir)["tool"]["hatch"]["build"]["targets"]["wheel"]
     assert build["packages"] == ["paysages"]
     assert build["force-include"] == {"datasets/registry.json": "paysages/registry.json"}
+
+
+def test_instructor_commands_come_from_an_entry_point_of_the_source_checkout(repository_dir):
+    """Are the instructor commands declared as a paysages.commands entry point, importable in a dev install?"""
+    pyproject = _pyproject(repository_dir)
+    assert pyproject["project"]["entry-points"]["paysages.commands"] == {
+        "instructor": "autograde.cli:add_instructor_commands"}
+    # The editable install puts the repository root on sys.path, where autograde/ lives; the
+    # wheel itself packs paysages/ only (test above).
+    assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["dev-mode-dirs"] == ["."]
+    assert (repository_dir / "autograde" / "cli.py").is_file()

@@ -8,7 +8,7 @@ texture and pattern classes (stripes, checkerboards, dots, rings, gradients, clo
 grids, blobs and polygons, in random colours) and ten outdoor scene kinds that are none of the
 seven landscape classes (desert, snowfield, night sky, sunset, canyon, savanna, glacier, aurora,
 lava, sky only). They are painted by this script, not by the sample dataset's code
-(``paysages/sample.py``): what the base learns is generic (edges, orientations, textures,
+(``paysages/data/painters.py``): what the base learns is generic (edges, orientations, textures,
 colours, a horizon), as a real pretrained base would.
 
 Output, in ``paysages/pretrained/`` (committed; the student package ships it):

@@ -140,14 +140,7 @@ if int(_student.count_params()) != int(_reference.count_params()):
 # (partie 3).
 
 # %% [code] id=variants_03
-VARIANTS = {
-    "baseline": {},
-    "augmentation": {"augmentation": True},
-    "dropout": {"dropout_rate": 0.3},
-    "l2": {"l2_factor": 1e-4},
-    "batch_norm": {"batch_norm": True},
-    "early_stopping": {},
-}
+#| definition: solutions.regularisation.VARIANTS
 
 # %% [tests] id=test_variants_one_technique points=4
 """Vérifie que chaque variante ne diffère du modèle de base que par sa propre technique."""

@@ -93,3 +93,21 @@ def test_committed_notebooks_have_no_outputs(repository_dir):
         for cell in notebook["cells"]:
             if cell["cell_type"] == "code":
                 assert cell.get("outputs") == [] and cell.get("execution_count") is None, path.name
+
+
+def test_a_definition_directive_copies_the_constant_from_solutions(build_from_text):
+    """Is `#| definition: module.NAME` replaced by that module's own assignment, unchanged?"""
+    from solutions.regularisation import VARIANTS
+
+    notebook = build_from_text("# %% [code] id=variants\n#| definition: solutions.regularisation.VARIANTS\n")
+    source = notebook.cells[0].source
+    assert source.startswith("VARIANTS = {") and "#|" not in source
+    namespace = {}
+    exec(source, namespace)
+    assert namespace["VARIANTS"] == VARIANTS
+
+
+def test_a_definition_directive_naming_no_assignment_is_refused(build_from_text):
+    """Does a directive naming a function (not an assignment) stop the build with the target named?"""
+    with pytest.raises(builder.NotebookSourceError, match=r"solutions\.cnn\.build_cnn: expected one top-level assignment, found 0"):
+        build_from_text("# %% [code] id=wrong\n#| definition: solutions.cnn.build_cnn\n")

@@ -1,8 +1,7 @@
-"""Fixtures of the data tests: image folders, a local HTTP server, and the ../shared licence metadata."""
+"""Fixtures of the data tests: image folders and a local HTTP server (../shared: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,25 +9,6 @@ import pytest
 from paysages.data import decode, transfer
 from tests.helpers.http import LocalServer
 from tests.helpers.images import CLASS_NAMES, TEST_PIXEL_LIMIT, build_messy_folder, noise_image
-
-
-@pytest.fixture(scope="session")
-def shared_licences_dir(repository_dir) -> Path:
-    """The ml5js licence metadata in ../shared, beside the clone; the test is skipped without it.
-
-    Continuous integration always has ../shared: there its absence fails the test instead, so
-    that a broken CI set-up never passes by skipping.
-    """
-    folder = repository_dir.parent / "shared" / "landscapes" / "licenses"
-    if folder.is_dir():
-        return folder
-    message = (
-        f"{folder} is missing: this test needs the ml5js licence metadata checked out beside the "
-        "project as ../shared/landscapes/licenses."
-    )
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from collections import Counter
 
 import pandas as pd
 
-from paysages.demo import run_data_steps
+from autograde.demo import run_data_steps
 
 CLASS_NAMES = ("city", "field", "forest", "lake", "mountain", "ocean", "road")
 

@@ -7,10 +7,8 @@ point (``paysages.cli.main``); the tests only read its results and exit statuses
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
-import io
 import json
 import os
 import time
@@ -19,40 +17,27 @@ from pathlib import Path
 
 import pytest
 
-from autograde import pipeline
-from autograde.layout import CourseLayout, load_grading_settings, write_grading_settings
+from autograde.layout import (
+    QUICK_GRADING_OVERRIDES,
+    CourseLayout,
+    kernel_spec_path,
+    load_grading_settings,
+    notebook_names,
+    write_grading_settings,
+)
 from autograde.notebooks import GradedCell, assignment_cells
-from tests.grading import corpus
+from tests.helpers import corpus
+from tests.helpers.grading import CommandRun, run_cli
 
 # The fastest grading settings that keep the hidden tests meaningful (see the constant's comment):
 # the corpus checks that the reference still earns every point with them.
-TEST_GRADING_OVERRIDES = pipeline.QUICK_GRADING_OVERRIDES
+TEST_GRADING_OVERRIDES = QUICK_GRADING_OVERRIDES
 # Submissions graded at once (2 cores: one grader trains while the other starts its kernels).
 TEST_JOBS = int(os.environ.get("PAYSAGES_TEST_GRADING_JOBS", "2"))
 # The CLI options of the grading settings a tight-limits group changes.
 LIMIT_OPTIONS = {"cell_timeout_seconds": "--cell-timeout", "notebook_timeout_seconds": "--notebook-timeout",
                  "submission_timeout_seconds": "--submission-timeout"}
 TEXT_COLUMNS = {"student", "status", "check"}
-
-
-@dataclasses.dataclass
-class CommandRun:
-    """One ``paysages ...`` call: its arguments, exit status and printed output."""
-
-    argv: list[str]
-    code: int
-    output: str
-
-
-def run_cli(layout: CourseLayout, *argv: str) -> CommandRun:
-    """Run the real ``paysages`` entry point on the course directory, capturing what it prints."""
-    from paysages.cli import main
-
-    arguments = [*argv, "--course-dir", str(layout.root), "--db-url", layout.db_url]
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-        code = main(arguments)
-    return CommandRun(arguments, code, buffer.getvalue())
 
 
 @dataclasses.dataclass
@@ -99,7 +84,7 @@ def _read_csv(path: Path) -> dict[str, dict]:
 
 
 def _grading_files(layout: CourseLayout) -> dict[str, bytes]:
-    paths = [layout.config_path, layout.settings_path, pipeline.kernel_spec_path(layout)]
+    paths = [layout.config_path, layout.settings_path, kernel_spec_path(layout)]
     return {layout.relative(path): path.read_bytes() for path in paths}
 
 
@@ -113,7 +98,7 @@ def released_course(tmp_path_factory) -> ReleasedCourse:
     release = run_cli(layout, "release")
     seconds = time.monotonic() - started
     assert release.code == 0, release.output
-    names = pipeline.notebook_names(layout)
+    names = notebook_names(layout)
     cells = assignment_cells([layout.source_dir / f"{name}.ipynb" for name in names])
     bundle = layout.bundle_dir / f"paysages-{layout.assignment}-etudiant.zip"
     return ReleasedCourse(layout, names, cells, bundle, seconds, release)

@@ -8,19 +8,32 @@ from pathlib import Path
 
 import pytest
 
-from autograde.layout import REPOSITORY_DIR
-from paysages.cli_instructor import DEFAULT_COURSE_DIR, add_instructor_commands, build_instructor_parser, main
+from autograde.cli import add_instructor_commands
+from autograde.layout import DEFAULT_COURSE_DIR, REPOSITORY_DIR
+from paysages.cli import build_parser, main
 
-COMMANDS = ("release", "collect", "autograde", "feedback", "export", "report", "submit")
+COMMANDS = ("release", "collect", "autograde", "feedback", "export", "report", "demo")
 
 
 def test_commands_register_on_any_parser():
-    """Can cli.py's build_parser add every command with one call?"""
+    """Does the entry point's function add every instructor command (and no student one)?"""
     parser = argparse.ArgumentParser(prog="paysages")
     commands = parser.add_subparsers(dest="command", required=True)
     add_instructor_commands(commands)
-    for command in COMMANDS:
-        assert command in commands.choices
+    assert sorted(commands.choices) == sorted(COMMANDS)
+
+
+def test_the_paysages_command_finds_the_instructor_commands_through_its_entry_point():
+    """Does the installed `paysages.commands` entry point bring every instructor command to `paysages`?"""
+    from importlib.metadata import entry_points
+
+    from paysages.cli import COMMANDS_ENTRY_POINT_GROUP
+
+    found = {entry_point.value for entry_point in entry_points(group=COMMANDS_ENTRY_POINT_GROUP)}
+    assert found == {"autograde.cli:add_instructor_commands"}
+    choices = build_parser()._subparsers._group_actions[0].choices
+    for command in (*COMMANDS, "data", "env", "explore", "submit"):
+        assert command in choices
 
 
 @pytest.mark.parametrize("argv, expected", [
@@ -35,7 +48,7 @@ def test_commands_register_on_any_parser():
 ])
 def test_options_parse(argv, expected):
     """Does each command take its documented options, --course-dir defaulting to build/course?"""
-    arguments = build_instructor_parser().parse_args(argv)
+    arguments = build_parser().parse_args(argv)
     for key, value in expected.items():
         assert getattr(arguments, key) == value
 

@@ -12,8 +12,8 @@ import pytest
 from autograde.integrity import html_text, scan_feedback_html
 from autograde.layout import bonus_settings
 from autograde.notebooks import hidden_test_lines
-from tests.grading import corpus
-from tests.grading.conftest import run_cli
+from tests.helpers import corpus
+from tests.helpers.grading import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -286,7 +286,7 @@ def test_hostile_submission_changes_nothing_for_the_others(graded_course):
 
 def test_restarted_grading_keeps_what_was_graded(graded_course):
     """Does a restart skip graded students, regrade one left 'running' once, and fail one left twice?"""
-    from paysages.cli_instructor import EXIT_INCOMPLETE
+    from autograde.cli import EXIT_INCOMPLETE
 
     layout = graded_course.layout
     journal = json.loads(layout.journal_path.read_text(encoding="utf-8"))

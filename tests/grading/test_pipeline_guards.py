@@ -21,9 +21,16 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograde import pipeline
+from autograde import guards, pipeline
 from autograde import report as report_module
-from autograde.layout import CourseLayout
+from autograde.layout import (
+    CourseLayout,
+    kernel_spec_bytes,
+    kernel_spec_path,
+    migration_marker_path,
+    prepare_course_dir,
+)
+from autograde.limits import ProcessResult
 
 NAMES = ["00_toy", "01_toy"]
 TEST_POINTS = 2.0
@@ -127,7 +134,7 @@ def toy(tmp_path, monkeypatch, released_gradebook) -> ToyCourse:
     layout.source_dir.mkdir(parents=True)
     for name in NAMES:
         nbformat.write(_toy_notebook(name), str(layout.source_dir / f"{name}.ipynb"))
-    pipeline.prepare_course_dir(layout)
+    prepare_course_dir(layout)
     shutil.copyfile(released_gradebook, course_dir / "gradebook.db")
     generated = []
 
@@ -135,7 +142,7 @@ def toy(tmp_path, monkeypatch, released_gradebook) -> ToyCourse:
         generated.append(1)
         _fake_data(layout_, settings, data_dir)
 
-    monkeypatch.setattr(pipeline, "_generate_grading_data", generate)
+    monkeypatch.setattr(guards, "_generate_grading_data", generate)
     course = ToyCourse(layout, [], {}, generated)
 
     def fake_run_nbgrader(layout_, arguments, *, log_name, settings=None, timeout=None, extra_env=None,
@@ -146,8 +153,8 @@ def toy(tmp_path, monkeypatch, released_gradebook) -> ToyCourse:
                        for folder in (layout_.jupyter_dir, layout_.jupyter_config_dir)
                        for path in folder.rglob("*") if path.is_file())
         course.seen.append(Seen(student, notebook, layout_.config_path.read_bytes(), layout_.settings_path.read_bytes(),
-                                pipeline.kernel_spec_path(layout_).read_bytes(), extra,
-                                pipeline._tree_manifest(Path(extra_env["PAYSAGES_DATA_ROOT"]))))
+                                kernel_spec_path(layout_).read_bytes(), extra,
+                                guards.tree_manifest(Path(extra_env["PAYSAGES_DATA_ROOT"]))))
         hook = course.hooks.get((student, notebook))
         if hook:
             hook(layout_)
@@ -163,7 +170,7 @@ def toy(tmp_path, monkeypatch, released_gradebook) -> ToyCourse:
         out = layout_.autograded_dir(student) / f"{notebook}.ipynb"
         out.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(_toy_notebook(notebook), str(out))
-        return pipeline.ProcessResult(returncode=0, timed_out=False, seconds=0.01)
+        return ProcessResult(returncode=0, timed_out=False, seconds=0.01)
 
     monkeypatch.setattr(pipeline, "run_nbgrader", fake_run_nbgrader)
     return course
@@ -184,19 +191,19 @@ def test_grading_files_and_data_changed_by_one_submission_never_reach_the_next(t
     """Are the config, settings, kernel spec, Jupyter folders and data pristine for the next student?"""
     layout = toy.layout
     pristine = {"config": layout.config_path.read_bytes(), "settings": layout.settings_path.read_bytes(),
-                "spec": pipeline.kernel_spec_bytes()}
+                "spec": kernel_spec_bytes()}
 
     def tamper_files(layout_):
         layout_.config_path.write_text("c = get_config()\nc.Execute.timeout = 1\n", encoding="utf-8")
         layout_.settings_path.write_text(json.dumps({"repository_dir": "/tmp/evil"}), encoding="utf-8")
-        pipeline.kernel_spec_path(layout_).write_text('{"argv": ["false"]}', encoding="utf-8")
+        kernel_spec_path(layout_).write_text('{"argv": ["false"]}', encoding="utf-8")
         (layout_.jupyter_config_dir / "nbgrader_config.py").write_text("c.Execute.timeout = 1\n", encoding="utf-8")
 
     def tamper_data(layout_):
         (layout_.pristine_data_dir / "images" / "0.jpg").write_bytes(b"poisoned")
         (layout_.pristine_data_dir / "images" / "1.jpg").unlink()
         # Even a manifest made to match the poisoned data does not fool the next check.
-        manifest = pipeline._tree_manifest(layout_.pristine_data_dir)
+        manifest = guards.tree_manifest(layout_.pristine_data_dir)
         (layout_.grading_dir / "data_manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
 
     toy.hooks[("alice", "00_toy")] = tamper_files
@@ -209,8 +216,8 @@ def test_grading_files_and_data_changed_by_one_submission_never_reach_the_next(t
     assert set(reference_data) == {"images/0.jpg", "images/1.jpg", "images/2.jpg", "cache.npz"}
     for seen in toy.seen:
         assert (seen.config, seen.settings, seen.spec) == (pristine["config"], pristine["settings"], pristine["spec"])
-        assert seen.extra_files == [pipeline.kernel_spec_path(layout).relative_to(layout.root).as_posix(),
-                                    pipeline.migration_marker_path(layout).relative_to(layout.root).as_posix()]
+        assert seen.extra_files == [kernel_spec_path(layout).relative_to(layout.root).as_posix(),
+                                    migration_marker_path(layout).relative_to(layout.root).as_posix()]
         assert seen.data == reference_data
     assert [(seen.student, seen.notebook) for seen in toy.seen] == [
         ("alice", "00_toy"), ("alice", "01_toy"), ("bob", "00_toy"), ("bob", "01_toy")]
@@ -218,7 +225,7 @@ def test_grading_files_and_data_changed_by_one_submission_never_reach_the_next(t
     assert layout.config_path.read_bytes() == pristine["config"]
     assert layout.settings_path.read_bytes() == pristine["settings"]
     assert not (layout.jupyter_config_dir / "nbgrader_config.py").exists()
-    assert pipeline._tree_manifest(layout.pristine_data_dir) == reference_data
+    assert guards.tree_manifest(layout.pristine_data_dir) == reference_data
     assert len(toy.generated) == 2  # Once for the course, once after alice.
 
     events = {event["event"]: event for event in journal["students"]["alice"]["integrity"]}
@@ -290,7 +297,8 @@ def test_manual_override_after_autograde_is_shown_in_the_check_column(toy, tmp_p
 
 def test_a_submission_interrupted_twice_is_marked_failed_not_graded_again(toy, capsys):
     """Does a student left 'running' by two killed runs fail (saved notebooks kept, others 0) with exit 3?"""
-    from paysages.cli_instructor import EXIT_INCOMPLETE, main
+    from autograde.cli import EXIT_INCOMPLETE
+    from paysages.cli import main
 
     for student in ("alice", "bob", "carol"):
         toy.submit(student)

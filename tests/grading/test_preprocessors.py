@@ -65,15 +65,17 @@ def _submission_without(root, *grade_ids):
     return notebook
 
 
+@pytest.mark.slow  # Starts nbgrader or a kernel.
 def test_stock_nbgrader_cannot_restore_a_test_cell_after_a_locked_cell(toy_course):
     """Does nbgrader 0.9.6 fail (KeyError) when the cell before a missing test cell is locked code?"""
     from nbgrader.preprocessors import OverwriteCells
 
     stock = OverwriteCells(add_missing_cells=True)
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="'prepare'"):
         stock.preprocess(_submission_without(toy_course, "test_double"), _resources(toy_course))
 
 
+@pytest.mark.slow  # Starts nbgrader or a kernel.
 def test_missing_locked_and_test_cells_are_restored_in_place(toy_course):
     """Are a deleted locked set-up cell and a deleted test cell put back, in the source order?"""
     restore = RestoreLockedCells(add_missing_cells=True,
@@ -182,6 +184,7 @@ def _probe_kernel(tmp_path, home_root):
     return json.loads(texts[-1].strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # Starts nbgrader or a kernel.
 def test_each_grading_kernel_gets_a_fresh_private_home(tmp_path):
     """Does a kernel get its own HOME, no user site, and never see files an earlier kernel wrote there?"""
     home_root = (tmp_path / "homes").resolve()
@@ -218,15 +221,17 @@ def _with_duplicated_test(root):
     return notebook
 
 
+@pytest.mark.slow  # Starts nbgrader or a kernel.
 def test_stock_nbgrader_fails_on_a_duplicated_cell(toy_course):
     """Does nbgrader 0.9.6 crash (KeyError) on a duplicated grade cell once DeduplicateIds ran?"""
     from nbgrader.preprocessors import DeduplicateIds, OverwriteCells
 
     notebook, resources = DeduplicateIds().preprocess(_with_duplicated_test(toy_course), _resources(toy_course))
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="'grade_id'"):
         OverwriteCells(add_missing_cells=True).preprocess(notebook, resources)
 
 
+@pytest.mark.slow  # Starts nbgrader or a kernel.
 def test_duplicated_cell_is_disarmed_and_the_last_copy_graded(toy_course):
     """Is the earlier copy of a duplicated test cell left as plain code, the last one restored?"""
     from nbgrader.preprocessors import DeduplicateIds

@@ -91,8 +91,11 @@ def test_variants_are_the_ones_the_brief_asks_for():
 
 
 def test_notebook_holds_the_same_variants(repository_dir):
-    """Does the locked VARIANTS cell of notebook 03 equal solutions.regularisation.VARIANTS?"""
-    source = (repository_dir / "course" / "src" / "03_regularisation.py").read_text(encoding="utf-8")
+    """Does the locked VARIANTS cell of the built notebook 03 equal solutions.regularisation.VARIANTS?"""
+    import nbformat
+
+    notebook = nbformat.read(str(repository_dir / "course" / "03_regularisation.ipynb"), as_version=4)
+    source = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
     tree = ast.parse(source)
     assignments = [
         node for node in tree.body

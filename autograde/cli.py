@@ -1,6 +1,8 @@
-"""Instructor commands of the ``paysages`` tool (and the student's ``submit``).
+"""The instructor commands of the ``paysages`` tool.
 
-``add_instructor_commands(subparsers)`` registers, on the sub-parsers of ``paysages``::
+``paysages/cli.py`` finds :func:`add_instructor_commands` through the entry-point group
+``paysages.commands`` (declared in ``pyproject.toml``), so these commands exist only where the
+instructor package is installed (a source checkout with ``pip install -e '.[instructor]'``)::
 
     paysages release   [--course-dir DIR] [--db-url URL] [--no-bundle]
     paysages collect   DIR [--course-dir DIR] [--db-url URL] [--pattern REGEX]
@@ -9,47 +11,31 @@
     paysages feedback  [--course-dir DIR] [--db-url URL] [--student ID ...]
     paysages export    --csv FILE [--course-dir DIR] [--db-url URL]
     paysages report    [--out FILE] [--course-dir DIR] [--db-url URL]
-    paysages submit    --student-id ID [--notebooks DIR] [--run-dir DIR] --out FILE.zip
+    paysages demo      [--out DIR]
 
-Exit status: 0 when everything went through; 2 on an error that stopped the command;
-:data:`EXIT_INCOMPLETE` (3) when ``autograde`` could not grade some submission (nbgrader
-failed on a notebook, a submission was rejected or marked failed) or ``feedback`` could not
-give some student their pages. A summary line says who.
+Exit status: 0 when everything went through; 2 on an error that stopped the command (see
+``paysages/cli.py``); :data:`EXIT_INCOMPLETE` (3) when ``autograde`` could not grade some
+submission (nbgrader failed on a notebook, a submission was rejected or marked failed) or
+``feedback`` could not give some student their pages. A summary line says who.
 
 The course directory defaults to ``build/course``; the gradebook to SQLite in it, or
-``PAYSAGES_GRADEBOOK_URL`` / ``--db-url`` (any SQLAlchemy URL, PostgreSQL included). The
-instructor commands need a source checkout of the kit with the ``instructor`` extra
-(``pip install -e '.[instructor]'``): they live in its ``autograde/`` package, which the
-student wheel does not ship.
+``PAYSAGES_GRADEBOOK_URL`` / ``--db-url`` (any SQLAlchemy URL, PostgreSQL included). Each
+command opens the course directory once (:meth:`CourseLayout.create`) and hands that layout
+to the pipeline. The heavy modules (nbgrader, nbconvert) are imported when a command runs,
+not when ``paysages --help`` lists the commands.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 from pathlib import Path
 
+from autograde.layout import DEFAULT_COURSE_DIR, CourseLayout
 from paysages.errors import PaysagesError
-from paysages.submit import DEFAULT_SUBMISSION_PATTERN, add_submit_command
+from paysages.submit import DEFAULT_SUBMISSION_PATTERN
 
-DEFAULT_COURSE_DIR = Path("build") / "course"
-EXIT_ERROR = 2
 # Some submissions or students were not fully processed; the others were.
 EXIT_INCOMPLETE = 3
-
-
-def _instructor_module(name: str):
-    """Import ``autograde.<name>``, explaining what to install when it is absent."""
-    try:
-        return importlib.import_module(f"autograde.{name}")
-    except ModuleNotFoundError as error:
-        if error.name and (error.name == "autograde" or error.name.startswith(("nbgrader", "nbconvert"))):
-            raise PaysagesError(
-                "Instructor commands need a source checkout of the kit with the instructor tools: "
-                "`git clone ...; pip install -e '.[instructor]'` (missing module: "
-                f"{error.name})."
-            ) from error
-        raise
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -60,9 +46,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "else SQLite in the course directory)")
 
 
+def _open_course(arguments) -> CourseLayout:
+    """The course directory named on the command line, opened once for the whole command."""
+    return CourseLayout.create(arguments.course_dir, db_url=arguments.db_url)
+
+
 def _command_release(arguments) -> int:
-    pipeline = _instructor_module("pipeline")
-    result = pipeline.release(arguments.course_dir, db_url=arguments.db_url, bundle=not arguments.no_bundle)
+    from autograde import pipeline
+
+    result = pipeline.release(_open_course(arguments), bundle=not arguments.no_bundle)
     print(f"Released {len(result['notebooks'])} notebook(s) to {result['release_dir']}")
     if result["bundle"]:
         print(f"Student bundle (scanned: no solution, no hidden test): {result['bundle']}")
@@ -70,61 +62,87 @@ def _command_release(arguments) -> int:
 
 
 def _command_collect(arguments) -> int:
-    pipeline = _instructor_module("pipeline")
-    report = pipeline.collect(arguments.directory, arguments.course_dir, db_url=arguments.db_url,
-                              pattern=arguments.pattern)
+    from autograde import pipeline
+
+    report = pipeline.collect(arguments.directory, _open_course(arguments), pattern=arguments.pattern)
     print(report.format())
     return 0
 
 
-def _command_autograde(arguments) -> int:
-    pipeline = _instructor_module("pipeline")
+def _timeout_overrides(arguments) -> dict:
+    """The time limits given on the command line, as grading-settings keys (saved by autograde)."""
+    options = {
+        "cell_timeout": "cell_timeout_seconds",
+        "notebook_timeout": "notebook_timeout_seconds",
+        "submission_timeout": "submission_timeout_seconds",
+    }
     overrides = {}
-    for option, key in (("cell_timeout", "cell_timeout_seconds"), ("notebook_timeout", "notebook_timeout_seconds"),
-                        ("submission_timeout", "submission_timeout_seconds")):
+    for option, key in options.items():
         value = getattr(arguments, option)
-        if value is not None:
-            if value <= 0:
-                raise PaysagesError(f"--{option.replace('_', '-')} must be positive, got {value}.")
-            overrides[key] = value
+        if value is None:
+            continue
+        if value <= 0:
+            raise PaysagesError(f"--{option.replace('_', '-')} must be positive, got {value}.")
+        overrides[key] = value
+    return overrides
+
+
+def _command_autograde(arguments) -> int:
+    from autograde import pipeline
+    from autograde.records import grading_failures
+
+    overrides = _timeout_overrides(arguments)
     if arguments.jobs < 1:
         raise PaysagesError(f"--jobs must be at least 1, got {arguments.jobs}.")
-    journal = pipeline.autograde(arguments.course_dir, db_url=arguments.db_url, students=arguments.student,
-                                 force=arguments.force, overrides=overrides or None, jobs=arguments.jobs)
+    journal = pipeline.autograde(_open_course(arguments), students=arguments.student, force=arguments.force,
+                                 overrides=overrides or None, jobs=arguments.jobs)
     considered = arguments.student or sorted(journal["students"])
-    failures = pipeline.grading_failures(journal, considered)
+    failures = grading_failures(journal, considered)
     for student, reason in failures.items():
         print(f"  NOT GRADED {student}: {reason}")
-    print(f"Autograde: {len(considered) - len(failures)} of {len(considered)} submission(s) graded, "
-          f"{len(failures)} not" + (" (see the journal and logs in the course directory)" if failures else ""))
+    summary = f"Autograde: {len(considered) - len(failures)} of {len(considered)} submission(s) graded, {len(failures)} not"
+    if failures:
+        summary += " (see the journal and logs in the course directory)"
+    print(summary)
     return EXIT_INCOMPLETE if failures else 0
 
 
 def _command_feedback(arguments) -> int:
-    pipeline = _instructor_module("pipeline")
-    result = pipeline.feedback(arguments.course_dir, db_url=arguments.db_url, students=arguments.student)
+    from autograde import pipeline
+
+    result = pipeline.feedback(_open_course(arguments), students=arguments.student)
     pages = sum(len(items) for items in result.pages.values())
-    print(f"Feedback: {pages} page(s) for {len(result.pages)} student(s), {len(result.problems)} problem(s)"
-          + ("" if result.ok else ": " + "; ".join(result.problems[:5])))
+    summary = f"Feedback: {pages} page(s) for {len(result.pages)} student(s), {len(result.problems)} problem(s)"
+    if not result.ok:
+        summary += ": " + "; ".join(result.problems[:5])
+    print(summary)
     return 0 if result.ok else EXIT_INCOMPLETE
 
 
 def _command_export(arguments) -> int:
-    report = _instructor_module("report")
-    rows = report.export_csv(arguments.course_dir, arguments.csv, db_url=arguments.db_url)
+    from autograde import report
+
+    rows = report.export_csv(_open_course(arguments), arguments.csv)
     print(f"Wrote {len(rows)} student row(s) to {arguments.csv}")
     return 0
 
 
 def _command_report(arguments) -> int:
-    report = _instructor_module("report")
-    path = report.write_report(arguments.course_dir, arguments.out, db_url=arguments.db_url)
+    from autograde import report
+
+    path = report.write_report(_open_course(arguments), arguments.out)
     print(f"Instructor report: {path}")
     return 0
 
 
+def _command_demo(arguments) -> int:
+    from autograde.demo import run_demo
+
+    return run_demo(Path(arguments.out))
+
+
 def add_instructor_commands(subparsers) -> None:
-    """Register release, collect, autograde, feedback, export, report and submit."""
+    """Register release, collect, autograde, feedback, export, report and demo."""
     release = subparsers.add_parser("release", help="generate the student release and bundle (nbgrader)")
     _common(release)
     release.add_argument("--no-bundle", action="store_true", help="skip the student bundle (zip + wheel)")
@@ -167,27 +185,6 @@ def add_instructor_commands(subparsers) -> None:
     report.add_argument("--out", type=Path, default=None, help="HTML file (default <course-dir>/reports/report.html)")
     report.set_defaults(handler=_command_report)
 
-    add_submit_command(subparsers)
-
-
-def build_instructor_parser() -> argparse.ArgumentParser:
-    """A stand-alone parser with only these commands (``python -m paysages.cli_instructor``)."""
-    parser = argparse.ArgumentParser(prog="paysages", description="paysages instructor commands")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_instructor_commands(commands)
-    return parser
-
-
-def main(argv=None) -> int:
-    import sys
-
-    arguments = build_instructor_parser().parse_args(argv)
-    try:
-        return int(arguments.handler(arguments) or 0)
-    except PaysagesError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_ERROR
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    demo = subparsers.add_parser("demo", help="run the kit end to end on the embedded sample dataset")
+    demo.add_argument("--out", default="build/demo", help="build folder (default build/demo)")
+    demo.set_defaults(handler=_command_demo)
