@@ -283,7 +283,7 @@ def scan_bundle(bundle_path: Path, *, source_notebooks, solutions_dir: Path,
                 inner = name.split("!/")[-1]
                 if not (inner.startswith("paysages/") or re.match(r"^paysages-[^/]+\.dist-info/", inner)):
                     problems.append(f"{name}: unexpected file in the wheel (only paysages/ may ship)")
-            if name.endswith((".whl", ".zip", ".png", ".jpg", ".keras", ".npz")):
+            if name.endswith((".whl", ".zip", ".png", ".jpg", ".keras", ".npz", ".h5")):
                 continue
             try:
                 if name.endswith(".ipynb"):
