@@ -298,7 +298,7 @@ def _released_looking_course(root: Path) -> Path:
 BAD_ARGUMENTS = {
     "paysages": (["--no-such-option"], "the following arguments are required: COMMAND"),
     "data": (["data", "shuffle"], "invalid choice: 'shuffle'"),
-    "data sample": (["data", "sample", "--out", "{tmp}/sample", "--per-class", "0"], "per_class must be at least 1"),
+    "data sample": (["data", "sample", "--out", "{tmp}/sample", "--per-class", "0"], "per_class must be an integer >= 1, got 0"),
     "data download": (["data", "download", "--root"], "expected one argument"),
     "data verify": (["data", "verify", "{tmp}/nowhere"], "does not exist"),
     "data split": (["data", "split", "--dataset", "imagenet"], "invalid choice: 'imagenet'"),
