@@ -129,7 +129,8 @@ class Settings:
         if self.offline:
             lines.append(
                 "OFFLINE: no pretrained ImageNet weights will be downloaded; transfer learning "
-                "starts from random weights and its results are NOT those of a pretrained network."
+                "starts from the kit's own MobileNetV2 base (pretrained on other synthetic scenes, "
+                "NOT ImageNet), so its results are not those of ImageNet transfer."
             )
         return "\n".join(lines)
 

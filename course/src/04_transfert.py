@@ -34,6 +34,7 @@ from paysages import checks
 from paysages.data import load_split_arrays
 from paysages.notebook import start
 from paysages.plots import plot_histories
+from paysages.pretrained import offline_banner, transfer_weights
 from paysages.training import training_seconds
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
@@ -43,16 +44,13 @@ data = load_split_arrays(settings)
 print(data.describe())
 validation_set = (data.x_validation, data.y_validation)
 
-pretrained_weights = None if settings.offline else "imagenet"
-if pretrained_weights is None:
-    print(
-        "\n" + "!" * 88 + "\n"
-        "ATTENTION : mode hors ligne, les poids ImageNet ne sont PAS téléchargés. La base\n"
-        "MobileNetV2 part de poids ALÉATOIRES : les résultats de ce notebook ne sont PAS ceux\n"
-        "d'un réseau pré-entraîné (exactitude proche du hasard). Seule la mécanique est vérifiée.\n"
-        "Pour un vrai transfert : MODE = 'full' sur Colab, avec internet.\n"
-        + "!" * 88
-    )
+# Online the base starts from ImageNet's weights; offline (fast mode, grading) from the kit's own
+# MobileNetV2, pretrained on other synthetic scenes and labelled loudly as not ImageNet.
+base_weights = transfer_weights(settings.offline)
+pretrained_weights = base_weights.weights
+print(f"Base pré-entraînée : {base_weights.label}")
+if not base_weights.is_imagenet:
+    print(offline_banner(base_weights))
 
 # %% [markdown]
 # ## 1. Pourquoi transférer, et pourquoi MobileNetV2
@@ -258,7 +256,7 @@ else:
     frozen_seconds = training_seconds(frozen_callbacks)
     saved_path = run.save_model(
         model, "transfer_frozen", history=frozen_history, training_seconds=frozen_seconds,
-        pretrained_weights=pretrained_weights or "none",
+        pretrained_weights=base_weights.source,
     )
 print(f"Modèle sauvegardé : {saved_path}")
 
@@ -380,7 +378,7 @@ both_phases = {
 saved_path = run.save_model(
     model, "transfer_finetuned", history=both_phases,
     training_seconds=(frozen_seconds or 0.0) + (training_seconds(finetuned_callbacks) or 0.0),
-    pretrained_weights=pretrained_weights or "none", fine_tuned_layers=num_fine_tuned_layers,
+    pretrained_weights=base_weights.source, fine_tuned_layers=num_fine_tuned_layers,
 )
 print(f"Modèle sauvegardé : {saved_path}")
 
@@ -432,7 +430,7 @@ if abs(_recomputed - float(_history_h["val_accuracy"][-1])) > 0.03:
 # %% [code] id=compare_04
 figure = plot_histories(
     {"phase 2 : réglage fin": run.load_history("transfer_finetuned"), "phase 1 : base gelée": run.load_history("transfer_frozen")},
-    title="Apprentissage par transfert (MobileNetV2)" + (" — poids ALÉATOIRES (hors ligne)" if pretrained_weights is None else ""),
+    title="Apprentissage par transfert (MobileNetV2)" + ("" if base_weights.is_imagenet else " — base du kit, PAS ImageNet (hors ligne)"),
 )
 for axis in figure.axes:
     axis.axvline(settings.num_epochs - 0.5, color="grey", linestyle=":")
@@ -451,8 +449,8 @@ for name in ("transfer_frozen", "transfer_finetuned"):
         "training_seconds": meta["training_seconds"],
     }
 display(pd.DataFrame.from_dict(rows, orient="index").style.format({"val_accuracy": "{:.3f}", "val_loss": "{:.3f}", "training_seconds": "{:.1f}"}))
-if pretrained_weights is None:
-    print("Rappel : poids aléatoires (mode hors ligne), ces chiffres ne disent rien du vrai transfert.")
+if not base_weights.is_imagenet:
+    print("Rappel : base du kit (mode hors ligne), pas ImageNet : ces chiffres ne sont pas ceux du vrai transfert.")
 
 # %% [markdown]
 # ## 7. Analyse
@@ -484,10 +482,11 @@ if pretrained_weights is None:
 #   aucun message d'erreur ; des BatchNormalization entraînées sur de petits lots remplacent
 #   les statistiques d'ImageNet par des statistiques bruitées : les représentations
 #   s'effondrent (courbes de validation erratiques) ;
-# - en mode hors ligne (poids aléatoires), la base ne sait rien : les activations d'une
-#   MobileNetV2 aléatoire s'évanouissent à travers ses dizaines de couches et l'exactitude
-#   reste au niveau du hasard ; ces chiffres ne mesurent pas le transfert, seule la mécanique
-#   est vérifiée.
+# - en mode hors ligne, la base est celle du kit (pré-entraînée sur d'autres scènes
+#   synthétiques, jamais sur nos 7 classes) : elle sait déjà reconnaître bords, textures et
+#   couleurs, donc la phase 1 apprend au-dessus du hasard et rejoint ou dépasse le petit CNN
+#   avec bien moins de paramètres entraînés ; mais ce n'est pas ImageNet : l'écart avec le CNN
+#   est bien plus faible qu'en mode complet, et l'étudiant doit le dire.
 
 # %% [markdown]
 # ## Bonus : combiner deux réseaux pré-entraînés
@@ -556,7 +555,8 @@ if not (_matches(_expected_mobilenet, _expected_efficientnet) or _matches(_expec
 # %% [code] id=train_concat_04
 keras.utils.set_random_seed(settings.seed)
 concat_model = compile_classifier(
-    build_concatenated_model(settings.image_shape, len(data.class_names), weights=pretrained_weights),
+    build_concatenated_model(settings.image_shape, len(data.class_names),
+                             weights="imagenet" if base_weights.is_imagenet else None),
     settings.learning_rate,
 )
 concat_callbacks = run.training_callbacks("transfer_concat")
@@ -565,7 +565,7 @@ concat_history = concat_model.fit(
     epochs=settings.num_epochs, batch_size=settings.batch_size, callbacks=concat_callbacks, verbose=2,
 )
 run.save_model(concat_model, "transfer_concat", history=concat_history,
-               training_seconds=training_seconds(concat_callbacks), pretrained_weights=pretrained_weights or "none")
+               training_seconds=training_seconds(concat_callbacks), pretrained_weights=base_weights.source)
 figure = plot_histories({"transfer_frozen": run.load_history("transfer_frozen"), "transfer_concat": concat_history},
                         title="Une base ou deux bases concaténées")
 figure.savefig(run.figure_path("04_concatenation.png"), dpi=300)
@@ -574,5 +574,5 @@ plt.show()
 # %% [answer] id=analysis_concat_04 points=1
 # Réponse de référence (correcteur) : avec de vrais poids ImageNet, la concaténation gagne
 # souvent un peu sur une seule base (indices complémentaires) pour un coût d'inférence à peu
-# près doublé ; en mode hors ligne (poids aléatoires) aucune conclusion n'est possible, et
-# l'étudiant doit le dire.
+# près doublé ; en mode hors ligne les deux bases concaténées partent de poids aléatoires (le
+# kit n'a pré-entraîné que MobileNetV2) : aucune conclusion n'est possible, et l'étudiant doit le dire.

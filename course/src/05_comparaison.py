@@ -51,8 +51,9 @@ for prefix, notebook in (("cnn", "02_cnn"), ("reg_", "03_regularisation"), ("tra
         print(f"ATTENTION : aucun modèle « {prefix}... » : le notebook {notebook} n'a pas été exécuté jusqu'au bout.")
 if settings.offline:
     print(
-        "ATTENTION : mode hors ligne, les modèles du notebook 04 partent de poids ALÉATOIRES "
-        "(pas de poids ImageNet) : leur comparaison avec les autres ne dit rien du vrai transfert."
+        "ATTENTION : mode hors ligne, les modèles du notebook 04 partent de la base du kit "
+        "(pré-entraînée sur d'autres scènes synthétiques, PAS sur ImageNet) : leur avance sur "
+        "les CNN est bien plus faible que celle d'un vrai transfert depuis ImageNet."
     )
 
 # %% [markdown]
@@ -549,8 +550,8 @@ display(diagnostics.style.format({"train_accuracy": "{:.3f}", "val_accuracy": "{
 #   supérieur de 10 à 20 points) : le réseau pré-entraîné apporte des caractéristiques apprises
 #   sur 1,2 million d'images, alors que le CNN maison apprend tout avec quelques milliers ;
 #   le réglage fin (`transfer_finetuned`) gagne encore un peu si le taux d'apprentissage est
-#   faible. En mode rapide hors ligne, les poids sont aléatoires : la comparaison n'a pas de
-#   sens pour le transfert, l'étudiant doit le dire ;
+#   faible. En mode rapide hors ligne, la base est celle du kit (d'autres scènes synthétiques,
+#   pas ImageNet) : le transfert n'y a qu'une petite avance, l'étudiant doit le dire ;
 # - la **régularisation** réduit l'écart train/validation (dropout, augmentation, L2) ; l'arrêt
 #   précoce évite surtout de dégrader le modèle ; la normalisation par lots accélère la
 #   convergence. Un gain de F1 de l'ordre de 0,01 à 0,02 sur ~800 images de validation

@@ -54,8 +54,9 @@ model = run.load_model(best["name"], compile=False)
 print(f"Meilleur modèle (notebook 05) : {best['name']} — règle : {best.get('rule')}")
 if settings.offline and best["name"].startswith("transfer_"):
     print(
-        "ATTENTION : mode hors ligne, ce modèle de transfert est parti de poids ALÉATOIRES "
-        "(pas de poids ImageNet) : son espace de caractéristiques n'est pas celui d'un vrai transfert."
+        "ATTENTION : mode hors ligne, ce modèle de transfert est parti de la base du kit "
+        "(pré-entraînée sur d'autres scènes synthétiques, PAS sur ImageNet) : son espace de "
+        "caractéristiques n'est pas celui d'un vrai transfert depuis ImageNet."
     )
 
 # %% [markdown]
