@@ -7,6 +7,7 @@ Nothing here needs anything beside the clone: the tests that read the ml5js lice
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,27 @@ def pytest_collection_modifyitems(config, items):
             raise pytest.UsageError(f"{item.nodeid} reads fixtures of two xdist groups: {sorted(groups)}.")
         if groups:
             item.add_marker(pytest.mark.xdist_group(groups.pop()))
+
+
+def pytest_collection_finish(session):
+    """Refuse to run when pytest-xdist's loadgroup did not group the expensive tests.
+
+    xdist groups a test by appending ``@<group>`` to its node id; when a pytest release stops
+    that (pytest 9.1 did), every worker builds each expensive fixture itself, silently doubling
+    the run's time. Failing here says so instead.
+    """
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    for item in session.items:
+        if item.get_closest_marker("xdist_group") and "@" not in item.nodeid:
+            message = (
+                f"pytest-xdist did not group {item.nodeid} (no '@<group>' in its node id), so each "
+                "worker would build the expensive session fixtures again. This pytest and "
+                "pytest-xdist do not work together: install the versions pyproject.toml allows."
+            )
+            # A worker's UsageError reaches the controller only as a crash: say why on stderr.
+            sys.stderr.write(f"error: {message}\n")
+            raise pytest.UsageError(message)
 
 
 @pytest.fixture(scope="session")
