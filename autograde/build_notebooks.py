@@ -12,7 +12,7 @@ cell; the kinds are:
   implementation in ``solutions/`` is therefore the single source of every solution;
 * ``tests``: a locked, graded test cell (``points=N``); it must open with a docstring;
 * ``answer``: a manually graded markdown answer (``points=N``); its text is the instructor's
-  reference answer and becomes "YOUR ANSWER HERE" in the release.
+  reference answer and becomes "VOTRE RÉPONSE ICI" in the release.
 
 In a ``code`` cell, a line ``#| definition: module.NAME`` is replaced by the top-level
 assignment of ``NAME`` in ``solutions/`` (a constant students read, such as the 03 variants):

@@ -55,6 +55,10 @@ c.CourseDirectory.db_url = os.environ.get("PAYSAGES_GRADEBOOK_URL") or f"sqlite:
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                             settings.get("grading_run_dirname", "_grading_run"), "student_run"]
 
+# The release's stubs are in French, like the instructions around them (nbgrader's are English).
+c.ClearSolutions.code_stub = {"python": "# VOTRE CODE ICI\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "VOTRE RÉPONSE ICI"
+
 # Autograde: restore locked and missing cells, then run with the paysages executor.
 c.Autograde.sanitize_preprocessors = [
     ClearOutput,

@@ -40,7 +40,12 @@ MISSING_COLOUR = "#c8c8c8"
 
 MISSING_LABEL = "(missing)"
 
-PLOT_SIZE = 420
+# The page fits a laptop screen (1366 pixels wide, the most common) without scrolling sideways:
+# the maps share what the side bar and the margins leave, up to MAX_PLOT_SIZE pixels each.
+LAPTOP_WIDTH = 1366
+SIDEBAR_WIDTH = 210
+PAGE_MARGINS = 40
+MAX_PLOT_SIZE = 420
 
 SOURCE_NAME = "explorer_points"
 
@@ -297,6 +302,12 @@ def _page_template():
     )
 
 
+def plot_size_for(num_maps: int) -> int:
+    """The side of each square map, in pixels, so that ``num_maps`` maps fit a laptop screen."""
+    available = LAPTOP_WIDTH - SIDEBAR_WIDTH - PAGE_MARGINS
+    return min(MAX_PLOT_SIZE, available // max(1, num_maps))
+
+
 def write_explorer(
     embeddings: Mapping[str, np.ndarray],
     images,
@@ -363,12 +374,13 @@ def write_explorer(
     source = models.ColumnDataSource(data=data, name=SOURCE_NAME)
 
     tooltip = _tooltip_template(names, keys)
+    plot_size = plot_size_for(len(checked))
     figures = []
     for index, map_name in enumerate(checked):
         figure = plotting.figure(
             title=map_name,
-            width=PLOT_SIZE,
-            height=PLOT_SIZE,
+            width=plot_size,
+            height=plot_size,
             tools="pan,wheel_zoom,box_select,lasso_select,tap,reset,save",
             toolbar_location="above",
             name=f"map_{index}",
@@ -410,16 +422,16 @@ def write_explorer(
             '<p style="margin:2px 0;color:#777;font-size:12px;">Hover a point to see its image; '
             "select points with the box or lasso tool to select the same images in every map.</p>"
         ),
-        width=max(PLOT_SIZE * len(figures), 600),
+        width=max(plot_size * len(figures), 600),
     )
     select = models.Select(
         title="Colour by",
         value=selected_key,
         options=list(zip(keys, names)),
-        width=200,
+        width=SIDEBAR_WIDTH - 10,
         name="colour_by",
     )
-    legend = models.Div(text=legends[selected_key], width=210, name="legend")
+    legend = models.Div(text=legends[selected_key], width=SIDEBAR_WIDTH, name="legend")
     select.js_on_change(
         "value",
         models.CustomJS(

@@ -639,6 +639,32 @@ def test_page_in_chromium_shows_points_thumbnail_on_hover_and_recolours(tmp_path
             assert _marker_mask(_crop(after, rect), score_colours, opacity).sum() >= num_points * 15
 
 
+
+def test_three_maps_fit_a_laptop_screen_without_scrolling_sideways(tmp_path):
+    """In headless Chromium at 1366 x 768: do the three maps of notebook 09 fit, side bar included?"""
+    browser.require_browser()
+    num_points = 30
+    rng = np.random.default_rng(2)
+    embeddings = {name: rng.normal(size=(num_points, 2)) for name in ("PCA", "t-SNE", "UMAP")}
+    attributes = pd.DataFrame({"true_class": np.array(["city", "lake", "road"])[np.arange(num_points) % 3]})
+    images = _solid_images([MAGENTA] * num_points, size=32)
+    page_path = explorer.write_explorer(embeddings, images, attributes, tmp_path / "page.html", title="Laptop")
+
+    with browser.headless_chromium(width=explorer_page.LAPTOP_WIDTH, height=768) as driver:
+        browser.open_file(driver, page_path)
+        canvases = browser.wait_until(
+            lambda: [canvas for canvas in browser.deep_query(driver, "canvas") if canvas.size["width"] > 100],
+            message="the plots' canvases",
+        )
+        lefts = {round(browser.bounding_rect(driver, canvas)["left"]) for canvas in canvases}
+        assert len(lefts) == 3, "one map per reduction"
+        viewport_width = driver.execute_script("return document.documentElement.clientWidth;")
+        page_width = driver.execute_script("return document.documentElement.scrollWidth;")
+        assert page_width <= viewport_width, f"the page is {page_width} px wide in a {viewport_width} px window"
+        rights = [browser.bounding_rect(driver, canvas) for canvas in canvases]
+        assert max(rect["left"] + rect["width"] for rect in rights) <= viewport_width
+
+
 # ---------------------------------------------------------------------------------------------
 # The 2-D reductions, shared with the reference solution of notebook 09
 # ---------------------------------------------------------------------------------------------

@@ -143,6 +143,9 @@ def test_release_holds_no_solution_and_no_hidden_test(release_notebooks):
         leaked = sorted((solution_lines & release_lines) - given)
         assert not leaked, f"{path.name} leaks solution code: {leaked[:3]}"
         assert "raise NotImplementedError()" in text, f"{path.name} has no exercise stub"
+        assert "YOUR CODE HERE" not in text and "YOUR ANSWER HERE" not in text, f"{path.name} has an English stub"
+        if any(cell.cell_type == "code" and "raise NotImplementedError()" in cell.source for cell in notebook.cells):
+            assert "# VOTRE CODE ICI" in text, f"{path.name} has no French code stub"
 
 
 def test_student_stubs_fail_every_graded_test(validated_course, release_notebooks, tmp_path):
