@@ -9,13 +9,17 @@ from keras import layers
 
 
 def build_cnn(input_shape, num_classes):
-    """Build a small CNN classifier with the Functional API.
+    """Build your own CNN classifier for images of shape ``input_shape`` (pixel values 0-255).
 
-    The network takes raw images (pixel values 0-255, shape ``input_shape``), rescales them to
-    [0, 1], applies three convolution blocks (32, 64 and 128 filters of size 3x3, each followed
-    by 2x2 max-pooling), a global average pooling, a dense layer of 128 units and a softmax
-    output of ``num_classes`` probabilities. Returns an uncompiled ``keras.Model``.
+    Constraints, checked by the tests: the model starts with ``keras.Input(shape=input_shape)``,
+    rescales the pixels itself (a ``layers.Rescaling`` layer), stacks at least two
+    ``layers.Conv2D`` and one pooling layer, and ends with a softmax layer of ``num_classes``
+    units. Everything else is your design (number of blocks, filters, kernel sizes, dense
+    layers, Functional or Sequential API): justify it in the analysis. Returns an uncompiled
+    ``keras.Model``.
     """
+    # Reference design: three convolution blocks (32, 64 and 128 filters of size 3x3, each
+    # followed by 2x2 max-pooling), a global average pooling, a dense layer of 128 units.
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Rescaling(1.0 / 255, name="rescaling")(inputs)
     for block, num_filters in enumerate((32, 64, 128), start=1):

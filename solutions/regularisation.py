@@ -34,13 +34,10 @@ TECHNIQUES = ("augmentation", "dropout", "l2", "batch_norm")
 def build_regularised_cnn(
     input_shape, num_classes, *, augmentation=False, dropout_rate=0.0, l2_factor=0.0, batch_norm=False
 ):
-    """Build the CNN of notebook 02 with optional generalisation techniques.
+    """Build your CNN of notebook 02 with optional generalisation techniques.
 
-    With every switch left at its default, the network is exactly the one of ``build_cnn``
-    (same layers, same sizes, same names): rescaling to [0, 1], three convolution blocks of
-    32, 64 and 128 filters (3x3, ReLU) each followed by 2x2 max-pooling, global average
-    pooling, a dense layer of 128 ReLU units and a softmax output. Each switch adds one
-    technique and nothing else:
+    With every switch left at its default, the network is exactly your ``build_cnn`` of
+    notebook 02 (same layers, same sizes). Each switch adds one technique and nothing else:
 
     * ``augmentation``: random horizontal flips, small rotations, zooms, translations and
       contrast changes, right after the input (these layers only act during training);
@@ -57,6 +54,9 @@ def build_regularised_cnn(
         raise ValueError(f"l2_factor must be non-negative, got {l2_factor}.")
     regulariser = keras.regularizers.L2(l2_factor) if l2_factor > 0 else None
 
+    # Reference design (that of solutions/cnn.py): rescaling to [0, 1], three convolution blocks
+    # of 32, 64 and 128 filters (3x3, ReLU) each followed by 2x2 max-pooling, global average
+    # pooling, a dense layer of 128 ReLU units and a softmax output.
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     if augmentation:

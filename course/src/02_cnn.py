@@ -3,7 +3,7 @@
 #
 # **Objectifs**
 #
-# - définir un CNN avec l'API fonctionnelle de Keras ;
+# - concevoir **votre** CNN avec Keras, et justifier vos choix ;
 # - l'entraîner sur la séparation du notebook 01, **toujours** avec `validation_data` ;
 # - lire les courbes d'apprentissage (sous-apprentissage, sur-apprentissage) ;
 # - sauvegarder le modèle et son historique pour les notebooks suivants.
@@ -43,10 +43,19 @@ print(data.describe())
 # moyenne (beaucoup moins de paramètres qu'un `Flatten`), puis une couche dense produit les
 # caractéristiques que la couche `softmax` transforme en probabilités.
 #
-# Écrivez `build_cnn(input_shape, num_classes)` avec l'**API fonctionnelle**
-# (`keras.Input`, appels de couches, `keras.Model(inputs, outputs)`), en suivant sa docstring.
-# Les images arrivent avec des valeurs de 0 à 255 : le modèle doit les remettre à l'échelle
-# lui-même (`layers.Rescaling`).
+# **C'est vous qui concevez le réseau.** Écrivez `build_cnn(input_shape, num_classes)` ; les
+# seules contraintes (vérifiées par les tests) :
+#
+# - l'entrée `keras.Input(shape=input_shape)` : des images dont les valeurs vont de 0 à 255,
+#   que le modèle remet à l'échelle lui-même (`layers.Rescaling`) ;
+# - au moins deux convolutions (`layers.Conv2D`) et un *pooling* ;
+# - une sortie `softmax` de `num_classes` probabilités (sept classes ici).
+#
+# Le reste est votre choix : nombre de blocs, de filtres, taille des noyaux, couches denses,
+# API fonctionnelle (`keras.Input`, appels de couches, `keras.Model(inputs, outputs)`) ou
+# `keras.Sequential`. Avec quelques milliers d'images, un réseau de quelques centaines de
+# milliers de paramètres suffit ; un réseau bien plus gros sur-apprendra vite. Notez vos
+# essais : vous justifierez vos choix dans l'analyse.
 
 # %% [solution] id=build_cnn
 #| solution: solutions.cnn.build_cnn
@@ -56,15 +65,20 @@ print(data.describe())
 model = checks.keras_model(build_cnn(settings.image_shape, len(data.class_names)), "build_cnn(...)")
 checks.model_io(model, "build_cnn(...)", input_shape=settings.image_shape, num_classes=len(data.class_names))
 checks.uses_layer(model, layers.Conv2D, "build_cnn(...)")
-print("build_cnn : OK")
+_num_parameters = model.count_params()
+print(f"build_cnn : OK ({_num_parameters:,} paramètres)".replace(",", " "))
+if _num_parameters > 5_000_000:
+    print("Conseil : plus de 5 millions de paramètres pour quelques milliers d'images, le réseau "
+          "risque de sur-apprendre (moins de filtres, un GlobalAveragePooling2D au lieu de Flatten ?).")
 ### BEGIN HIDDEN TESTS
 import keras as _keras
 from keras import layers as _layers
 from paysages import checks as _checks
 
+# Any design that meets the constraints passes: Functional or Sequential, any depth or width.
 _model = build_cnn((48, 48, 3), 5)
-if not isinstance(_model, _keras.Model) or type(_model).__name__ != "Functional":
-    raise AssertionError("build_cnn doit utiliser l'API fonctionnelle (keras.Model(inputs, outputs)).")
+if not isinstance(_model, _keras.Model) or type(_model).__name__ not in ("Functional", "Sequential"):
+    raise AssertionError("build_cnn doit renvoyer un keras.Model (API fonctionnelle ou keras.Sequential).")
 if tuple(_model.input_shape[1:]) != (48, 48, 3) or tuple(_model.output_shape[1:]) != (5,):
     raise AssertionError("build_cnn doit respecter input_shape et num_classes passés en argument.")
 _convolutions = [layer for layer in _checks.iter_layers(_model) if isinstance(layer, _layers.Conv2D)]
@@ -158,9 +172,14 @@ plt.show()
 #    creuse-t-il ? Que signifie cet écart ?
 # 2. Le modèle est-il en sous-apprentissage ou en sur-apprentissage à la fin ? Que proposez-vous
 #    (vous le testerez dans le notebook 03) ?
+# 3. Justifiez votre architecture (blocs, filtres, couches denses) : qu'avez-vous essayé, et
+#    qu'est-ce qui vous a fait choisir celle-ci ?
 
-# %% [answer] id=analysis_02 points=3
+# %% [answer] id=analysis_02 points=4
 # Réponse de référence (correcteur) : l'écart train/validation se creuse dès que la perte de
 # validation cesse de baisser ; c'est le signe d'un sur-apprentissage (le réseau mémorise le
 # jeu d'entraînement). Pistes : augmentation de données, dropout, régularisation L2,
 # normalisation par lots, arrêt précoce — une technique à la fois pour mesurer son effet.
+# Justification attendue : des choix argumentés (profondeur, largeur, GlobalAveragePooling2D
+# contre Flatten, nombre de paramètres) et au moins un essai comparé ; aucune architecture
+# n'est imposée, ni récompensée pour son exactitude.

@@ -13,8 +13,9 @@
 #   de conclure… et ce qu'elle ne permet pas de conclure.
 #
 # Ce notebook lit `best.json` et le modèle retenu (notebook `05_comparaison.ipynb`), et écrit
-# `arrays/features.npz` (caractéristiques, étiquettes, indices, carte 2-D) que le notebook 08
-# réutilise. Exécutez d'abord les notebooks 01 à 05 avec le même dossier de run.
+# `arrays/features.npz` (caractéristiques, étiquettes, indices, carte 2-D) et
+# `arrays/features_all.npz` (les caractéristiques de tout le jeu de données, pour le
+# notebook 08). Exécutez d'abord les notebooks 01 à 05 avec le même dossier de run.
 
 # %% [code] id=bootstrap_07
 #| include: bootstrap
@@ -407,6 +408,27 @@ _trust_reference = _trustworthiness(_standardised, _reference_map, n_neighbors=5
 if _trust_saved < _trust_reference - 0.05:
     raise AssertionError(f"La carte sauvegardée conserve mal les voisins (fiabilité {_trust_saved:.2f} contre {_trust_reference:.2f}).")
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Pour le notebook 08 : les caractéristiques de tout le jeu de données
+#
+# Le notebook 08 cherche les voisins d'une image tirée **au hasard dans tout le jeu de
+# données** (entraînement et validation), parmi toutes les autres. La cellule suivante calcule
+# une fois, avec votre `extract_features`, les caractéristiques de chaque image et les
+# enregistre dans `arrays/features_all.npz` : d'abord les images d'entraînement, puis celles
+# de validation (`num_train` dit où commence la validation).
+
+# %% [code] id=features_all_07
+all_features = np.concatenate([
+    extract_features(model, data.x_train, settings.batch_size),
+    extract_features(model, data.x_validation, settings.batch_size),
+])
+all_labels = np.concatenate([data.y_train, data.y_validation])
+run.save_arrays("features_all", features=all_features, labels=all_labels, num_train=len(data.y_train))
+print(
+    f"arrays/features_all.npz : {len(all_labels)} images ({len(data.y_train)} d'entraînement, "
+    f"{len(data.y_validation)} de validation), {all_features.shape[1]} caractéristiques chacune."
+)
 
 # %% [markdown]
 # ## 4. La perplexité change l'image

@@ -3,14 +3,15 @@
 #
 # **Objectifs**
 #
-# - chercher, pour une image, les images **les plus proches** dans l'espace des
-#   caractéristiques du meilleur modèle, avec `sklearn.neighbors.NearestNeighbors` ;
+# - chercher, pour une image tirée au hasard dans **tout le jeu de données**, les images **les
+#   plus proches** parmi toutes les autres, dans l'espace des caractéristiques du meilleur
+#   modèle, avec `sklearn.neighbors.NearestNeighbors` ;
 # - traiter correctement un piège classique : l'image elle-même, et ses **doublons exacts** ;
-# - mesurer, sur tout le sous-ensemble, la **précision des voisins** (la part des voisins de
+# - mesurer, sur tout le jeu de données, la **précision des voisins** (la part des voisins de
 #   même classe) et la comparer au **hasard** ;
 # - en tirer ce que ces caractéristiques ont appris (et ce qu'elles n'ont pas appris).
 #
-# Ce notebook lit `arrays/features.npz` (notebook `07_tsne.ipynb`) et écrit `neighbours.json`.
+# Ce notebook lit `arrays/features_all.npz` (notebook `07_tsne.ipynb`) et écrit `neighbours.json`.
 # Exécutez d'abord le notebook 07 avec le même dossier de run.
 
 # %% [code] id=bootstrap_08
@@ -36,32 +37,58 @@ settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 best = run.load_json("best")
 
-saved = run.load_arrays("features")
-missing = [key for key in ("features", "labels", "indices") if key not in saved]
+saved = run.load_arrays("features_all")
+missing = [key for key in ("features", "labels", "num_train") if key not in saved]
 if missing:
     raise PrerequisiteError(
-        f"arrays/features.npz ne contient pas {', '.join(missing)} : exécutez à nouveau le "
+        f"arrays/features_all.npz ne contient pas {', '.join(missing)} : exécutez à nouveau le "
         "notebook 07_tsne.ipynb jusqu'au bout."
     )
+# The whole dataset: the training images first, then the validation images (as notebook 07 saved them).
 features = np.asarray(saved["features"], dtype=np.float32)
 labels = np.asarray(saved["labels"], dtype=np.int64)
-indices = np.asarray(saved["indices"], dtype=np.int64)
+num_train = int(saved["num_train"])
 if (
     features.ndim != 2
-    or len(features) != len(indices)
-    or indices.max() >= len(data.y_validation)
-    or not np.array_equal(labels, data.y_validation[indices])
+    or len(features) != len(labels)
+    or num_train != len(data.y_train)
+    or not np.array_equal(labels, np.concatenate([data.y_train, data.y_validation]))
 ):
     raise PrerequisiteError(
-        "arrays/features.npz ne correspond pas à la validation actuelle (la séparation a-t-elle "
-        "changé ?) : exécutez à nouveau le notebook 07_tsne.ipynb."
+        "arrays/features_all.npz ne correspond pas à la séparation actuelle (a-t-elle changé ?) : "
+        "exécutez à nouveau le notebook 07_tsne.ipynb."
     )
-print(f"Modèle : {best['name']} — {len(features)} images de validation, {features.shape[1]} caractéristiques chacune.")
+
+
+def image_at(position):
+    """The image at ``position`` of the whole dataset (training images first)."""
+    if position < num_train:
+        return data.x_train[position]
+    return data.x_validation[position - num_train]
+
+
+def describe(position):
+    """The record of one image of the dataset: its split, its index there, its file and class."""
+    split, index = ("train", position) if position < num_train else ("validation", position - num_train)
+    paths = data.train_paths if split == "train" else data.validation_paths
+    return {
+        "position": int(position),
+        "split": split,
+        "index": int(index),
+        "path": paths[index],
+        "class": data.class_names[labels[position]],
+    }
+
+
+print(
+    f"Modèle : {best['name']} — {len(features)} images ({num_train} d'entraînement, "
+    f"{len(features) - num_train} de validation), {features.shape[1]} caractéristiques chacune."
+)
 
 # %% [markdown]
 # ## 1. Chercher les voisins d'une image
 #
-# Chaque image du sous-ensemble du notebook 07 est un point de l'espace des caractéristiques
+# Chaque image du jeu de données est un point de l'espace des caractéristiques
 # (ses `D` valeurs). Ses voisins sont les points à la plus petite **distance euclidienne**
 # $\|a - b\| = \sqrt{\sum_j (a_j - b_j)^2}$. On garde ici les caractéristiques **brutes**,
 # celles que la dernière couche du réseau reçoit (la standardisation du notebook 07 ne servait
@@ -173,15 +200,17 @@ for _query_h in _generator.choice(len(_indices_h), size=4, replace=False):
 # %% [markdown]
 # ## 2. Une image au hasard et ses trois voisins
 #
-# La cellule suivante tire une image au hasard, avec un générateur initialisé par la graine
-# des réglages (le tirage se répète d'une exécution à l'autre). Changez la graine, ou fixez
-# vous-même `query_position` (un entier de 0 à `len(features) - 1`), pour explorer d'autres
-# images : c'est le meilleur moyen de comprendre ce que le réseau juge « semblable ».
+# La cellule suivante tire une image au hasard dans tout le jeu de données (entraînement et
+# validation), avec un générateur initialisé par la graine des réglages (le tirage se répète
+# d'une exécution à l'autre), et cherche ses voisins parmi toutes les autres. Changez la
+# graine, ou fixez vous-même `query_position` (un entier de 0 à `len(features) - 1`), pour
+# explorer d'autres images : c'est le meilleur moyen de comprendre ce que le réseau juge
+# « semblable ».
 
 # %% [free]
 rng = np.random.default_rng(settings.seed)
 query_position = int(rng.integers(len(features)))
-print(f"Image requête : position {query_position} du sous-ensemble.")
+print(f"Image requête : position {query_position} du jeu de données.")
 
 # %% [code] id=neighbours_08
 neighbour_positions, neighbour_distances = nearest_neighbours(features, query_position, num_neighbours=3)
@@ -190,25 +219,15 @@ titles = [f"requête : {query_class}"]
 colours = ["black"]
 for position, distance in zip(neighbour_positions, neighbour_distances):
     name = data.class_names[labels[position]]
-    titles.append(f"{name}\ndistance {distance:.2f}")
+    split = "entr." if position < num_train else "valid."
+    titles.append(f"{name} ({split})\ndistance {distance:.2f}")
     colours.append("green" if name == query_class else "red")
 positions = [query_position, *neighbour_positions]
-figure = show_images(data.x_validation[indices[positions]], titles, num_columns=4, size=2.8, colours=colours)
+figure = show_images(np.stack([image_at(position) for position in positions]), titles, num_columns=4, size=2.8, colours=colours)
 figure.suptitle(f"Les 3 plus proches voisins dans l'espace des caractéristiques de « {best['name']} »", fontsize=10)
 figure.tight_layout()
 figure.savefig(run.figure_path("08_voisins.png"), dpi=300)
 plt.show()
-
-
-def describe(position):
-    """The record of one image of the subset: where it is and what it shows."""
-    validation_index = int(indices[position])
-    return {
-        "position": int(position),
-        "validation_index": validation_index,
-        "path": data.validation_paths[validation_index],
-        "class": data.class_names[labels[position]],
-    }
 
 
 record = {
@@ -234,8 +253,8 @@ if _positions.tolist() != checks.plain_int_array(_mine, "nearest_neighbours(...)
     checks.fail("Les voisins enregistrés ne sont pas ceux que renvoie nearest_neighbours : relancez la cellule précédente.")
 for _item in [_record["query"], *_record["neighbours"]]:
     _position = int(checks.plain_float(_item["position"], "position"))
-    if int(checks.plain_float(_item["validation_index"], "validation_index")) != int(indices[_position]) or str(_item["class"]) != data.class_names[labels[_position]]:
-        checks.fail("Chaque image de neighbours.json doit donner son indice de validation (indices[position]) et sa classe.")
+    if _item.get("split") != describe(_position)["split"] or int(checks.plain_float(_item["index"], "index")) != describe(_position)["index"] or str(_item["class"]) != data.class_names[labels[_position]]:
+        checks.fail("Chaque image de neighbours.json doit donner sa partie (train ou validation), son indice dans cette partie et sa classe (describe(position)).")
 print("neighbours.json : OK")
 ### BEGIN HIDDEN TESTS
 import numpy as _np
@@ -246,13 +265,17 @@ from solutions.grading import fresh_context as _fresh_context
 _settings_h, _run_h, _data_h = _fresh_context()
 
 _record_h = _run_h.load_json("neighbours")
-_saved_h = _run_h.load_arrays("features")
-_indices_h = _checks.plain_int_array(_saved_h["indices"], "indices")
 _best_model = _run_h.load_model(_run_h.load_json("best")["name"], compile=False)
-_model_features = _np.asarray(_reference_extract(_best_model, _data_h.x_validation[_indices_h], 32), dtype=_np.float64)
+# The whole dataset, recomputed from the saved model: training images first, then validation.
+_num_train_h = len(_data_h.y_train)
+_model_features = _np.concatenate([
+    _np.asarray(_reference_extract(_best_model, _data_h.x_train, 32), dtype=_np.float64),
+    _np.asarray(_reference_extract(_best_model, _data_h.x_validation, 32), dtype=_np.float64),
+])
+_labels_all_h = _np.concatenate([_data_h.y_train, _data_h.y_validation])
 _query_h = int(_checks.plain_float(_record_h["query"]["position"], "position"))
-if not 0 <= _query_h < len(_indices_h):
-    raise AssertionError("La position de la requête est hors du sous-ensemble.")
+if not 0 <= _query_h < len(_model_features):
+    raise AssertionError("La position de la requête est hors du jeu de données.")
 _all = _np.sqrt(((_model_features - _model_features[_query_h]) ** 2).sum(axis=1))
 _all[_query_h] = _np.inf
 _positions_h = _checks.plain_int_array([_item["position"] for _item in _record_h["neighbours"]], "positions", length=3)
@@ -264,17 +287,21 @@ if _query_h in _positions_h.tolist() or not _np.allclose(_all[_positions_h], _np
 if not _np.allclose(_distances_h, _all[_positions_h], rtol=1e-3, atol=_scale):
     raise AssertionError("Les distances enregistrées ne correspondent pas aux caractéristiques du meilleur modèle.")
 for _item in [_record_h["query"], *_record_h["neighbours"]]:
-    _index_h = int(_checks.plain_float(_item["validation_index"], "validation_index"))
-    if _index_h != int(_indices_h[int(_checks.plain_float(_item["position"], "position"))]):
-        raise AssertionError("Un indice de validation de neighbours.json ne correspond pas à sa position.")
-    if str.__getitem__(str(_item["class"]), slice(None)) != _data_h.class_names[int(_data_h.y_validation[_index_h])]:
+    _position_h = int(_checks.plain_float(_item["position"], "position"))
+    _split_h, _index_h = ("train", _position_h) if _position_h < _num_train_h else ("validation", _position_h - _num_train_h)
+    if str.__getitem__(str(_item.get("split")), slice(None)) != _split_h or int(_checks.plain_float(_item["index"], "index")) != _index_h:
+        raise AssertionError("La partie ou l'indice d'une image de neighbours.json ne correspond pas à sa position.")
+    _paths_h = _data_h.train_paths if _split_h == "train" else _data_h.validation_paths
+    if str.__getitem__(str(_item["path"]), slice(None)) != _paths_h[_index_h]:
+        raise AssertionError("Le chemin d'une image de neighbours.json ne correspond pas à sa position.")
+    if str.__getitem__(str(_item["class"]), slice(None)) != _data_h.class_names[int(_labels_all_h[_position_h])]:
         raise AssertionError("Une classe de neighbours.json est fausse.")
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 3. Les voisins sont-ils de la même classe ? La précision des voisins
 #
-# Une image ne prouve rien. Mesurons, pour **chaque** image du sous-ensemble, la part de ses
+# Une image ne prouve rien. Mesurons, pour **chaque** image du jeu de données, la part de ses
 # trois plus proches voisins qui sont de **sa** classe, puis faisons la moyenne : c'est la
 # **précision à 3** d'un moteur de recherche d'images semblables qui utiliserait ces
 # caractéristiques.
@@ -319,12 +346,12 @@ for _count_h in (1, 3, 5):
     _got_h = _checks.plain_float_array(neighbour_class_agreement(_points_h.copy(), _classes_h.copy(), _count_h), "neighbour_class_agreement(...)", shape=(60,))
     if not _np.allclose(_got_h, _expected_h, atol=1e-9):
         raise AssertionError("neighbour_class_agreement diffère de la référence (requête retirée par son indice ?).")
-_saved_h = _run_h.load_arrays("features")
+_saved_h = _run_h.load_arrays("features_all")
 _student_features = _checks.plain_float_array(_saved_h["features"], "features")
 _saved_labels = _checks.plain_int_array(_saved_h["labels"], "labels")
 _got_h = _checks.plain_float_array(neighbour_class_agreement(_student_features.copy(), _saved_labels.copy(), 3), "neighbour_class_agreement(...)")
 if not _np.allclose(_got_h, _reference_agreement(_student_features, _saved_labels, 3), atol=1e-9):
-    raise AssertionError("neighbour_class_agreement diffère de la référence sur les caractéristiques du notebook 07.")
+    raise AssertionError("neighbour_class_agreement diffère de la référence sur les caractéristiques de tout le jeu de données (notebook 07).")
 ### END HIDDEN TESTS
 
 # %% [code] id=precision_08
@@ -346,15 +373,19 @@ figure.tight_layout()
 figure.savefig(run.figure_path("08_precision_voisins.png"), dpi=300)
 plt.show()
 
+# Training images were seen by the network: the precision around validation images alone is the honest one.
+validation_overall = float(agreement[num_train:].mean())
 record["retrieval_precision"] = {
     "num_neighbours": 3,
     "mean": overall,
+    "validation_mean": validation_overall,
     "chance": overall_chance,
     "per_class": dict(zip(data.class_names, per_class)),
 }
 run.save_json("neighbours", record)
 for name, value, level in zip(data.class_names, per_class, chance):
     print(f"{name:>9} : {value:.2f} (hasard {level:.2f})")
+print(f"Autour des seules images de validation : {validation_overall:.2f} (tout le jeu : {overall:.2f}).")
 
 # %% [markdown]
 # ## 4. Analyse
@@ -368,6 +399,8 @@ for name, value, level in zip(data.class_names, per_class, chance):
 #    est-elle la plus faible, et est-ce cohérent avec la carte t-SNE et les confusions du
 #    notebook 07 ?
 # 3. Qu'en concluez-vous sur ce que représentent les caractéristiques apprises par le réseau ?
+# 4. Les voisins viennent-ils de l'entraînement ou de la validation ? Pourquoi la précision
+#    mesurée autour d'images d'entraînement est-elle optimiste ?
 
 # %% [answer] id=analysis_08 points=3
 # Réponse de référence (correcteur) : le plus souvent les voisins partagent la classe de la
@@ -379,6 +412,9 @@ for name, value, level in zip(data.class_names, per_class, chance):
 # ocean, field / road, mountain / lake...), les mêmes qui se chevauchent sur la carte t-SNE et
 # que le modèle confond : les voisins « faux » partagent couleurs dominantes, ligne d'horizon,
 # textures — le réseau s'appuie sur ces indices globaux. Limites à citer : un seul tirage ne
-# prouve rien (d'où la précision moyenne), le sous-ensemble est petit, et en mode hors ligne /
-# avec un modèle peu entraîné la précision est plus basse. Valoriser les réponses qui
+# prouve rien (d'où la précision moyenne), et en mode hors ligne / avec un modèle peu entraîné
+# la précision est plus basse. Les images d'entraînement ont été vues par le réseau, qui les a
+# rapprochées de leur classe : leurs voisins sont plus souvent « justes » que ceux d'images de
+# validation, la précision calculée sur tout le jeu est donc optimiste (la comparer à celle de
+# la seule validation est un bon réflexe). Valoriser les réponses qui
 # s'appuient sur leurs propres figures et chiffres.

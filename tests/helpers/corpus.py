@@ -327,6 +327,88 @@ for _image in sorted((_course / "grading" / "data").rglob("*.jpg"))[:2]:
 '''
 
 
+# Another student's own design (issue 11: students design, the kit checks properties): a
+# Sequential CNN unlike the reference (5x5 then 3x3 kernels, 24-48-96 filters, a dense layer of
+# 64), and the regularised builder of that same design, with other augmentation settings.
+OWN_DESIGN_BUILD_CNN = '''
+import keras
+from keras import layers
+
+
+def build_cnn(input_shape, num_classes):
+    """My CNN: three convolutions (5x5 then 3x3), global average pooling, a small dense layer."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.Rescaling(1.0 / 255),
+            layers.Conv2D(24, 5, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(48, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(96, 3, padding="same", activation="relu"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="my_cnn",
+    )
+'''
+
+OWN_DESIGN_BUILD_REGULARISED_CNN = '''
+import keras
+from keras import layers
+
+
+def build_regularised_cnn(input_shape, num_classes, *, augmentation=False, dropout_rate=0.0, l2_factor=0.0,
+                          batch_norm=False):
+    """My CNN of notebook 02, with one optional technique per argument."""
+    if not 0.0 <= dropout_rate < 1.0:
+        raise ValueError(f"dropout_rate must lie in [0, 1), got {dropout_rate}.")
+    if l2_factor < 0.0:
+        raise ValueError(f"l2_factor must be non-negative, got {l2_factor}.")
+    penalty = keras.regularizers.L2(l2_factor) if l2_factor > 0 else None
+    stack = [keras.Input(shape=input_shape)]
+    if augmentation:
+        stack += [layers.RandomFlip("horizontal"), layers.RandomRotation(0.03), layers.RandomZoom(0.15),
+                  layers.RandomContrast(0.1)]
+    stack.append(layers.Rescaling(1.0 / 255))
+    for filters, size, pooled in ((24, 5, True), (48, 3, True), (96, 3, False)):
+        if batch_norm:
+            stack += [layers.Conv2D(filters, size, padding="same", use_bias=False, kernel_regularizer=penalty),
+                      layers.BatchNormalization(momentum=0.9), layers.Activation("relu")]
+        else:
+            stack.append(layers.Conv2D(filters, size, padding="same", activation="relu", kernel_regularizer=penalty))
+        if pooled:
+            stack.append(layers.MaxPooling2D(2))
+    stack.append(layers.GlobalAveragePooling2D())
+    if dropout_rate > 0:
+        stack.append(layers.Dropout(dropout_rate))
+    stack.append(layers.Dense(64, activation="relu", kernel_regularizer=penalty))
+    if dropout_rate > 0:
+        stack.append(layers.Dropout(dropout_rate))
+    stack.append(layers.Dense(num_classes, activation="softmax", kernel_regularizer=penalty))
+    return keras.Sequential(stack, name="my_regularised_cnn")
+'''
+
+# A design that breaks one constraint: the output size is fixed at seven, whatever num_classes.
+FIXED_OUTPUT_BUILD_CNN = '''
+import keras
+from keras import layers
+
+
+def build_cnn(input_shape, num_classes):
+    """A CNN whose output size ignores num_classes (always the seven landscape classes)."""
+    inputs = keras.Input(shape=input_shape)
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    for filters in (32, 64, 128):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    outputs = layers.Dense(7, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
+'''
+
 def _lost_all(reason: str) -> dict:
     return {"*": reason}
 
@@ -386,6 +468,14 @@ CASES = (
                "02/test_train_classifier": "keras.Model.predict is restored: the untrained saved model does not "
                                            "learn and disagrees with the typed history"},
          catalogue=(3, 7, 12)),
+    Case("owndesign", "another student's own design in 02 (a Sequential CNN unlike the reference) and its "
+         "regularised builder in 03: full marks, like the reference", ("01", "02", "03"),
+         mutations=(replace_source("02", "build_cnn", OWN_DESIGN_BUILD_CNN),
+                    replace_source("03", "build_regularised_cnn", OWN_DESIGN_BUILD_REGULARISED_CNN))),
+    Case("fixedoutput", "a CNN whose output ignores num_classes (always 7): it trains on the seven classes",
+         ("01", "02"),
+         mutations=(replace_source("02", "build_cnn", FIXED_OUTPUT_BUILD_CNN),),
+         lost={"02/test_build_cnn": "the hidden test builds it for 5 classes: it still outputs 7"}),
     Case("hang", "class_counts spins forever on the visible test's input", ("00",),
          mutations=(replace_source("00", "class_counts", HANGING_CLASS_COUNTS),),
          lost={"00/test_class_counts": "the cell time limit interrupts it"}, limits="cell", catalogue=(9,)),
