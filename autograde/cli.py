@@ -7,11 +7,15 @@ instructor package is installed (a source checkout with ``pip install -e '.[inst
     paysages release   [--course-dir DIR] [--db-url URL] [--no-bundle]
     paysages collect   DIR [--course-dir DIR] [--db-url URL] [--pattern REGEX]
     paysages autograde [--course-dir DIR] [--db-url URL] [--student ID ...] [--force] [--jobs N]
-                       [--cell-timeout S] [--notebook-timeout S] [--submission-timeout S]
+                       [--cell-timeout S] [--notebook-timeout S] [--submission-timeout S] [--unsandboxed]
     paysages feedback  [--course-dir DIR] [--db-url URL] [--student ID ...]
     paysages export    --csv FILE [--course-dir DIR] [--db-url URL]
     paysages report    [--out FILE] [--course-dir DIR] [--db-url URL]
     paysages demo      [--out DIR]
+
+``autograde`` runs every student kernel in the bubblewrap sandbox (``autograde/sandbox.py``); where
+bubblewrap cannot run it refuses to start (status 2) unless ``--unsandboxed`` is given, and then
+every report starts with a line that lists the protections that were off.
 
 Exit status: 0 when everything went through; 2 on an error that stopped the command (see
 ``paysages/cli.py``); :data:`EXIT_INCOMPLETE` (3) when ``autograde`` could not grade some
@@ -31,6 +35,7 @@ import argparse
 from pathlib import Path
 
 from autograde.layout import DEFAULT_COURSE_DIR, CourseLayout
+from autograde.sandbox import PROTECTIONS
 from paysages.errors import PaysagesError
 from paysages.submit import DEFAULT_SUBMISSION_PATTERN
 
@@ -88,14 +93,16 @@ def _timeout_overrides(arguments) -> dict:
 
 
 def _command_autograde(arguments) -> int:
-    from autograde import pipeline
+    from autograde import pipeline, sandbox
     from autograde.records import grading_failures
 
+    # Decided once, before anything else: where bubblewrap cannot run, grading refuses to start.
+    decision = sandbox.grading_decision(unsandboxed=arguments.unsandboxed)
     overrides = _timeout_overrides(arguments)
     if arguments.jobs < 1:
         raise PaysagesError(f"--jobs must be at least 1, got {arguments.jobs}.")
     journal = pipeline.autograde(_open_course(arguments), students=arguments.student, force=arguments.force,
-                                 overrides=overrides or None, jobs=arguments.jobs)
+                                 overrides=overrides or None, jobs=arguments.jobs, decision=decision)
     considered = arguments.student or sorted(journal["students"])
     failures = grading_failures(journal, considered)
     for student, reason in failures.items():
@@ -129,8 +136,12 @@ def _command_export(arguments) -> int:
 
 def _command_report(arguments) -> int:
     from autograde import report
+    from autograde.records import load_journal, unsandboxed_report_lines
 
-    path = report.write_report(_open_course(arguments), arguments.out)
+    layout = _open_course(arguments)
+    path = report.write_report(layout, arguments.out)
+    for line in unsandboxed_report_lines(load_journal(layout)):
+        print(line)
     print(f"Instructor report: {path}")
     return 0
 
@@ -168,6 +179,10 @@ def add_instructor_commands(subparsers) -> None:
                            help="wall-clock seconds for one notebook (saved)")
     autograde.add_argument("--submission-timeout", type=float, default=None,
                            help="wall-clock seconds for one submission (saved)")
+    autograde.add_argument("--unsandboxed", action="store_true",
+                           help="grade without the bubblewrap sandbox (needed where it cannot run); this turns OFF "
+                                + "; ".join(protection.split(" (")[0] for protection in PROTECTIONS)
+                                + "; every report then says so in its first line")
     autograde.set_defaults(handler=_command_autograde)
 
     feedback = subparsers.add_parser("feedback", help="HTML feedback per student, hidden tests removed")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograde import pipeline
+from autograde import pipeline, sandbox
 from autograde.execute import execute_course
 from autograde.layout import QUICK_GRADING_OVERRIDES, CourseLayout, course_notebooks, notebook_names
 from autograde.notebooks import reference_notebook
@@ -184,19 +184,22 @@ def run_demo_grading(out_dir, *, quick: bool = True, jobs: int = 2, echo=print) 
 
     Called by ``make demo``; everything goes under ``out_dir`` (course directory ``course/``).
     ``quick`` grades with :data:`QUICK_GRADING_OVERRIDES` (about 5 minutes on 2 cores) instead
-    of the fast-mode defaults of real grading.
+    of the fast-mode defaults of real grading. The kernels run in the sandbox where bubblewrap
+    works; elsewhere the demo grades without it and says why (:func:`autograde.sandbox.demo_decision`).
     """
+    decision, message = sandbox.demo_decision()
     out_dir = Path(out_dir).resolve()
     course_dir = out_dir / "course"
     layout = CourseLayout.create(course_dir, db_url=f"sqlite:///{course_dir / 'gradebook.db'}")
     echo("== Grading demo: release, collect, autograde (reference and blank submissions) ==")
+    echo("Student kernels run in the bubblewrap sandbox." if decision.sandboxed else message)
     pipeline.release(layout, bundle=False, overrides=QUICK_GRADING_OVERRIDES if quick else None)
     submissions = out_dir / "submissions"
     if submissions.exists():
         shutil.rmtree(submissions)
     write_reference_submissions(layout, submissions)
     echo(pipeline.collect(submissions, layout).format())
-    pipeline.autograde(layout, force=True, jobs=jobs, echo=echo)
+    pipeline.autograde(layout, force=True, jobs=jobs, echo=echo, decision=decision)
     grades = export_csv(layout, out_dir / "grades.csv")
     for row in grades:
         echo(f"{row['student']}: autograded {row['auto_total']:g} / {row['auto_max']:g} points, "

@@ -61,6 +61,7 @@ _state = {
     "user_builtin_names": {},
     "hidden": {},
     "solutions_dir": None,
+    "reference_path": None,
     "environ": None,
     "environment": None,
     "report": [],
@@ -267,14 +268,34 @@ def _hide_shadowed_builtins():
     _state["hidden"] = hidden
 
 
-def install(solutions_dir=None):
-    """Take the reference snapshots; called once, right after the kernel starts."""
+def _drop_solutions_modules():
+    for name in [name for name in list(_sys.modules) if name == "solutions" or name.startswith("solutions.")]:
+        _sys.modules.pop(name, None)
+
+
+def _hide_reference():
+    """Take the reference folder off the import path, and its modules out of ``sys.modules``."""
+    folder = _state["reference_path"]
+    if folder:
+        _sys.path[:] = [entry for entry in _sys.path if entry != folder]
+        _drop_solutions_modules()
+
+
+def install(solutions_dir=None, reference_path=None):
+    """Take the reference snapshots; called once, right after the kernel starts.
+
+    ``reference_path`` (sandboxed grading): the folder that holds ``solutions``, put on
+    ``sys.path`` by ``before_graded_cell(reference=True)`` and taken off by
+    ``after_graded_cell()``, so that the student's own cells cannot import it.
+    """
     import importlib
     import os
 
     cwd = os.getcwd()
     _sys.path[:] = [entry for entry in _sys.path if entry not in ("", ".", cwd)]
     _state["solutions_dir"] = solutions_dir
+    _state["reference_path"] = reference_path
+    _hide_reference()
     _state["environ"] = os.environ
     _state["environment"] = {name: value for name, value in os.environ.items() if name.startswith("PAYSAGES_")}
     for name in PRELOADED_MODULES:
@@ -303,8 +324,11 @@ def install(solutions_dir=None):
     _state["streams"] = {name: getattr(_sys, name) for name in ("stdout", "stderr")}
 
 
-def before_graded_cell():
-    """Undo tampering before a test cell; return the list of what was restored."""
+def before_graded_cell(reference=False):
+    """Undo tampering before a graded cell; return the list of what was restored.
+
+    ``reference``: the cell is a test cell, which may import ``solutions`` from the reference folder.
+    """
     _state["report"] = []
     for name in WATCHED_MODULES:
         _snapshot_module(name)
@@ -315,11 +339,15 @@ def before_graded_cell():
     _restore_environment()
     _check_solutions_modules()
     _hide_shadowed_builtins()
+    folder = _state["reference_path"]
+    if reference and folder:
+        _sys.path[:] = [folder] + [entry for entry in _sys.path if entry != folder]
     return list(_state["report"])
 
 
 def after_graded_cell():
-    """Give the notebook back the globals hidden during the test cell."""
+    """Give the notebook back the globals hidden during the test cell; hide the reference again."""
+    _hide_reference()
     shell = _state["shell"]
     if shell is not None:
         for name, value in _state["hidden"].items():

@@ -11,6 +11,8 @@ the grading kernel) and from the environment:
   directory. The grading kernels never see this variable.
 * ``PAYSAGES_KERNEL_HOME_ROOT``: where each grading kernel gets its private HOME (set by the
   pipeline per student; the kernels never see it).
+* ``PAYSAGES_SANDBOX_RUNTIME_DIR``: set by the pipeline when the kernels run in the sandbox
+  (``autograde/sandbox.py``): the kernel manager then uses IPC sockets in that folder.
 
 A grading kernel can write this file (it runs as the same user): the pipeline writes it again
 from the template before every notebook it grades.
@@ -43,6 +45,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
+from autograde import sandbox  # noqa: E402
 from autograde.preprocessors import GradingExecute, RestoreLockedCells, SanitizeFeedback  # noqa: E402
 
 assignment = settings.get("assignment", "projet")
@@ -91,8 +94,19 @@ c.Execute.shutdown_kernel = "immediate"
 c.Execute.kernel_name = settings.get("kernel_name", "paysages-grading")
 c.GradingExecute.max_output_bytes_per_cell = int(settings.get("max_output_bytes_per_cell", 1_000_000))
 c.GradingExecute.max_output_bytes_per_notebook = int(settings.get("max_output_bytes_per_notebook", 10_000_000))
-c.GradingExecute.solutions_directory = str(Path(repository_dir) / "solutions") if repository_dir else ""
-c.GradingExecute.kernel_environment = {"PYTHONPATH": repository_dir} if repository_dir else {}
+if sandbox.configure_kernel_manager(c):
+    # Sandboxed grading (the pipeline set PAYSAGES_SANDBOX_RUNTIME_DIR): the kernel spec found first
+    # on JUPYTER_PATH starts the kernel under bubblewrap, with its own environment, and the grader
+    # talks to it over Unix sockets. solutions/ is bound off the kernel's import path; the guard puts
+    # it there only while a test cell runs.
+    c.GradingExecute.sandboxed = True
+    c.GradingExecute.solutions_directory = sandbox.sandbox_reference_dir("solutions")
+    c.GradingExecute.reference_path = sandbox.SANDBOX_REFERENCE_DIR
+    c.GradingExecute.kernel_environment = {}
+else:
+    # Unsandboxed grading (--unsandboxed): the kernel imports solutions/ from the repository.
+    c.GradingExecute.solutions_directory = str(Path(repository_dir) / "solutions") if repository_dir else ""
+    c.GradingExecute.kernel_environment = {"PYTHONPATH": repository_dir} if repository_dir else {}
 c.LimitOutput.max_lines = int(settings.get("max_output_lines", 1000))
 c.LimitOutput.max_traceback = int(settings.get("max_traceback_lines", 100))
 

@@ -26,7 +26,14 @@ Grading mode (:func:`autograde`):
   restarted run skips the students already graded (same submission) unless ``force``; students
   whose grading was interrupted go first, one at a time, and one interrupted twice (a submission
   that kills the grader) is marked failed instead of being graded a third time;
-* every grading kernel can write anything the instructor's user can (it is not a sandbox), so
+* sandboxed grading (:mod:`autograde.sandbox`, decided once per command: ``decision``): each
+  notebook's kernel runs under bubblewrap, in a fresh workspace (:func:`_notebook_sandbox`)
+  holding a copy of that notebook, the submission's run folder and the grading data (read-only);
+  its working folder is that private folder, not the course directory, and the workspace is
+  removed once the notebook ran. The decision is recorded in each student's journal entry, where
+  the reports read it back;
+* a grading kernel that is not sandboxed (``--unsandboxed``) can write anything the instructor's
+  user can, and even a sandboxed one may have been started by an earlier unsandboxed run, so
   before each notebook the files every nbgrader process reads (``nbgrader_config.py``,
   ``paysages_grading.json``, the kernel spec, the Jupyter folders) are written again from their
   pristine source, the grading data is checked against its manifest before it is copied, and
@@ -41,8 +48,10 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import hashlib
+import html
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -51,7 +60,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograde import integrity
+from autograde import integrity, sandbox
 from autograde.collect import DEFAULT_PATTERN, Collector
 from autograde.guards import GradingGuards
 from autograde.layout import (
@@ -73,6 +82,7 @@ from autograde.records import (
     load_journal,
     notebook_grades,
     now,
+    unsandboxed_report_lines,
     zero_notebook,
 )
 from paysages.errors import PaysagesError
@@ -113,16 +123,25 @@ def collect(folder, course=None, *, db_url: str | None = None, pattern: str = DE
 
 # Autograde: the command, then one student, then one notebook ------------------------------------
 def autograde(course=None, *, db_url: str | None = None, students: list[str] | None = None,
-              force: bool = False, overrides: dict | None = None, jobs: int = 1, echo=print) -> dict:
+              force: bool = False, overrides: dict | None = None, jobs: int = 1, echo=print,
+              decision: sandbox.SandboxDecision | None = None) -> dict:
     """Autograde every collected submission (or ``students``); return the journal.
 
     ``jobs`` submissions are graded at once (each in its own processes; 1 by default). A
     submission that crashes the grader is recorded as an error and the others go on. Students
     whose last grading was interrupted are graded first, one at a time, so that a submission
     that kills the grader is found alone.
+
+    ``decision``: whether the kernels run in the sandbox (:func:`autograde.sandbox.grading_decision`,
+    made once by the caller); by default the sandbox is required, and grading refuses to start
+    (:class:`autograde.sandbox.SandboxRefused`) where bubblewrap cannot run.
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}.")
+    if decision is None:
+        decision = sandbox.grading_decision(unsandboxed=False)
+    if decision.report_first_line:
+        echo(decision.report_first_line)
     requested = [check_student_id(student) for student in students or []]
     layout = CourseLayout.open(course, db_url=db_url)
     require_released(layout)
@@ -146,7 +165,7 @@ def autograde(course=None, *, db_url: str | None = None, students: list[str] | N
         try:
             autograde_student(layout, student_id, settings=settings, journal=journal, names=names,
                               auto_ids=auto_ids, force=force, echo=echo, guards=guards,
-                              explicit=student_id in explicit)
+                              explicit=student_id in explicit, decision=decision)
         except Exception as error:  # One submission never stops the others.
             entry = journal.get(student_id) or {}
             entry.update(status="error", error=f"{type(error).__name__}: {error}", finished_at=now())
@@ -173,13 +192,17 @@ def autograde(course=None, *, db_url: str | None = None, students: list[str] | N
 
 def autograde_student(layout: CourseLayout, student_id: str, *, settings: dict, journal: Journal,
                       names: list[str], auto_ids: dict[str, set[str]], force: bool = False,
-                      echo=print, guards: GradingGuards | None = None, explicit: bool = False) -> dict:
+                      echo=print, guards: GradingGuards | None = None, explicit: bool = False,
+                      decision: sandbox.SandboxDecision | None = None) -> dict:
     """Grade one student's submission, notebook by notebook; return its journal entry.
 
     ``explicit``: the instructor named this student (``--student``), so that ``force`` grades
-    again even a submission marked failed after interrupted gradings.
+    again even a submission marked failed after interrupted gradings. ``decision``: see
+    :func:`autograde` (by default the sandbox is required).
     """
     check_student_id(student_id)
+    if decision is None:
+        decision = sandbox.grading_decision(unsandboxed=False)
     guards = guards or GradingGuards.create(layout, settings)
     submitted = layout.submitted_dir(student_id)
     fingerprint = submission_fingerprint(submitted)
@@ -199,7 +222,8 @@ def autograde_student(layout: CourseLayout, student_id: str, *, settings: dict, 
                             guards=guards, echo=echo)
         echo(f"{student_id}: its last grading was interrupted; attempt {attempts} of {MAX_INTERRUPTED_ATTEMPTS}")
     entry = {"status": "running", "fingerprint": fingerprint, "started_at": now(), "attempts": attempts,
-             "current": None, "notebooks": {}, "quarantined": [], "integrity": [], "suspicious": {}, "error": None}
+             "current": None, "notebooks": {}, "quarantined": [], "integrity": [], "suspicious": {}, "error": None,
+             "sandbox": decision.record()}
     journal.put(student_id, entry)
 
     unexpected = _unexpected_submitted_files(submitted)
@@ -262,7 +286,8 @@ def autograde_student(layout: CourseLayout, student_id: str, *, settings: dict, 
             with guards.gradebook.watch(student_id, name, events):
                 record = _grade_notebook(layout, student_id, name, settings=settings,
                                          timeout=min(float(settings["notebook_timeout_seconds"]), remaining),
-                                         extra_env=extra_env, token=token, log_dir=log_dir, auto_ids=auto_ids[name])
+                                         extra_env=extra_env, token=token, log_dir=log_dir, auto_ids=auto_ids[name],
+                                         sandboxed=decision.sandboxed)
         finally:
             shutil.rmtree(kernel_homes, ignore_errors=True)
             changed = guards.files.check_and_restore()
@@ -298,13 +323,19 @@ def autograde_student(layout: CourseLayout, student_id: str, *, settings: dict, 
 
 
 def _grade_notebook(layout: CourseLayout, student_id: str, name: str, *, settings: dict, timeout: float,
-                    extra_env: dict, token: str, log_dir: Path, auto_ids: set[str]) -> dict:
-    """Run nbgrader on one notebook of one submission; return its journal record."""
+                    extra_env: dict, token: str, log_dir: Path, auto_ids: set[str], sandboxed: bool) -> dict:
+    """Run nbgrader on one notebook of one submission; return its journal record.
+
+    ``sandboxed``: each nbgrader process grades in a fresh sandbox workspace (:func:`_notebook_sandbox`).
+    """
     record = {"status": None}
     for attempt in range(2):
-        result = run_nbgrader(
-            layout, ["autograde", layout.assignment, "--student", student_id, "--notebook", name, "--force"],
-            log_name=name, settings=settings, timeout=timeout, extra_env=extra_env, token=token, log_dir=log_dir)
+        with _notebook_sandbox(layout, student_id, name, settings=settings, extra_env=extra_env,
+                               sandboxed=sandboxed) as sandbox_env:
+            result = run_nbgrader(
+                layout, ["autograde", layout.assignment, "--student", student_id, "--notebook", name, "--force"],
+                log_name=name, settings=settings, timeout=timeout, extra_env={**extra_env, **sandbox_env},
+                token=token, log_dir=log_dir)
         record["seconds"] = round(result.seconds, 1)
         produced = (layout.autograded_dir(student_id) / f"{name}.ipynb").is_file()
         if result.timed_out:
@@ -324,6 +355,36 @@ def _grade_notebook(layout: CourseLayout, student_id: str, name: str, *, setting
     grades = notebook_grades(layout, student_id, name)
     record["auto_score"] = sum(float(grades[key]["auto"] or 0) for key in grades if key in auto_ids)
     return record
+
+
+@contextlib.contextmanager
+def _notebook_sandbox(layout: CourseLayout, student_id: str, name: str, *, settings: dict, extra_env: dict,
+                      sandboxed: bool):
+    """The sandbox of one nbgrader process; yields the variables to add to its environment.
+
+    A fresh workspace holds a copy of the notebook being graded (the kernel's working folder)
+    and the submission's run folder; the grading data is bound read-only. Its kernel spec, put
+    first on nbgrader's ``JUPYTER_PATH``, shadows the course's unsandboxed one; its variables are
+    the grader's ``PAYSAGES_*`` settings, secrets dropped, paths translated. ``solutions`` is
+    bound as a reference package, off the import path (transitional, until the verdict is
+    computed outside the kernel: see ``autograde/README.md``). The workspace is removed once the
+    process ended, whatever it held. Unsandboxed, nothing is added.
+    """
+    if not sandboxed:
+        yield {}
+        return
+    run_dir = layout.grading_run_dir(student_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    workspace = sandbox.SandboxWorkspace.create(run_dir=run_dir, data_dir=Path(extra_env["PAYSAGES_DATA_ROOT"]),
+                                                notebook=layout.submitted_dir(student_id) / f"{name}.ipynb")
+    try:
+        grading_variables = nbgrader_environment(layout, settings, extra_env)
+        sandbox.write_kernel_spec(workspace, kernel_name=settings.get("kernel_name", sandbox.KERNEL_NAME),
+                                  environment=sandbox.kernel_environment(grading_variables),
+                                  reference_packages={"solutions": REPOSITORY_DIR / "solutions"})
+        yield sandbox.grader_environment(workspace, jupyter_path=[layout.jupyter_dir])
+    finally:
+        workspace.remove()
 
 
 def _give_up(layout: CourseLayout, student_id: str, entry: dict, *, names: list[str],
@@ -450,6 +511,9 @@ def feedback(course=None, *, db_url: str | None = None, students: list[str] | No
                                 f"{problems_found[:3]}")
                 echo(problems[-1])
                 continue
+            notices = unsandboxed_report_lines(journal, [student_id])
+            if notices:
+                page.write_text(_with_first_lines(page.read_text(encoding="utf-8"), notices), encoding="utf-8")
             written.append(page)
         # Only the HTML pages go back to students.
         if folder.is_dir():
@@ -463,6 +527,15 @@ def feedback(course=None, *, db_url: str | None = None, students: list[str] | No
             problems.append(f"{student_id}: graded, but no feedback page was written")
         echo(f"{student_id}: {len(written)} feedback page(s) in {layout.relative(folder)}")
     return FeedbackResult(pages=pages, problems=problems)
+
+
+def _with_first_lines(page: str, lines: list[str]) -> str:
+    """The HTML page with ``lines`` as the first text of its body (the unsandboxed-grading notice)."""
+    notice = "".join(f'<p class="paysages-unsandboxed"><b>{html.escape(line)}</b></p>\n' for line in lines)
+    body = re.search(r"<body[^>]*>", page, flags=re.IGNORECASE)
+    if body is None:
+        return notice + page
+    return page[:body.end()] + "\n" + notice + page[body.end():]
 
 
 # Running nbgrader in the course directory --------------------------------------------------------

@@ -33,7 +33,7 @@ from jupyter_core.utils import run_sync
 from nbgrader import utils as nbgrader_utils
 from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor, OverwriteCells
-from traitlets import Dict, Integer, List, Unicode
+from traitlets import Bool, Dict, Integer, List, Unicode
 
 from autograde.notebooks import remove_region
 
@@ -72,6 +72,10 @@ class GradingExecute(Execute):
     guard_timeout = Integer(300, help="Seconds the guard may take (its first call imports Keras).").tag(config=True)
     kernel_environment = Dict({}, help="Variables set in the grading kernel's environment.").tag(config=True)
     solutions_directory = Unicode("", help="The instructor's solutions/ folder (genuine modules).").tag(config=True)
+    sandboxed = Bool(False, help="The kernel spec starts the kernel in the sandbox, with its own "
+                     "environment (autograde/sandbox.py).").tag(config=True)
+    reference_path = Unicode("", help="Sandboxed grading: the kernel's folder holding solutions/, put on "
+                             "sys.path only while a test cell runs.").tag(config=True)
     passed_variables = List(list(KERNEL_VARIABLES), help="Variables copied from the grader's environment.").tag(config=True)
     kernel_home_root = Unicode("", help="Folder of the kernels' private HOME folders (default: "
                                "$PAYSAGES_KERNEL_HOME_ROOT, else the system's temporary folder).").tag(config=True)
@@ -84,7 +88,12 @@ class GradingExecute(Execute):
         Jupyter, Matplotlib and Keras folders, and no user site-packages: nothing a submission
         writes there (``~/.ipython/profile_default/startup/*.py``, ``~/.keras/keras.json``, a
         ``.pth`` file) runs in the next student's kernel.
+
+        Sandboxed, the kernel spec starts with ``env -i`` and sets every variable itself: only
+        ``PATH`` is passed (to the launcher), and no private HOME is made on the host.
         """
+        if self.sandboxed:
+            return {"PATH": os.environ.get("PATH", os.defpath)}
         environment = {name: os.environ[name] for name in self.passed_variables if name in os.environ}
         environment.update({name: value for name, value in os.environ.items()
                             if name.startswith("PAYSAGES_") and name not in SECRET_VARIABLES})
@@ -170,7 +179,8 @@ class GradingExecute(Execute):
             self._install_guard()
         graded = nbgrader_utils.is_grade(cell)
         if graded and self.guard_enabled:
-            restored = self._call_guard("before_graded_cell()")
+            test_cell = not nbgrader_utils.is_solution(cell)
+            restored = self._call_guard(f"before_graded_cell(reference={test_cell})")
             if restored:
                 _append_integrity_event({"event": "guard", "notebook": self._paysages_notebook,
                                          "grade_id": cell.metadata.nbgrader.get("grade_id"), "restored": restored})
@@ -201,13 +211,13 @@ class GradingExecute(Execute):
     def _install_guard(self) -> None:
         source = GUARD_SOURCE_PATH.read_text(encoding="utf-8")
         code = (
-            "def _paysages_install_guard(source, solutions_dir):\n"
+            "def _paysages_install_guard(source, solutions_dir, reference_path):\n"
             "    import sys, types\n"
             f"    module = types.ModuleType({GUARD_MODULE!r})\n"
             "    exec(compile(source, '<paysages-grading-guard>', 'exec'), module.__dict__)\n"
             "    sys.modules[module.__name__] = module\n"
-            "    module.install(solutions_dir or None)\n"
-            f"_paysages_install_guard({source!r}, {self.solutions_directory!r})\n"
+            "    module.install(solutions_dir or None, reference_path or None)\n"
+            f"_paysages_install_guard({source!r}, {self.solutions_directory!r}, {self.reference_path!r})\n"
             "del _paysages_install_guard\n"
         )
         content = self._run_silently(code)

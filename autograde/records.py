@@ -1,7 +1,8 @@
 """What grading records: the journal, the nbgrader gradebook and the gradebook snapshot.
 
 * the journal (``grading/journal.json``): each student's grading status, notebook by notebook,
-  saved as soon as it changes (a restarted ``autograde`` reads it to skip or resume);
+  and whether its kernels ran in the sandbox, saved as soon as it changes (a restarted
+  ``autograde`` reads it to skip or resume; the reports read the sandbox decision back);
 * the gradebook (nbgrader's database, SQLite or any SQLAlchemy URL): the scores of each cell,
   read and written here only;
 * the gradebook snapshot (``grading/gradebook_snapshot.json``): the scores as the last
@@ -89,6 +90,22 @@ def grading_failures(journal: dict, students: list[str] | None = None) -> dict[s
         if broken:
             failures[student] = "nbgrader failed on " + ", ".join(broken) + " (see its log)"
     return failures
+
+
+def unsandboxed_report_lines(journal: dict, students: list[str] | None = None) -> list[str]:
+    """The lines a report must start with: each distinct unsandboxed decision recorded for ``students``.
+
+    ``autograde`` records its sandbox decision in every student's journal entry (``"sandbox"``);
+    an empty list means every recorded grading was sandboxed.
+    """
+    lines = []
+    for student, entry in sorted(journal.get("students", {}).items()):
+        if students is not None and student not in students:
+            continue
+        line = (entry.get("sandbox") or {}).get("report_first_line")
+        if line and line not in lines:
+            lines.append(line)
+    return lines
 
 
 # Gradebook access ---------------------------------------------------------------------------------

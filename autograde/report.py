@@ -23,7 +23,7 @@ from pathlib import Path
 from autograde.integrity import describe_event
 from autograde.layout import BonusSettings, CourseLayout, bonus_settings, notebook_names, source_paths
 from autograde.notebooks import GradedCell, assignment_cells
-from autograde.records import gradebook, load_gradebook_snapshot, load_journal
+from autograde.records import gradebook, load_gradebook_snapshot, load_journal, unsandboxed_report_lines
 from paysages.errors import PaysagesError
 
 
@@ -282,12 +282,15 @@ def write_report(course=None, out=None, *, db_url: str | None = None) -> Path:
                          f"<td>{cell.points:g}</td><td>{passed}/{len(graded)}</td><td>{rate:.0%}</td></tr>")
     unmatched = [f"{item['file']}: {item['reason']}" for item in collect_report.get("unmatched", [])]
     headers = "".join(f"<th>{html.escape(name)}</th>" for name in names)
+    # Grading without the sandbox: the first thing the report says.
+    notices = "".join(f'<p class="unsandboxed"><b>{html.escape(line)}</b></p>\n'
+                      for line in unsandboxed_report_lines(journal))
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Grading report — {html.escape(layout.assignment)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;
 padding:4px 8px;vertical-align:top}}th{{background:#eee}}small{{color:#555}}ul{{margin:0;padding-left:1.2em}}</style>
 </head><body>
-<h1>Grading report — {html.escape(layout.course_id)} / {html.escape(layout.assignment)}</h1>
+{notices}<h1>Grading report — {html.escape(layout.course_id)} / {html.escape(layout.assignment)}</h1>
 <p>{len(grades)} student(s), {len(graded)} autograded. Course directory: {html.escape(str(layout.root))}.
 Autograded points come from the grading-mode re-run; written answers are graded by hand (nbgrader formgrader).
 Bonus points add to the total, never to the maximum.</p>

@@ -51,9 +51,11 @@ Plugging it into the pipeline (one nbgrader process per notebook, as today)::
         run_nbgrader(...)   # nbgrader_config.py calls sandbox.configure_kernel_manager(c)
 
 While the hidden tests still import ``solutions`` in the kernel (issue 10 item 2 not landed),
-``write_kernel_spec`` also needs ``extra_packages={"solutions": REPOSITORY_DIR / "solutions"}``
-and the kernel guard ``c.GradingExecute.solutions_directory = sandbox.sandbox_package_dir("solutions")``
-(the folder as the kernel sees it); see ``autograde/README.md`` for what that re-opens.
+the pipeline passes ``reference_packages={"solutions": REPOSITORY_DIR / "solutions"}`` to
+``write_kernel_spec`` (bound read-only off the import path) and the kernel guard gets
+``solutions_directory = sandbox.sandbox_reference_dir("solutions")`` and the reference folder,
+which it puts on ``sys.path`` only while a test cell runs; see ``autograde/README.md`` for what
+that still leaves open.
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ SANDBOX_HOME_DIR = "/home/student"
 SANDBOX_TMP_DIR = "/tmp"
 SANDBOX_VENV_DIR = "/opt/paysages/venv"
 SANDBOX_LIBRARY_DIR = "/opt/paysages/lib"
+# Reference packages (the hidden tests' ``solutions``) are bound here, a folder that is NOT on the
+# kernel's import path: the integrity guard puts it there only while a test cell runs.
+SANDBOX_REFERENCE_DIR = "/opt/paysages/reference"
 SANDBOX_LAUNCHER_PATH = "/opt/paysages/launcher.py"
 SANDBOX_USER = "student"
 # The sandbox user: "nobody" inside the user namespace (mapped to the grader's own user outside).
@@ -259,6 +264,10 @@ class SandboxDecision:
     @property
     def protections_off(self) -> tuple[str, ...]:
         return () if self.sandboxed else PROTECTIONS
+
+    def record(self) -> dict:
+        """The decision as the journal keeps it, so that reports read it back instead of deciding again."""
+        return {"sandboxed": self.sandboxed, "reason": self.reason, "report_first_line": self.report_first_line}
 
 
 def unsandboxed_report_line(reason: str) -> str:
@@ -518,38 +527,49 @@ def _check_environment(environment: Mapping[str, str]) -> None:
             raise ValueError(f"The value of {name} contains a NUL character.")
 
 
-def _extra_package_arguments(packages: Mapping[str, Path | str]) -> list[str]:
+def _package_arguments(packages: Mapping[str, Path | str], where) -> list[str]:
+    """Read-only binds of package folders, each at ``where(name)`` inside the sandbox."""
     arguments = []
     for name, folder in packages.items():
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name) or name == "paysages":
             raise ValueError(f"{name!r} cannot be bound as an extra package.")
         if not (Path(folder) / "__init__.py").is_file():
             raise SandboxError(f"{folder} is not a Python package folder (no __init__.py).")
-        arguments += ["--ro-bind", str(Path(folder).resolve()), sandbox_package_dir(name)]
+        arguments += ["--ro-bind", str(Path(folder).resolve()), where(name)]
     return arguments
 
 
 def sandbox_package_dir(name: str) -> str:
-    """Where an ``extra_packages`` entry is seen inside the sandbox (for instance for the kernel
-    guard's ``solutions_dir``, which must name the folder the kernel imports from)."""
+    """Where an ``extra_packages`` entry is seen inside the sandbox (importable by any code)."""
     return f"{SANDBOX_LIBRARY_DIR}/{name}"
+
+
+def sandbox_reference_dir(name: str) -> str:
+    """Where a ``reference_packages`` entry is seen inside the sandbox (off the import path)."""
+    return f"{SANDBOX_REFERENCE_DIR}/{name}"
 
 
 def kernel_argv(workspace: SandboxWorkspace, *, limits: SandboxLimits | None = None,
                 environment: Mapping[str, str] | None = None, bwrap: str | None = None,
-                extra_packages: Mapping[str, Path | str] | None = None) -> list[str]:
+                extra_packages: Mapping[str, Path | str] | None = None,
+                reference_packages: Mapping[str, Path | str] | None = None) -> list[str]:
     """The kernel spec ``argv`` that starts ``python -m ipykernel_launcher`` in the sandbox.
 
     ``environment``: extra variables for the kernel (for instance :func:`kernel_environment`);
     they are added to :func:`base_kernel_environment`. The argv keeps jupyter_client's
     ``{connection_file}`` placeholder.
 
-    ``extra_packages`` (name to folder) binds more packages read-only beside ``paysages``. It
-    exists for one transitional use: until the verdict is computed outside the kernel (issue 10,
-    item 2), the hidden tests import ``solutions`` in the kernel, so grading the course as it is
-    needs ``{"solutions": REPOSITORY_DIR / "solutions"}``, and then the student's code can import
-    the reference solutions too (the attack "delegate to solutions" is open again). Never pass
-    it once item 2 has landed.
+    ``extra_packages`` (name to folder) binds more packages read-only beside ``paysages``, on
+    the import path of every cell: whatever is bound there, the student's code can import. The
+    pipeline does not use it (it binds ``solutions`` as a reference package, below).
+
+    ``reference_packages`` (name to folder) binds packages read-only under
+    ``/opt/paysages/reference``, which is not on the kernel's import path: the pipeline passes
+    ``{"solutions": REPOSITORY_DIR / "solutions"}`` there, and the integrity guard
+    (``autograde/kernel_guard.py``) adds that folder to ``sys.path`` only while a test cell runs,
+    so that ``import solutions`` fails in the student's own cells. It is transitional too, and
+    not a boundary: the files are readable by path, and a student function that a test cell
+    calls runs while the folder is on the path (see ``autograde/README.md``).
     """
     limits = limits or SandboxLimits()
     bwrap = bwrap or find_bwrap()
@@ -568,7 +588,8 @@ def kernel_argv(workspace: SandboxWorkspace, *, limits: SandboxLimits | None = N
     argv += ["--size", str(limits.shared_memory_size_bytes), "--tmpfs", "/dev/shm"]
     argv += _system_arguments()
     argv += _python_arguments()
-    argv += _extra_package_arguments(extra_packages or {})
+    argv += _package_arguments(extra_packages or {}, sandbox_package_dir)
+    argv += _package_arguments(reference_packages or {}, sandbox_reference_dir)
     if workspace.data_dir is not None:
         argv += ["--ro-bind", str(workspace.data_dir), SANDBOX_DATA_DIR]
     argv += ["--size", str(limits.tmp_size_bytes), "--tmpfs", SANDBOX_TMP_DIR]

@@ -21,14 +21,14 @@ SEVEN_CLASSES = ["city", "field", "forest", "lake", "mountain", "ocean", "road"]
 REPOSITORY_DIR = Path(__file__).resolve().parents[1]
 
 
-def _run_paysages(*arguments, cwd_override=None, **options) -> subprocess.CompletedProcess:
+def _run_paysages(*arguments, cwd_override=None, extra_env=None, **options) -> subprocess.CompletedProcess:
     """Run the real command in a fresh Python process, as a user would type it."""
     return subprocess.run(
         [sys.executable, "-m", "paysages", *arguments],
         capture_output=True,
         text=True,
         cwd=cwd_override or REPOSITORY_DIR,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_env or {})},
         timeout=300,
         **options,
     )
@@ -319,6 +319,20 @@ BAD_ARGUMENTS = {
 
 
 class TestUserErrors:
+    def test_autograde_refuses_to_start_where_the_sandbox_cannot_run(self, tmp_path):
+        """Without a working bubblewrap, does autograde refuse in one line (status 2), grading nothing?"""
+        course = _released_looking_course(tmp_path / "course")
+        # An executable that is not bubblewrap: the sandbox probe fails as on a machine without user namespaces.
+        completed = _run_paysages("autograde", "--course-dir", str(course), cwd_override=tmp_path,
+                                  extra_env={"PAYSAGES_BWRAP": "/bin/false"})
+        assert "Traceback" not in completed.stderr
+        assert completed.returncode == 2
+        lines = completed.stderr.splitlines()
+        assert len(lines) == 1, completed.stderr
+        assert lines[0].startswith("error: Grading refused: the student's code must run in a sandbox")
+        assert "--unsandboxed" in lines[0]
+        assert not (course / "grading" / "journal.json").exists()
+
     @pytest.mark.parametrize("case", sorted(BAD_ARGUMENTS))
     def test_a_bad_argument_ends_with_one_line_and_a_non_zero_status(self, case, tmp_path):
         """Does each sub-command refuse a bad argument with one line on stderr, status 2, no traceback?"""

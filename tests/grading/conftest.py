@@ -11,12 +11,14 @@ import csv
 import dataclasses
 import json
 import os
+import shutil
 import time
 import types
 from pathlib import Path
 
 import pytest
 
+from autograde import sandbox
 from autograde.layout import (
     QUICK_GRADING_OVERRIDES,
     CourseLayout,
@@ -48,6 +50,12 @@ class ReleasedCourse:
     bundle: Path
     seconds: float
     release: CommandRun
+    pristine: Path  # a copy of the course directory as release left it (no submission yet)
+
+    def copy(self, root: Path) -> CourseLayout:
+        """A new course directory, released like this one, with its own SQLite gradebook."""
+        shutil.copytree(self.pristine, root)
+        return CourseLayout.create(root, db_url=f"sqlite:///{root / 'gradebook.db'}")
 
 
 @dataclasses.dataclass
@@ -88,6 +96,20 @@ def _grading_files(layout: CourseLayout) -> dict[str, bytes]:
     return {layout.relative(path): path.read_bytes() for path in paths}
 
 
+def _sandbox_options() -> list[str]:
+    """The corpus is graded in the sandbox; where bubblewrap cannot run, outside CI, without it.
+
+    The corpus's normal and tight-limits cases attack nothing outside their own notebook, so
+    their grades are the same either way; under CI=true a missing sandbox is a failure.
+    """
+    availability = sandbox.sandbox_available()
+    if availability.available:
+        return []
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"the grading corpus must run in the sandbox under CI: {availability.reason}")
+    return ["--unsandboxed"]
+
+
 @pytest.fixture(scope="session")
 def released_course(tmp_path_factory) -> ReleasedCourse:
     course_dir = tmp_path_factory.mktemp("grading") / "course"
@@ -101,7 +123,9 @@ def released_course(tmp_path_factory) -> ReleasedCourse:
     names = notebook_names(layout)
     cells = assignment_cells([layout.source_dir / f"{name}.ipynb" for name in names])
     bundle = layout.bundle_dir / f"paysages-{layout.assignment}-etudiant.zip"
-    return ReleasedCourse(layout, names, cells, bundle, seconds, release)
+    pristine = tmp_path_factory.mktemp("released") / "course"
+    shutil.copytree(course_dir, pristine)
+    return ReleasedCourse(layout, names, cells, bundle, seconds, release, pristine)
 
 
 @pytest.fixture(scope="session")
@@ -125,22 +149,25 @@ def graded_course(released_course, tmp_path_factory) -> GradedCourse:
     def students(limits):
         return [argument for case in corpus.CASES if case.limits == limits for argument in ("--student", case.student)]
 
+    sandbox_options = _sandbox_options()
     started = time.monotonic()
-    commands["autograde"] = run_cli(layout, "autograde", *students("normal"), "--jobs", str(TEST_JOBS))
+    commands["autograde"] = run_cli(layout, "autograde", *students("normal"), "--jobs", str(TEST_JOBS), *sandbox_options)
     seconds["autograde"] = time.monotonic() - started
 
     saved = load_grading_settings(layout)
     for limits, overrides in corpus.TIGHT_LIMITS.items():
         options = [item for key, value in overrides.items() for item in (LIMIT_OPTIONS[key], str(value))]
         started = time.monotonic()
-        commands[f"autograde {limits}"] = run_cli(layout, "autograde", *students(limits), *options)
+        commands[f"autograde {limits}"] = run_cli(layout, "autograde", *students(limits), *options, *sandbox_options)
         seconds[f"autograde ({limits} limits)"] = time.monotonic() - started
     write_grading_settings(layout, {key: saved[key] for key in LIMIT_OPTIONS})
 
-    # The hostile case, alone, last: the grading files before and after it are compared.
+    # The hostile case, alone, last, WITHOUT the sandbox: it tests the pipeline's own defence of
+    # unsandboxed grading (the grading files before and after it are compared, the gradebook
+    # restored), and the reports' first line that says which protections were off.
     alone_files = {"before": _grading_files(layout)}
     started = time.monotonic()
-    commands[f"autograde {corpus.ALONE}"] = run_cli(layout, "autograde", *students(corpus.ALONE))
+    commands[f"autograde {corpus.ALONE}"] = run_cli(layout, "autograde", *students(corpus.ALONE), "--unsandboxed")
     seconds[f"autograde ({corpus.ALONE})"] = time.monotonic() - started
     alone_files["after"] = _grading_files(layout)
 

@@ -332,3 +332,24 @@ def test_student_bundle_carries_the_release_and_the_wheel(released_course):
         assert "colab.research.google.com/github/" in "".join(first["cells"][0]["source"])
         assert first["metadata"]["paysages"]["notebooks"] == released_course.notebook_names
         assert any(name.endswith(".whl") for name in names)
+
+
+def test_unsandboxed_grading_says_so_first_in_every_report(graded_course):
+    """Graded with --unsandboxed, does the hostile case put the protections that were off first in each report?"""
+    import html
+
+    from autograde.sandbox import PROTECTIONS, UNSANDBOXED_MARKER
+
+    line = graded_course.journal["students"]["hostile"]["sandbox"]["report_first_line"]
+    assert line.startswith(UNSANDBOXED_MARKER) and all(protection in line for protection in PROTECTIONS)
+    assert graded_course.commands[f"autograde {corpus.ALONE}"].output.splitlines()[0] == line
+    assert graded_course.commands["report"].output.splitlines()[0] == line
+    report_body = graded_course.report_path.read_text(encoding="utf-8").split("<body>", 1)[1].lstrip()
+    assert report_body.startswith(f'<p class="unsandboxed"><b>{html.escape(line)}</b></p>')
+    for page in graded_course.feedback_pages["hostile"]:
+        body = re.split(r"<body[^>]*>", page.read_text(encoding="utf-8"), maxsplit=1)[1].lstrip()
+        assert body.startswith(f'<p class="paysages-unsandboxed"><b>{html.escape(line)}</b></p>')
+    # A submission graded in the sandbox (where bubblewrap runs) says nothing of the kind in its feedback.
+    if graded_course.journal["students"]["reference"]["sandbox"]["sandboxed"]:
+        for page in graded_course.feedback_pages["reference"]:
+            assert UNSANDBOXED_MARKER not in page.read_text(encoding="utf-8")

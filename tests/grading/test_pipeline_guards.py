@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograde import guards, pipeline
+from autograde import guards, pipeline, sandbox
 from autograde import report as report_module
 from autograde.layout import (
     CourseLayout,
@@ -95,6 +95,9 @@ class ToyCourse:
 
     def autograde(self, **options):
         messages = []
+        # The guards are the defence of unsandboxed grading (--unsandboxed): these toy notebooks
+        # attack the course directory, which a sandboxed kernel cannot even see.
+        options.setdefault("decision", sandbox.grading_decision(unsandboxed=True))
         journal = pipeline.autograde(self.layout.root, db_url=self.layout.db_url, echo=messages.append, **options)
         return journal, messages
 

@@ -616,3 +616,160 @@ HOSTILE_MEMBERS = {
     "notebooks/99_unknown.ipynb": "{}",
 }
 HOSTILE_KEPT = {"split.csv"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Attacks on the grading machine, graded in the sandbox (tests/grading/test_sandboxed_grading.py).
+#
+# Each attacking case is the reference notebook 00 whose imbalance_ratio is wrong unless its
+# attack succeeds: an attack that worked would earn test_imbalance_ratio, so the expected score
+# (that point lost) also says that it failed. The daemon case keeps the reference answers and
+# only leaves a process behind; the victim is an honest reference graded after the overwriter.
+
+ATTACK_FOR_POINTS = '''
+def imbalance_ratio(counts):
+    """Return the imbalance ratio (wrong: the right one only if the attack below succeeds)."""
+    return -1.0
+
+
+def _attack():
+{attack}
+
+
+try:
+    _attack()
+except Exception as _error:
+    print("attack failed:", type(_error).__name__)
+else:
+{reference}
+'''
+
+COPY_SOURCE_ATTACK = '''
+import pathlib
+import shutil
+course = pathlib.Path({course!r})
+for name in ("00_prise_en_main.ipynb", "01_separation.ipynb"):
+    shutil.copyfile(course / "source" / {assignment!r} / name, course / "submitted" / {student!r} / {assignment!r} / name)
+'''
+
+OVERWRITE_CLASSMATE_ATTACK = '''
+import pathlib
+target = pathlib.Path({course!r}) / "submitted" / {victim!r} / {assignment!r} / "00_prise_en_main.ipynb"
+target.write_text("{{}}")
+'''
+
+PTH_ATTACK = '''
+import os
+import site
+import sysconfig
+folders = set(site.getsitepackages() + [sysconfig.get_paths()["purelib"]] + {host_folders!r})
+written = 0
+for folder in sorted(folders):
+    try:
+        with open(os.path.join(folder, {marker!r} + ".pth"), "w") as handle:
+            handle.write("import os\\n")
+        written += 1
+    except OSError:
+        pass
+if not written:
+    raise PermissionError("no site-packages folder is writable")
+'''
+
+TCP_ATTACK = '''
+import socket
+socket.create_connection(("127.0.0.1", {port}), timeout=3).close()
+'''
+
+ENVIRON_ATTACK = '''
+import os
+texts = [repr(dict(os.environ))]
+for pid in [os.getppid()] + [int(name) for name in os.listdir("/proc") if name.isdigit()]:
+    try:
+        with open(f"/proc/{{pid}}/environ", "rb") as handle:
+            texts.append(handle.read().decode(errors="replace"))
+    except OSError:
+        pass
+found = [text for text in texts if any(name + "=" in text for name in {names!r})]
+if not found:
+    raise LookupError("no grader variable is visible")
+print("FOUND", found[0][:3000])
+'''
+
+IMPORT_SOLUTIONS_ATTACK = '''
+import solutions.separation
+'''
+
+# A detached daemon (a new session, then a double fork) that writes into the course directory
+# a few seconds later; its command line carries the marker the test looks for in /proc.
+DAEMON_CODE = '''
+import os, pathlib, sys, time
+if os.fork():
+    os._exit(0)
+os.setsid()
+if os.fork():
+    os._exit(0)
+time.sleep({delay})
+(pathlib.Path({course!r}) / ("daemon-" + sys.argv[1])).write_text("still running")
+'''
+
+DAEMON_START = '''
+
+import subprocess as _subprocess
+import sys as _sys
+_subprocess.Popen([_sys.executable, "-c", {code!r}, {marker!r}], start_new_session=True,
+                  stdin=_subprocess.DEVNULL, stdout=_subprocess.DEVNULL, stderr=_subprocess.DEVNULL)
+'''
+
+
+def attack_for_points(prefix: str, grade_id: str, attack: str) -> Callable:
+    """The cell's reference code runs only if ``attack`` succeeds; otherwise a wrong answer stays."""
+    def mutate(notebooks):
+        cell = _cell(_notebook(notebooks, prefix), grade_id)
+        cell.source = ATTACK_FOR_POINTS.strip("\n").format(
+            attack=textwrap.indent(textwrap.dedent(attack).strip(), "    "),
+            reference=textwrap.indent(cell.source, "    "))
+    return mutate
+
+
+def append_source(prefix: str, grade_id: str, code: str) -> Callable:
+    def mutate(notebooks):
+        cell = _cell(_notebook(notebooks, prefix), grade_id)
+        cell.source = cell.source.rstrip() + "\n" + code
+    return mutate
+
+
+def sandbox_cases(*, course_dir: Path, assignment: str, port: int, marker: str, host_site_folders: list[str],
+                  secret_names: list[str], daemon_delay: float = 5.0) -> tuple[Case, ...]:
+    """The attacks of issue 10 (catalogue cases 29 and 30) as one-notebook submissions.
+
+    ``course_dir``: the host path the attacks aim at (a student can guess it); ``port``: a
+    listener of the test on 127.0.0.1; ``marker``: names the .pth file and the daemon process;
+    ``secret_names``: grader variables the environment attack looks for.
+    """
+    course = str(course_dir)
+    lost = {"00/test_imbalance_ratio": "the attack failed in the sandbox: imbalance_ratio stays wrong"}
+
+    def attacking(student: str, description: str, attack: str, catalogue: tuple[int, ...]) -> Case:
+        return Case(student, description, ("00",), mutations=(attack_for_points("00", "imbalance_ratio", attack),),
+                    lost=lost, limits=SANDBOXED, catalogue=catalogue)
+
+    daemon = DAEMON_START.format(code=DAEMON_CODE.format(delay=daemon_delay, course=course), marker=marker)
+    return (
+        attacking("copysource", "copies the course's source/ notebooks over its own submission",
+                  COPY_SOURCE_ATTACK.format(course=course, assignment=assignment, student="copysource"), (29,)),
+        attacking("overwriter", "overwrites a classmate's submitted notebook",
+                  OVERWRITE_CLASSMATE_ATTACK.format(course=course, assignment=assignment, victim="victim"), (29,)),
+        attacking("pthdrop", "drops a .pth file into every site-packages folder it can find",
+                  PTH_ATTACK.format(host_folders=list(host_site_folders), marker=marker), (29,)),
+        attacking("tcpconnect", "connects to a listener on 127.0.0.1", TCP_ATTACK.format(port=port), (30,)),
+        attacking("readenviron", "reads /proc/<ppid>/environ and every /proc/*/environ for grader variables",
+                  ENVIRON_ATTACK.format(names=list(secret_names)), (30,)),
+        attacking("importsolutions", "imports the reference solutions", IMPORT_SOLUTIONS_ATTACK, (29,)),
+        Case("daemon", "the reference, plus a detached double-forked daemon that writes into the course later",
+             ("00",), mutations=(append_source("00", "imbalance_ratio", daemon),), limits=SANDBOXED, catalogue=(30,)),
+        Case("victim", "an honest reference graded after the overwriter", ("00",), limits=SANDBOXED),
+    )
+
+
+# The limits group of the sandbox cases: graded in their own autograde call, sandboxed only.
+SANDBOXED = "sandboxed"
