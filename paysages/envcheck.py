@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-import os
 import platform
 import sys
 
+from paysages.colab import in_colab
 from paysages.errors import DatasetError
 from paysages.registry import get_dataset_spec
 from paysages.settings import Settings
@@ -37,11 +37,6 @@ def installed_version(distribution: str) -> str | None:
         except importlib.metadata.PackageNotFoundError:
             continue
     return None
-
-
-def in_colab() -> bool:
-    """True inside a Google Colab runtime."""
-    return "COLAB_RELEASE_TAG" in os.environ or "google.colab" in sys.modules
 
 
 @dataclasses.dataclass
