@@ -29,7 +29,7 @@ from paysages.plots import plot_histories
 from paysages.training import training_seconds
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
-context = start("02_cnn", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
+context = start("02_cnn", use_drive=globals().get("USE_DRIVE", True), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -164,3 +164,6 @@ plt.show()
 # validation cesse de baisser ; c'est le signe d'un sur-apprentissage (le réseau mémorise le
 # jeu d'entraînement). Pistes : augmentation de données, dropout, régularisation L2,
 # normalisation par lots, arrêt précoce — une technique à la fois pour mesurer son effet.
+
+# %% [code] id=finish_02
+#| include: finish

@@ -31,7 +31,7 @@ from paysages.notebook import start
 from paysages.plots import show_images
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
-context = start("08_voisins", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
+context = start("08_voisins", use_drive=globals().get("USE_DRIVE", True), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 best = run.load_json("best")
@@ -382,3 +382,6 @@ for name, value, level in zip(data.class_names, per_class, chance):
 # prouve rien (d'où la précision moyenne), le sous-ensemble est petit, et en mode hors ligne /
 # avec un modèle peu entraîné la précision est plus basse. Valoriser les réponses qui
 # s'appuient sur leurs propres figures et chiffres.
+
+# %% [code] id=finish_08
+#| include: finish
