@@ -89,6 +89,9 @@ def _timeout_overrides(arguments) -> dict:
 
 def _command_autograde(arguments) -> int:
     from autograde import pipeline
+    from paysages.envcheck import require_grading_keras
+
+    require_grading_keras()
     from autograde.records import grading_failures
 
     overrides = _timeout_overrides(arguments)
