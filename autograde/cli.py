@@ -94,6 +94,9 @@ def _timeout_overrides(arguments) -> dict:
 
 def _command_autograde(arguments) -> int:
     from autograde import pipeline, sandbox
+    from paysages.envcheck import require_grading_keras
+
+    require_grading_keras()
     from autograde.records import grading_failures
 
     # Decided once, before anything else: where bubblewrap cannot run, grading refuses to start.

@@ -8,17 +8,30 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-import os
 import platform
 import sys
 
-from paysages.errors import DatasetError
+from paysages.colab import in_colab
+from paysages.errors import DatasetError, PaysagesError
 from paysages.registry import get_dataset_spec
 from paysages.settings import Settings
 
-# The versions the kit's tests ran with, and the oldest ones it supports.
-TESTED_VERSIONS = {"python": "3.11", "tensorflow": "2.21", "keras": "3.15"}
+# The versions the kit was tested with: the test suite's first, then Google Colab's GPU runtime
+# (colab/constraints-colab.txt; tests/test_envcheck.py checks that they agree), so that a student
+# on Colab sees no false warning. Then the oldest versions the notebooks support.
+TESTED_VERSIONS = {
+    "python": ("3.11", "3.13"),
+    "tensorflow": ("2.21", "2.20"),
+    "keras": ("3.15", "3.13"),
+}
 MINIMUM_VERSIONS = {"python": (3, 11), "tensorflow": (2, 16), "keras": (3, 3)}
+
+# Grading loads the .keras files of untrusted submissions. Before Keras 3.14 a crafted file could
+# bypass safe_mode (CVE-2025-1550, fixed in 3.9; CVE-2025-8747 and CVE-2025-9906 in 3.11;
+# CVE-2025-12060 in 3.12; CVE-2026-1462 in 3.14), and 3.14 also fixes the HDF5 (CVE-2026-0897)
+# and archive path-traversal advisories. Students only load their own models, so the notebooks
+# accept older versions (Colab's Keras 3.13); grading refuses them (require_grading_keras).
+GRADING_KERAS_MINIMUM = (3, 14)
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -29,6 +42,15 @@ def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(numbers)
 
 
+def _tested(package: str) -> str:
+    return ", ".join(TESTED_VERSIONS[package])
+
+
+def is_tested_version(package: str, version: str) -> bool:
+    """True when ``version`` has the major.minor of a tested version of ``package``."""
+    return _version_tuple(version) in {_version_tuple(tested) for tested in TESTED_VERSIONS[package]}
+
+
 def installed_version(distribution: str) -> str | None:
     """Return an installed distribution's version, or None."""
     for name in (distribution, f"{distribution}-cpu", f"{distribution}-intel"):
@@ -37,11 +59,6 @@ def installed_version(distribution: str) -> str | None:
         except importlib.metadata.PackageNotFoundError:
             continue
     return None
-
-
-def in_colab() -> bool:
-    """True inside a Google Colab runtime."""
-    return "COLAB_RELEASE_TAG" in os.environ or "google.colab" in sys.modules
 
 
 @dataclasses.dataclass
@@ -153,7 +170,7 @@ def check_environment(settings: Settings, *, probe_gpu: bool = True) -> Environm
     """Collect versions, accelerator and dataset status; compare with the tested versions."""
     lines, warnings, errors = [], [], []
     python = platform.python_version()
-    lines.append(f"Python {python} (testé : {TESTED_VERSIONS['python']})")
+    lines.append(f"Python {python} (testé : {_tested('python')})")
     if sys.version_info[:2] < MINIMUM_VERSIONS["python"]:
         errors.append(f"Python {python} est trop ancien : il faut Python 3.11 ou plus récent.")
 
@@ -165,12 +182,12 @@ def check_environment(settings: Settings, *, probe_gpu: bool = True) -> Environm
                 "pip install 'paysages[tensorflow]'."
             )
             continue
-        lines.append(f"{package} {version} (testé : {TESTED_VERSIONS[package]})")
+        lines.append(f"{package} {version} (testé : {_tested(package)})")
         if _version_tuple(version) < MINIMUM_VERSIONS[package]:
             errors.append(f"{package} {version} est trop ancien pour ce kit.")
-        elif _version_tuple(version) != _version_tuple(TESTED_VERSIONS[package]):
+        elif not is_tested_version(package, version):
             warnings.append(
-                f"{package} {version} diffère de la version testée {TESTED_VERSIONS[package]} : "
+                f"{package} {version} diffère des versions testées ({_tested(package)}) : "
                 "les résultats peuvent varier légèrement ; signalez toute erreur à l'enseignant."
             )
 
@@ -197,3 +214,26 @@ def check_environment(settings: Settings, *, probe_gpu: bool = True) -> Environm
         warnings.append(message[0].upper() + message[1:])
     lines.append(settings.describe())
     return EnvironmentReport(lines=lines, warnings=warnings, errors=errors)
+
+
+def require_grading_keras() -> str:
+    """Refuse to grade with a Keras that loads untrusted ``.keras`` files unsafely; return its version.
+
+    See :data:`GRADING_KERAS_MINIMUM` for the advisories. Called first by ``paysages autograde``.
+    """
+    floor = ".".join(map(str, GRADING_KERAS_MINIMUM))
+    version = installed_version("keras")
+    if version is None:
+        raise PaysagesError(
+            f"Grading needs Keras {floor} or newer, and Keras is not installed: "
+            "pip install -e '.[cpu,instructor]'."
+        )
+    if _version_tuple(version) < GRADING_KERAS_MINIMUM:
+        raise PaysagesError(
+            f"Grading refuses to run with Keras {version}: it loads the .keras files of untrusted "
+            f"submissions, and before Keras {floor} a crafted file can bypass safe_mode "
+            "(CVE-2025-1550, CVE-2025-8747, CVE-2025-9906, CVE-2025-12060, CVE-2026-1462). "
+            f"Upgrade Keras first: pip install 'keras>={floor},<4'. (Students' notebooks accept "
+            "older versions such as Colab's: they only load their own models.)"
+        )
+    return version

@@ -64,9 +64,11 @@ def start(
 ) -> NotebookContext:
     """Prepare a notebook: Drive (optional), mode, settings, seeds, run folder, environment check.
 
-    ``use_drive`` mounts Google Drive and keeps the run folder there, so that a recycled Colab
-    runtime loses no model and an interrupted training resumes. It is ignored outside Colab and
-    while nbgrader grades the notebook (grading never waits for a Drive prompt).
+    ``use_drive`` mounts Google Drive and keeps the run folder there: Colab gives each notebook
+    its own runtime, so the next notebook finds this one's results only there, and a recycled
+    runtime loses nothing. Without it, in Colab, a French warning says what will be lost. It is
+    ignored outside Colab and while nbgrader grades the notebook (grading never waits for a
+    Drive prompt).
 
     ``mode`` is the notebook's ``MODE`` choice (``"full"`` or ``"fast"``); see :func:`resolve_mode`
     for when it is overridden. The resolved mode is written to ``PAYSAGES_MODE`` so that every
@@ -77,12 +79,17 @@ def start(
     # wrote to stderr as failed: their internal notices must not cost a student points.
     for module in ("keras", "tensorflow", "sklearn", "umap", "numba", "pynndescent"):
         warnings.filterwarnings("ignore", module=module)
-    from paysages.envcheck import check_environment, in_colab
+    from paysages import colab
+    from paysages.envcheck import check_environment
 
-    if use_drive and in_colab() and not grading():
-        from paysages.colab import use_drive_for_runs
-
-        use_drive_for_runs()
+    if grading():
+        # Grading never waits for a Drive prompt, even when the grader itself runs in Colab.
+        os.environ.pop(colab.DRIVE_FOLDER_VARIABLE, None)
+    elif colab.in_colab():
+        if use_drive:
+            colab.use_drive_for_runs()
+        else:
+            colab.use_local_runtime()
     resolved_mode = resolve_mode(mode)
     os.environ["PAYSAGES_MODE"] = _mode_state["written"] = resolved_mode
     settings = get_settings(resolved_mode, **overrides)
@@ -102,3 +109,18 @@ def start(
     set_seed(settings.seed)
     configure_mixed_precision(settings, verbose=not quiet)
     return NotebookContext(name=name, settings=settings, run=RunFolder.from_settings(settings))
+
+
+def finish(context: NotebookContext | None = None) -> None:
+    """The last cell of every notebook: make sure the results reached Drive, and say where they are.
+
+    In Colab with Drive, the writes still waiting on the runtime's local disk are flushed to
+    Drive (:func:`paysages.colab.flush_drive`). Elsewhere it only says where the results are.
+    """
+    from paysages import colab
+
+    name = f"{context.name} : " if context is not None else ""
+    if grading():
+        print(f"{name}terminé.")
+        return
+    print(name + colab.flush_drive(context.settings.run_dir if context is not None else None))

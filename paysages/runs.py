@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from paysages.colab import prerequisite_advice
 from paysages.errors import PrerequisiteError
 
 # Which notebook writes which result, for the "run this first" messages. Keys are name prefixes.
@@ -123,6 +124,7 @@ class RunFolder:
         return PrerequisiteError(
             f"{what} « {name} » est introuvable ({path}) : exécutez d'abord le notebook "
             f"{notebook}.ipynb jusqu'au bout, avec le même dossier de run ({self.path})."
+            + prerequisite_advice()
         )
 
     # Models ------------------------------------------------------------------------------

@@ -48,18 +48,18 @@ def test_installed_versions_are_reported_against_the_tested_ones(tmp_path):
     report = check_environment(settings, probe_gpu=False)
     for package in ("tensorflow", "keras"):
         version = envcheck.installed_version(package)
-        assert f"{package} {version} (testé : {TESTED_VERSIONS[package]})" in report.lines
-        differs = envcheck._version_tuple(version) != envcheck._version_tuple(TESTED_VERSIONS[package])
+        assert f"{package} {version} (testé : {', '.join(TESTED_VERSIONS[package])})" in report.lines
+        differs = not envcheck.is_tested_version(package, version)
         assert any(warning.startswith(f"{package} {version} diffère") for warning in report.warnings) == differs
 
 
 def test_a_newer_version_is_a_warning_not_an_error(tmp_path, monkeypatch):
     """Colab moved to a newer TensorFlow: is it a clear warning that still lets the notebook run?"""
     settings = get_settings("fast", environ={}, data_root=tmp_path)
-    report = _report(settings, {"tensorflow": "2.99.1", "keras": TESTED_VERSIONS["keras"] + ".0"}, monkeypatch)
+    report = _report(settings, {"tensorflow": "2.99.1", "keras": TESTED_VERSIONS["keras"][0] + ".0"}, monkeypatch)
     assert report.ok
     mismatch = [warning for warning in report.warnings if warning.startswith("tensorflow 2.99.1")]
-    assert len(mismatch) == 1 and TESTED_VERSIONS["tensorflow"] in mismatch[0]
+    assert len(mismatch) == 1 and all(version in mismatch[0] for version in TESTED_VERSIONS["tensorflow"])
     assert not any(warning.startswith("keras") for warning in report.warnings)
     assert "ATTENTION: tensorflow 2.99.1" in report.format()
 
@@ -260,3 +260,44 @@ def test_an_interrupted_download_is_reported_as_incomplete(tmp_path):
     Path(settings.dataset_dir / "city" / "1.jpg").write_bytes(b"\xff\xd8\xff")
     verified, message = dataset_status(settings)
     assert not verified and "incomplet" in message and "00_prise_en_main.ipynb" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# Colab's versions and the grading floor
+# ---------------------------------------------------------------------------------------------
+
+
+def _colab_pins(repository_dir) -> dict[str, str]:
+    lines = (repository_dir / "colab" / "constraints-colab.txt").read_text(encoding="utf-8").splitlines()
+    return dict(line.lower().split("==") for line in lines if "==" in line and not line.startswith("#"))
+
+
+def test_colab_versions_are_tested_versions(repository_dir, tmp_path, monkeypatch):
+    """On Colab's TensorFlow and Keras (colab/constraints-colab.txt), does a student see no version warning?"""
+    pins = _colab_pins(repository_dir)
+    settings = get_settings("fast", environ={}, data_root=tmp_path)
+    report = _report(settings, {"tensorflow": pins["tensorflow"], "keras": pins["keras"]}, monkeypatch)
+    assert report.ok
+    assert not [warning for warning in report.warnings if warning.startswith(("tensorflow", "keras"))]
+
+
+def test_grading_refuses_a_keras_without_the_safe_mode_fixes(monkeypatch):
+    """Is Colab's Keras fine for students but refused for grading, with the reason and the fix?"""
+    monkeypatch.setattr(envcheck, "installed_version", lambda name: "3.13.2")
+    with pytest.raises(envcheck.PaysagesError, match=r"Grading refuses to run with Keras 3\.13\.2.*safe_mode.*keras>=3\.14"):
+        envcheck.require_grading_keras()
+    monkeypatch.setattr(envcheck, "installed_version", lambda name: None)
+    with pytest.raises(envcheck.PaysagesError, match="Keras is not installed"):
+        envcheck.require_grading_keras()
+    monkeypatch.setattr(envcheck, "installed_version", lambda name: "3.14.0")
+    assert envcheck.require_grading_keras() == "3.14.0"
+
+
+def test_paysages_autograde_stops_first_on_an_unsafe_keras(monkeypatch, tmp_path, capsys):
+    """Does `paysages autograde` refuse at once (status 2, one clear line) with Keras 3.13?"""
+    from paysages import cli
+
+    monkeypatch.setattr(envcheck, "installed_version", lambda name: "3.13.2")
+    status = cli.main(["autograde", "--course-dir", str(tmp_path / "no-course")])
+    assert status == 2
+    assert "Grading refuses to run with Keras 3.13.2" in capsys.readouterr().err

@@ -1,37 +1,30 @@
 """The notebooks' first call: Drive only inside Colab and never while grading."""
 
 import sys
-import types
 
 import pytest
 
-from paysages import colab, notebook
+from paysages import notebook
 from paysages.notebook import start
 from paysages.settings import MODE_DEFAULTS, get_settings
+from tests.helpers.colab import SimulatedColab
 
 
 @pytest.fixture()
 def fake_colab(monkeypatch, tmp_path):
-    """A stand-in for Colab: the marker variable and a google.colab.drive that records mounts."""
-    mounts = []
-    drive = types.SimpleNamespace(mount=lambda mount_point: mounts.append(mount_point))
-    # Only google.colab is faked: the real `google` namespace package (protobuf) must stay.
-    google_colab = types.ModuleType("google.colab")
-    google_colab.drive = drive
-    monkeypatch.setitem(sys.modules, "google.colab", google_colab)
-    monkeypatch.setenv("COLAB_RELEASE_TAG", "test")
-    monkeypatch.setattr(colab, "MOUNT_POINT", str(tmp_path / "drive"))
-    monkeypatch.setattr(colab, "LOCAL_DATA_ROOT", str(tmp_path / "content-datasets"))
-    for name in ("PAYSAGES_RUN_DIR", "PAYSAGES_DATA_ROOT", "NBGRADER_EXECUTION", "PAYSAGES_MODE"):
-        monkeypatch.delenv(name, raising=False)
-    return types.SimpleNamespace(mounts=mounts, drive=drive, root=tmp_path)
+    """This process as a simulated Colab runtime (tests/helpers/colab.py)."""
+    simulated = SimulatedColab(tmp_path)
+    simulated.install(monkeypatch)
+    return simulated
 
 
 def test_drive_holds_the_run_folder_in_colab(fake_colab, monkeypatch):
     """In Colab with USE_DRIVE, is the run folder moved to MyDrive/paysages/run?"""
     context = start("02_cnn", use_drive=True, quiet=True)
-    assert fake_colab.mounts == [str(fake_colab.root / "drive")]
-    assert context.settings.run_dir == (fake_colab.root / "drive" / "MyDrive" / "paysages" / "run").resolve()
+    assert [call["mountpoint"] for call in fake_colab.calls("mount")] == [str(fake_colab.content / "drive")]
+    assert context.settings.run_dir == (fake_colab.kit_folder / "run").resolve()
+    # The images are decoded on the runtime's local disk, not on Drive.
+    assert context.settings.data_root == (fake_colab.content / "datasets").resolve()
 
 
 def test_grading_never_mounts_drive(fake_colab, monkeypatch, tmp_path):
@@ -39,16 +32,18 @@ def test_grading_never_mounts_drive(fake_colab, monkeypatch, tmp_path):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     monkeypatch.setenv("PAYSAGES_RUN_DIR", str(tmp_path / "grading-run"))
     context = start("02_cnn", use_drive=True, quiet=True)
-    assert fake_colab.mounts == []
+    assert fake_colab.calls() == []
     assert context.settings.run_dir == (tmp_path / "grading-run").resolve()
 
 
 def test_a_failed_mount_falls_back_to_the_local_folder_and_says_so(fake_colab, monkeypatch, tmp_path, capsys):
     """If the Drive mount times out, does the notebook go on locally with a message?"""
+    from google.colab import drive
+
     def refuse(mount_point):
         raise TimeoutError("mount timed out")
 
-    fake_colab.drive.mount = refuse
+    monkeypatch.setattr(drive, "mount", refuse)
     monkeypatch.setenv("PAYSAGES_RUN_DIR", str(tmp_path / "local-run"))
     context = start("02_cnn", use_drive=True, quiet=True)
     assert "Le montage de Google Drive a échoué" in capsys.readouterr().out

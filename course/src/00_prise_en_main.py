@@ -32,28 +32,31 @@
 # Mettez la **même valeur** dans chaque notebook : la séparation du notebook 01, les modèles et
 # les tableaux n'ont de sens que sur un seul jeu de données.
 #
-# Sur **Google Colab**, la machine virtuelle est recyclée après une période d'inactivité et le
-# dossier `/content` est alors effacé : modèles, historiques et séparation seraient perdus. En
-# mettant `USE_DRIVE = True`, le dossier de run est placé sur votre **Google Drive**
-# (`MyDrive/paysages/run`), qui survit au recyclage ; Colab vous demandera l'autorisation d'y
-# accéder. Les images, elles, restent sur le disque local de Colab (`/content/datasets`), plus
-# rapide, et se re-téléchargent en quelques minutes.
+# Sur **Google Colab**, `USE_DRIVE = True` (le réglage par défaut) place le dossier de run sur
+# votre **Google Drive** (`MyDrive/paysages/run`), car chaque notebook Colab tourne sur sa propre
+# machine dont le dossier `/content` est effacé au recyclage : seul Drive permet au notebook
+# suivant de retrouver la séparation et les modèles. Colab vous demandera l'autorisation d'y
+# accéder. L'archive du jeu de données, une fois vérifiée, est gardée elle aussi sur Drive
+# (`MyDrive/paysages/archives`) : une nouvelle machine la recopie en quelques secondes au lieu de
+# la télécharger. Les images sont décodées sur le disque local de Colab (`/content/datasets`),
+# plus rapide. La dernière cellule de chaque notebook attend que tout soit bien écrit sur Drive.
+# Avec `USE_DRIVE = False`, tout reste sur la machine du notebook et sera perdu pour les autres.
 #
 # Hors de Colab (votre machine, la correction automatique), ce réglage ne fait rien.
 #
 # `EXCLUDE_NO_DERIVATIVES = True` écarte les photos dont la licence interdit les œuvres dérivées
-# (voir la section 2). Laissez ces deux réglages à `False` si vous n'en avez pas besoin.
+# (voir la section 2). Laissez-le à `False` si vous n'en avez pas besoin.
 
 # %% [free]
 MODE = "full"
-USE_DRIVE = False
+USE_DRIVE = True
 EXCLUDE_NO_DERIVATIVES = False
 
 # %% [code] id=drive_00
 # The settings keep their defaults if their cell was deleted. Drive is mounted by start() below,
 # only inside Colab and never during grading, where nobody can authorise it.
 MODE = globals().get("MODE")
-USE_DRIVE = bool(globals().get("USE_DRIVE", False))
+USE_DRIVE = bool(globals().get("USE_DRIVE", True))
 EXCLUDE_NO_DERIVATIVES = bool(globals().get("EXCLUDE_NO_DERIVATIVES", False))
 
 # %% [markdown]
@@ -358,3 +361,6 @@ print(f"Rapport de déséquilibre : {imbalance_ratio(dataset_counts):.2f}")
 # séparation **stratifiée** : chaque classe garde la même proportion (80/20) en entraînement et en
 # validation, sinon une petite classe peut être presque absente de la validation et ses scores
 # n'ont plus de sens (et l'écart de proportions fausse la comparaison).
+
+# %% [code] id=finish_00
+#| include: finish

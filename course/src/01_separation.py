@@ -33,7 +33,7 @@ from paysages.notebook import start
 from paysages.split import find_cross_duplicates, read_split, split_summary, write_split
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
-context = start("01_separation", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
+context = start("01_separation", use_drive=globals().get("USE_DRIVE", True), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 
 # %% [markdown]
@@ -546,3 +546,6 @@ if leaks:
 # des images « de validation » auraient été vues à l'entraînement : scores trop optimistes,
 # erreurs analysées non représentatives, comparaisons entre modèles faussées. write_split refuse
 # donc de remplacer une séparation différente.
+
+# %% [code] id=finish_01
+#| include: finish

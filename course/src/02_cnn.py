@@ -29,7 +29,7 @@ from paysages.plots import plot_histories
 from paysages.training import training_seconds
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
-context = start("02_cnn", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
+context = start("02_cnn", use_drive=globals().get("USE_DRIVE", True), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -183,3 +183,6 @@ plt.show()
 # Justification attendue : des choix argumentés (profondeur, largeur, GlobalAveragePooling2D
 # contre Flatten, nombre de paramètres) et au moins un essai comparé ; aucune architecture
 # n'est imposée, ni récompensée pour son exactitude.
+
+# %% [code] id=finish_02
+#| include: finish

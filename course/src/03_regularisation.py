@@ -35,7 +35,7 @@ from paysages.plots import plot_histories, show_images
 from paysages.training import training_seconds
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
-context = start("03_regularisation", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
+context = start("03_regularisation", use_drive=globals().get("USE_DRIVE", True), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -578,3 +578,6 @@ display(recall_table.sort_values("effectif (train)"))
 # Réponse de référence (correcteur) : la pondération remonte le rappel des petites classes
 # (ville, océan) au prix d'un peu de rappel sur les grandes ; le macro-F1 compte davantage que
 # l'exactitude pour juger l'effet. Avec peu d'époques, l'effet peut être noyé dans le bruit.
+
+# %% [code] id=finish_03
+#| include: finish

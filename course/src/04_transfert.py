@@ -38,7 +38,7 @@ from paysages.pretrained import offline_banner, transfer_weights
 from paysages.training import training_seconds
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
-context = start("04_transfert", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
+context = start("04_transfert", use_drive=globals().get("USE_DRIVE", True), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -576,3 +576,6 @@ plt.show()
 # souvent un peu sur une seule base (indices complémentaires) pour un coût d'inférence à peu
 # près doublé ; en mode hors ligne les deux bases concaténées partent de poids aléatoires (le
 # kit n'a pré-entraîné que MobileNetV2) : aucune conclusion n'est possible, et l'étudiant doit le dire.
+
+# %% [code] id=finish_04
+#| include: finish

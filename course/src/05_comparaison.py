@@ -34,7 +34,7 @@ from paysages.errors import PrerequisiteError
 from paysages.notebook import start
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
-context = start("05_comparaison", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
+context = start("05_comparaison", use_drive=globals().get("USE_DRIVE", True), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -562,3 +562,6 @@ display(diagnostics.style.format({"train_accuracy": "{:.3f}", "val_accuracy": "{
 #   entraîner sans GPU ;
 # - si le classement change entre exactitude et F1-macro, c'est qu'un modèle néglige une petite
 #   classe (souvent `city` ou `ocean`, confondue avec `lake`) : d'où la règle sur le F1-macro.
+
+# %% [code] id=finish_05
+#| include: finish

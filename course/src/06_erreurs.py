@@ -33,7 +33,7 @@ from paysages.notebook import start
 from paysages.plots import overlay_heatmap, plot_confusion_matrix, show_images
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
-context = start("06_erreurs", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
+context = start("06_erreurs", use_drive=globals().get("USE_DRIVE", True), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -599,3 +599,6 @@ plt.show()
 # l'eau et le ciel et ignore la rive : le modèle a appris « grande surface bleue » plutôt que
 # « eau bordée d'une rive ». Pour champ → route, elle s'attache aux bandes parallèles du champ,
 # qui ressemblent à un marquage. Une carte diffuse signale une décision peu fondée.
+
+# %% [code] id=finish_06
+#| include: finish

@@ -40,7 +40,7 @@ from paysages.notebook import start
 from paysages.plots import scatter_embedding
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
-context = start("07_tsne", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
+context = start("07_tsne", use_drive=globals().get("USE_DRIVE", True), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 print(data.describe())
@@ -501,3 +501,6 @@ for (true_name, predicted_name), count in confusions.most_common(6):
 # projection perd de l'information) : c'est l'exactitude du modèle, ou la précision des
 # voisins (notebook 08), qui le mesure. Valoriser les réponses qui citent leurs propres
 # classes et chiffres plutôt que ce corrigé.
+
+# %% [code] id=finish_07
+#| include: finish

@@ -32,7 +32,7 @@ from paysages.notebook import start
 from paysages.plots import show_images
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
-context = start("08_voisins", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
+context = start("08_voisins", use_drive=globals().get("USE_DRIVE", True), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 best = run.load_json("best")
@@ -418,3 +418,6 @@ print(f"Autour des seules images de validation : {validation_overall:.2f} (tout 
 # validation, la précision calculée sur tout le jeu est donc optimiste (la comparer à celle de
 # la seule validation est un bon réflexe). Valoriser les réponses qui
 # s'appuient sur leurs propres figures et chiffres.
+
+# %% [code] id=finish_08
+#| include: finish

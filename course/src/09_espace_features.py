@@ -46,7 +46,7 @@ from paysages.explorer import licence_column, write_explorer
 from paysages.notebook import start
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
-context = start("09_espace_features", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
+context = start("09_espace_features", use_drive=globals().get("USE_DRIVE", True), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 data = load_split_arrays(settings)
 saved = run.load_arrays("features")
@@ -189,3 +189,6 @@ print(f"Page interactive : {page}")
 # rapide mais mélange les classes ; UMAP est proche de t-SNE. Les mesures confirment ou
 # contredisent l'impression visuelle ; la page montre que les erreurs (correct = non) se
 # situent aux frontières lac/océan et champ/route.
+
+# %% [code] id=finish_09
+#| include: finish

@@ -34,7 +34,7 @@ from paysages.notebook import start
 from paysages.plots import plot_signatures, separation_verdicts
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
-context = start("10_signatures", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
+context = start("10_signatures", use_drive=globals().get("USE_DRIVE", True), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 
 # %% [markdown]
@@ -261,3 +261,6 @@ run.save_json("signatures", {"digits": digit_table.to_dict("records"), "cnn": cn
 # plus petit que 7 : les couches regroupent des classes visuellement proches (lac et océan,
 # champ et route). La couche dense finale sépare mieux que le pooling global si son ARI est
 # plus élevé ; sinon elle n'apporte que la projection vers la sortie.
+
+# %% [code] id=finish_10
+#| include: finish

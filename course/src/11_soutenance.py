@@ -29,7 +29,7 @@ from paysages.defence import build_defence_pack, suggested_outline
 from paysages.notebook import start
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
-context = start("11_soutenance", use_drive=globals().get("USE_DRIVE", False), mode=globals().get("MODE"))
+context = start("11_soutenance", use_drive=globals().get("USE_DRIVE", True), mode=globals().get("MODE"))
 settings, run = context.settings, context.run
 records = run.load_json("results")
 best = run.load_json("best")
@@ -125,3 +125,6 @@ for title, minutes in suggested_outline():
 # partie avec une question, une figure et une réponse chiffrée tirée des résultats (ex. « le
 # dropout gagne +0,06 de macro-F1 sur la base ; le transfert +0,25 sur notre CNN, pour 20 fois
 # plus de paramètres »), et des réponses préparées aux questions du jury.
+
+# %% [code] id=finish_11
+#| include: finish

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from paysages import split as split_module
+from paysages.colab import drive_archives_dir, prerequisite_advice
 from paysages.data.landscapes import fetch_landscapes, read_manifest
 from paysages.data.loading import load_images
 from paysages.data.sample import _is_complete, generate_sample_dataset, read_sample_info
@@ -83,7 +84,8 @@ def ensure_dataset(settings: Settings, *, progress: bool = True) -> Path:
     """Make sure the chosen dataset is on disk and return its folder.
 
     The sample dataset is generated (once; later calls reuse it). The real Landscapes dataset is
-    downloaded and verified unless it already is. ``PAYSAGES_OFFLINE`` does not stop this
+    downloaded and verified unless it already is; in Colab with Drive, the verified archive kept
+    on Drive is copied instead of downloaded (:mod:`paysages.colab`). ``PAYSAGES_OFFLINE`` does not stop this
     download: it only concerns the pretrained weights of transfer learning. Without network the
     download fails at once with an :class:`~paysages.errors.OfflineError` that says where to put
     the files by hand.
@@ -103,7 +105,10 @@ def ensure_dataset(settings: Settings, *, progress: bool = True) -> Path:
     # A different licence filter re-extracts from the kept archive (no download needed).
     try:
         return fetch_landscapes(
-            settings.data_root, exclude_no_derivatives=bool(wanted), progress=progress
+            settings.data_root,
+            exclude_no_derivatives=bool(wanted),
+            progress=progress,
+            kept_archives=drive_archives_dir(),
         )
     except OfflineError as error:
         raise OfflineError(
@@ -225,7 +230,7 @@ def require_split(settings: Settings, *, progress: bool = False) -> pd.DataFrame
         raise PrerequisiteError(
             f"Le fichier de séparation {settings.split_path} est introuvable : exécutez d'abord "
             "le notebook 01_separation.ipynb (il écrit la séparation train/validation une fois "
-            "pour toutes)."
+            "pour toutes)." + prerequisite_advice()
         )
     frame = split_module.read_split(settings.split_path)
     _restore_missing_dataset(settings, progress=progress)

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from paysages import __version__
+from paysages.colab import keep_archive, restore_kept_archive
 from paysages.data.archive import (
     MANIFEST_FILENAME,
     _ArchiveFault,
@@ -247,6 +248,7 @@ def fetch_landscapes(
     spec: DatasetSpec | None = None,
     exclude_no_derivatives: bool = False,
     progress: bool = True,
+    kept_archives: Path | None = None,
 ) -> Path:
     """Download (or reuse), check and extract the ml5js Landscapes dataset; return its folder.
 
@@ -262,6 +264,9 @@ def fetch_landscapes(
         exclude_no_derivatives: leave out the photos whose licence forbids derivative works
             (licences 3 and 6), as the ml5js README asks for projects that build upon the images.
         progress: print what happens and show progress bars.
+        kept_archives: a folder that keeps one verified copy of the archive (Google Drive in
+            Colab, see :mod:`paysages.colab`): an archive missing here is copied from it and
+            checked instead of downloaded, and a verified archive is kept there.
 
     Returns:
         The dataset folder, ``root/landscapes``.
@@ -282,8 +287,12 @@ def fetch_landscapes(
         archive_record = read_manifest(paths.dataset_dir)["archive"]
         _say(progress, f"Archive {spec.archive_filename}: "
              + format_fingerprint(archive_record["sha256"], archive_record["size"]))
+        if kept_archives is not None and paths.archive.is_file():
+            keep_archive(paths.archive, kept_archives, archive_record["sha256"])
         return paths.dataset_dir
 
+    if kept_archives is not None:
+        restore_kept_archive(paths.archive, kept_archives, spec.archive_sha256)
     _download_missing_files(paths, spec, progress)
     archive_sha256, archive_size = check_archive_fingerprint(paths.archive, spec)
     _say(progress, f"Archive {paths.archive}: {format_fingerprint(archive_sha256, archive_size)}")
@@ -360,4 +369,6 @@ def fetch_landscapes(
     }
     write_json_atomic(paths.manifest, manifest)
     _say(progress, check.format())
+    if kept_archives is not None:
+        keep_archive(paths.archive, kept_archives, archive_sha256)
     return paths.dataset_dir
