@@ -209,7 +209,8 @@ class Collector:
     """Collect one folder of submissions into a course directory."""
 
     def __init__(self, layout: CourseLayout, notebook_names: list[str], *, pattern: str = DEFAULT_PATTERN,
-                 max_members: int = COLLECT_MAX_MEMBERS_PER_ARCHIVE, max_total_bytes: int = COLLECT_MAX_BYTES_PER_ARCHIVE,
+                 max_members: int = COLLECT_MAX_MEMBERS_PER_ARCHIVE,
+                 max_total_bytes: int = COLLECT_MAX_BYTES_PER_ARCHIVE,
                  max_student_bytes: int = COLLECT_MAX_BYTES_PER_STUDENT,
                  max_notebook_bytes: int = COLLECT_MAX_NOTEBOOK_BYTES):
         try:
@@ -464,8 +465,9 @@ class Collector:
         parts = relative.split("/")
         folders = ["/".join(parts[:index]) for index in range(1, len(parts))]
         for folder in folders:
-            if _path_key(folder) in collection.artifact_keys:
-                return f"skipped: its folder {folder} clashes with run file {collection.artifact_keys[_path_key(folder)]}"
+            clashing = collection.artifact_keys.get(_path_key(folder))
+            if clashing is not None:
+                return f"skipped: its folder {folder} clashes with run file {clashing}"
         collection.artifact_keys[key] = relative
         for folder in folders:
             collection.folder_keys.setdefault(_path_key(folder), folder)
