@@ -8,7 +8,7 @@ opened in the instructor's browser, logged in to the course's Jupyter server: a 
 * :func:`clean_html` keeps an allow-list of tags and attributes (ammonia, through ``nh3``): no
   script, style, iframe, object, embed, form or SVG element, no event-handler or ``style``
   attribute, links only to http, https, mailto or relative addresses, ``data:`` only for the
-  ``src`` of an image (PNG, JPEG, GIF, WebP).
+  ``src`` of an image (PNG, JPEG, GIF, WebP, SVG).
 * :func:`is_harmless_html` checks a page fragment against the same allow-list, with the standard
   library's parser; anything it cannot account for (a comment, a declaration, a ``<`` it read as
   text) counts as harmful.
@@ -41,8 +41,9 @@ ADDED_BY_CLEANER = {"a": frozenset({"rel"})}
 URL_ATTRIBUTES = frozenset({"href", "src", "cite", "action", "formaction", "background", "poster", "srcset",
                             "xlink:href", "longdesc", "usemap", "data"})
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
-# Images may be inline data; nothing else may (a data: link can carry a whole HTML page).
-IMAGE_DATA_URL = re.compile(r"^data:image/(png|jpeg|gif|webp)[;,]", re.IGNORECASE)
+# Images may be inline data; nothing else may (a data: link can carry a whole HTML page). An SVG
+# shown as an image runs no script (browsers load images without scripts).
+IMAGE_DATA_URL = re.compile(r"^data:image/(png|jpeg|gif|webp|svg\+xml)[;,]", re.IGNORECASE)
 # Characters a browser ignores inside a URL scheme ("java\tscript:" is javascript:).
 IGNORED_IN_SCHEME = re.compile(r"[\x00-\x20\x7f]+")
 # A "<" that starts a tag, a closing tag, a comment, a declaration or a processing instruction.
