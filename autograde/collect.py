@@ -364,10 +364,10 @@ class Collector:
                     continue
                 if manifest is not None:
                     entry = listed.get(member)
-                    if entry is None:
+                    if not isinstance(entry, dict):
                         collection.reject(origin, "not listed in the manifest")
                         continue
-                    if entry.get("sha256") != sha256_of_bytes(data) or int(entry.get("size", -1)) != len(data):
+                    if entry.get("sha256") != sha256_of_bytes(data) or entry.get("size") != len(data):
                         collection.reject(origin, "SHA-256 or size differs from the manifest (corrupt upload?)")
                         continue
                 self._add_member(collection, member, data, origin)

@@ -364,3 +364,23 @@ def test_collect_reports_a_damaged_archive_and_a_fifo_and_goes_on(layout, tmp_pa
     assert _reasons(report.students["alice"])["alice_rendu.zip:city/1.jpg"].startswith("unreadable member")
     assert {"file": "alice_pipe.ipynb", "reason": "not a regular file"} in report.unmatched
     assert "00_prise_en_main" in report.students["bob"].notebooks
+
+
+def test_collect_reports_a_forged_manifest_and_goes_on(layout, tmp_path):
+    """Does a manifest with a size that is no number, or entries that are no objects, stop only its own files?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    notebook = nbformat.writes(_notebook()).encode("utf-8")
+    write_zip(inbox / "alice_rendu.zip", {
+        "manifest.json": json.dumps({"student_id": "alice", "files": [
+            {"path": "notebooks/00_prise_en_main.ipynb", "size": "many", "sha256": "0" * 64}]}).encode(),
+        "notebooks/00_prise_en_main.ipynb": notebook,
+    })
+    write_zip(inbox / "bob_rendu.zip", {"manifest.json": b'{"files": ["notebooks/00_prise_en_main.ipynb"]}',
+                                        "notebooks/00_prise_en_main.ipynb": notebook})
+    nbformat.write(_notebook(), str(inbox / "carol_00_prise_en_main.ipynb"))
+    report = _collect(layout, inbox)
+    assert _reasons(report.students["alice"]) == {
+        "alice_rendu.zip:notebooks/00_prise_en_main.ipynb": "SHA-256 or size differs from the manifest (corrupt upload?)"}
+    assert _reasons(report.students["bob"]) == {"bob_rendu.zip:manifest.json": "unreadable manifest: archive ignored"}
+    assert "00_prise_en_main" in report.students["carol"].notebooks
