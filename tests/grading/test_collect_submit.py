@@ -384,3 +384,12 @@ def test_collect_reports_a_forged_manifest_and_goes_on(layout, tmp_path):
         "alice_rendu.zip:notebooks/00_prise_en_main.ipynb": "SHA-256 or size differs from the manifest (corrupt upload?)"}
     assert _reasons(report.students["bob"]) == {"bob_rendu.zip:manifest.json": "unreadable manifest: archive ignored"}
     assert "00_prise_en_main" in report.students["carol"].notebooks
+
+
+@pytest.mark.parametrize("limit", ["max_members", "max_total_bytes", "max_student_bytes", "max_notebook_bytes"])
+def test_collect_refuses_a_limit_that_is_not_a_positive_integer(layout, limit):
+    """Is a zero or fractional cap refused up front, naming the option?"""
+    with pytest.raises(ValueError, match=rf"{limit} must be a positive integer, got 0"):
+        Collector(layout, NOTEBOOK_NAMES, **{limit: 0})
+    with pytest.raises(ValueError, match=rf"{limit} must be a positive integer, got 1.5"):
+        Collector(layout, NOTEBOOK_NAMES, **{limit: 1.5})
