@@ -12,7 +12,12 @@ stops at the first underscore). A file is either
   file's SHA-256 and size are checked against the manifest), or any zip of notebooks.
 
 Extraction is safe: no absolute path, no ``..``, no link, at most ``max_members`` members and
-``max_total_bytes`` once extracted. Only course notebooks (``NN_name.ipynb``) reach
+``max_total_bytes`` per archive and ``max_student_bytes`` for all the files of one student, counted
+while each member is decompressed (an archive's index may lie about its sizes). A run-folder path
+longer than the file system allows, or that clashes with another (the same path twice, the same
+path in another letter case, a file where another path needs a folder), is skipped and reported.
+Every refusal names the student and the file; no file of one student stops the collection of the
+others. The limits live in :mod:`autograde.layout`. Only course notebooks (``NN_name.ipynb``) reach
 ``submitted/<student>/<assignment>/``, byte for byte. Run-folder artifacts with a known data
 extension go to ``collected/<student>/student_run/`` for the instructor to read; grading never
 uses them. Everything else (``numpy.py``, ``keras.py``, ``sitecustomize.py``, any ``.py``,
@@ -30,12 +35,24 @@ import json
 import re
 import shutil
 import stat
+import unicodedata
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from autograde.layout import STUDENT_ID_PATTERN, CourseLayout, check_student_id
+from autograde.layout import (
+    COLLECT_MAX_BYTES_PER_ARCHIVE,
+    COLLECT_MAX_BYTES_PER_STUDENT,
+    COLLECT_MAX_MEMBERS_PER_ARCHIVE,
+    COLLECT_MAX_NAME_BYTES,
+    COLLECT_MAX_NOTEBOOK_BYTES,
+    COLLECT_MAX_PATH_BYTES,
+    STUDENT_ID_PATTERN,
+    CourseLayout,
+    check_student_id,
+)
 from paysages.errors import PaysagesError
 from paysages.files import sha256_of_bytes
 from paysages.submit import DEFAULT_SUBMISSION_PATTERN
@@ -50,9 +67,18 @@ UNSAFE_SUFFIXES = {".h5", ".hdf5", ".pkl", ".pickle", ".joblib"}
 UNSAFE_REASON = ("dropped: an HDF5 Keras model or a pickle can run code when loaded (save models as .keras, "
                  "data as .npz or .json)")
 MANIFEST_NAME = "manifest.json"
-DEFAULT_MAX_MEMBERS = 2000
-DEFAULT_MAX_TOTAL_BYTES = 500 * 1024 * 1024
-DEFAULT_MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+# Archive members are decompressed this many bytes at a time, each chunk counted against the caps.
+READ_CHUNK_BYTES = 1024 * 1024
+# What zipfile raises on a damaged, encrypted or oddly compressed member.
+MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError, ValueError)
+# Folders that archiving tools add and that are never part of a submission.
+METADATA_FOLDERS = {"__MACOSX"}
+# The longest file name shown in a report (an archive may hold a name of 65,535 bytes).
+SHOWN_NAME_CHARACTERS = 200
+
+
+class MemberRefused(Exception):
+    """An archive member that is not kept; its message is the reason shown in the report."""
 
 
 @dataclasses.dataclass
@@ -69,9 +95,19 @@ class StudentCollection:
     # The accepted bytes, written once every file of the student has been read.
     notebook_data: dict[str, bytes] = dataclasses.field(default_factory=dict, repr=False)
     artifact_data: dict[str, bytes] = dataclasses.field(default_factory=dict, repr=False)
+    # Bytes read from every file of the student so far, counted against the student's cap.
+    extracted_bytes: int = dataclasses.field(default=0, repr=False)
+    # The kept run-folder paths and their folders, in the form that decides a clash (see _path_key).
+    artifact_keys: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
+    folder_keys: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
     def reject(self, name: str, reason: str) -> None:
         self.rejected.append({"file": name, "reason": reason})
+
+    def release_data(self) -> None:
+        """Forget the accepted bytes once they are written (the next student's may be large)."""
+        self.notebook_data.clear()
+        self.artifact_data.clear()
 
     def to_dict(self) -> dict:
         return {
@@ -110,6 +146,33 @@ class CollectReport:
         return "\n".join(lines)
 
 
+def shown_name(name: str) -> str:
+    """A file name as a report shows it: whole unless it is over-long."""
+    if len(name) <= SHOWN_NAME_CHARACTERS:
+        return name
+    return f"{name[:SHOWN_NAME_CHARACTERS]}... ({len(name.encode('utf-8', 'surrogateescape'))} bytes)"
+
+
+def path_length_problem(path: str) -> str | None:
+    """Why a relative path is too long to write on Linux, or None."""
+    encoded = path.encode("utf-8", "surrogateescape")
+    if len(encoded) > COLLECT_MAX_PATH_BYTES:
+        return f"path too long ({len(encoded)} bytes, at most {COLLECT_MAX_PATH_BYTES})"
+    longest = max((len(part.encode("utf-8", "surrogateescape")) for part in path.split("/")), default=0)
+    if longest > COLLECT_MAX_NAME_BYTES:
+        return f"file or folder name too long ({longest} bytes, at most {COLLECT_MAX_NAME_BYTES})"
+    return None
+
+
+def _path_key(path: str) -> str:
+    """The form in which two paths are the same file on some file system (macOS, Windows).
+
+    Letter case is folded and Unicode normalised, so that ``Model.json`` and ``model.json``, or an
+    accented name in its composed and decomposed forms, clash on every instructor's machine alike.
+    """
+    return unicodedata.normalize("NFC", path).casefold()
+
+
 def _safe_member_name(name: str) -> str | None:
     """The member's normalised relative path, or None when it is unsafe."""
     if not name or "\\" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
@@ -146,8 +209,10 @@ class Collector:
     """Collect one folder of submissions into a course directory."""
 
     def __init__(self, layout: CourseLayout, notebook_names: list[str], *, pattern: str = DEFAULT_PATTERN,
-                 max_members: int = DEFAULT_MAX_MEMBERS, max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
-                 max_notebook_bytes: int = DEFAULT_MAX_NOTEBOOK_BYTES):
+                 max_members: int = COLLECT_MAX_MEMBERS_PER_ARCHIVE,
+                 max_total_bytes: int = COLLECT_MAX_BYTES_PER_ARCHIVE,
+                 max_student_bytes: int = COLLECT_MAX_BYTES_PER_STUDENT,
+                 max_notebook_bytes: int = COLLECT_MAX_NOTEBOOK_BYTES):
         try:
             self.pattern = re.compile(pattern)
         except re.error as error:
@@ -156,10 +221,15 @@ class Collector:
             raise ValueError(f"The submission pattern {pattern!r} needs a (?P<student>...) group.")
         if not notebook_names:
             raise PaysagesError("No course notebook is known: run `paysages release` first.")
+        for name, value in (("max_members", max_members), ("max_total_bytes", max_total_bytes),
+                            ("max_student_bytes", max_student_bytes), ("max_notebook_bytes", max_notebook_bytes)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
         self.layout = layout
         self.notebook_names = list(notebook_names)
         self.max_members = max_members
         self.max_total_bytes = max_total_bytes
+        self.max_student_bytes = max_student_bytes
         self.max_notebook_bytes = max_notebook_bytes
 
     # Files -----------------------------------------------------------------------------------
@@ -167,10 +237,10 @@ class Collector:
         folder = Path(folder)
         if not folder.is_dir():
             raise PaysagesError(f"{folder} is not a folder of submissions.")
-        students: dict[str, StudentCollection] = {}
+        files_of: dict[str, list[Path]] = {}
         unmatched = []
         for path in sorted(folder.iterdir()):
-            if path.is_dir() or path.is_symlink():
+            if path.is_symlink() or not path.is_file():
                 unmatched.append({"file": path.name, "reason": "not a regular file"})
                 continue
             match = self.pattern.match(path.name)
@@ -185,33 +255,57 @@ class Collector:
             except ValueError as error:  # "a..b": not a safe folder name; never abort the others.
                 unmatched.append({"file": path.name, "reason": f"unsafe student id: {error}"})
                 continue
-            collection = students.setdefault(student_id, StudentCollection(student_id))
-            collection.sources.append(path.name)
-            if path.suffix.lower() == ".ipynb":
-                self._add_bare_notebook(collection, path)
-            elif path.suffix.lower() == ".zip":
-                self._add_zip(collection, path)
-            elif path.suffix.lower() in UNSAFE_SUFFIXES:
-                collection.reject(path.name, UNSAFE_REASON)
-            else:
-                collection.reject(path.name, "neither a notebook nor a zip")
-        for student_id, collection in students.items():
-            self._write_student(collection, folder)
+            files_of.setdefault(student_id, []).append(path)
+        students: dict[str, StudentCollection] = {}
+        # One student at a time, written before the next is read: only one student's bytes are
+        # ever held, and whatever one student sent never stops the collection of the others.
+        for student_id, paths in sorted(files_of.items()):
+            collection = students[student_id] = StudentCollection(student_id)
+            try:
+                for path in paths:
+                    collection.sources.append(path.name)
+                    self._add_file(collection, path)
+                self._write_student(collection, folder)
+            except Exception as error:  # A case no check above foresaw: reported, and the next student goes on.
+                collection.reject(", ".join(collection.sources) or student_id,
+                                  f"collection of this student failed ({type(error).__name__}: {error})")
+            finally:
+                collection.release_data()
         report = CollectReport(students=students, unmatched=unmatched)
         self.layout.grading_dir.mkdir(parents=True, exist_ok=True)
         (self.layout.grading_dir / "collect_report.json").write_text(
             json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return report
 
+    def _add_file(self, collection: StudentCollection, path: Path) -> None:
+        suffix = path.suffix.lower()
+        if suffix == ".ipynb":
+            self._add_bare_notebook(collection, path)
+        elif suffix == ".zip":
+            self._add_zip(collection, path)
+        elif suffix in UNSAFE_SUFFIXES:
+            collection.reject(path.name, UNSAFE_REASON)
+        else:
+            collection.reject(path.name, "neither a notebook nor a zip")
+
+    def _student_cap_reason(self) -> str:
+        return f"skipped: this student's files exceed {self.max_student_bytes} bytes in total once extracted"
+
     def _add_bare_notebook(self, collection: StudentCollection, path: Path) -> None:
         name = _notebook_name(path.name, self.notebook_names)
         if name is None:
             collection.reject(path.name, "its name contains no course notebook name")
             return
-        if path.stat().st_size > self.max_notebook_bytes:
+        size = path.stat().st_size
+        if size > self.max_notebook_bytes:
             collection.reject(path.name, f"larger than {self.max_notebook_bytes} bytes")
             return
-        self._add_notebook(collection, name, path.read_bytes(), path.name)
+        if collection.extracted_bytes + size > self.max_student_bytes:
+            collection.reject(path.name, self._student_cap_reason())
+            return
+        data = path.read_bytes()
+        collection.extracted_bytes += len(data)
+        self._add_notebook(collection, name, data, path.name)
 
     def _add_notebook(self, collection: StudentCollection, name: str, data: bytes, origin: str) -> None:
         problem = _valid_notebook(data)
@@ -226,7 +320,7 @@ class Collector:
     def _add_zip(self, collection: StudentCollection, path: Path) -> None:
         try:
             archive = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as error:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
             collection.reject(path.name, f"not a readable zip ({error})")
             return
         with archive:
@@ -234,16 +328,21 @@ class Collector:
             if len(infos) > self.max_members:
                 collection.reject(path.name, f"more than {self.max_members} files")
                 return
+            # The index's sizes refuse an honest oversized archive at once; a lying index is
+            # caught while extracting (_extract), where every byte is counted.
             total = sum(info.file_size for info in infos)
             if total > self.max_total_bytes:
                 collection.reject(path.name, f"more than {self.max_total_bytes} bytes once extracted")
                 return
+            extracted = [0]  # Bytes extracted from this archive so far.
             manifest = None
-            if any(info.filename == MANIFEST_NAME for info in infos):
+            manifest_info = next((info for info in infos if info.filename == MANIFEST_NAME), None)
+            if manifest_info is not None:
                 try:
-                    manifest = json.loads(archive.read(MANIFEST_NAME).decode("utf-8"))
+                    data = self._extract(archive, manifest_info, collection, extracted)
+                    manifest = json.loads(data.decode("utf-8"))
                     listed = {item["path"]: item for item in manifest["files"]}
-                except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+                except (MemberRefused, ValueError, KeyError, TypeError, UnicodeDecodeError):
                     collection.reject(f"{path.name}:{MANIFEST_NAME}", "unreadable manifest: archive ignored")
                     return
                 collection.manifest = {key: value for key, value in manifest.items() if key != "files"}
@@ -252,33 +351,69 @@ class Collector:
                         f"{path.name}: manifest student id {manifest.get('student_id')!r} differs from the file name's")
                 missing = sorted(set(listed) - {info.filename for info in infos})
                 for name in missing:
-                    collection.reject(f"{path.name}:{name}", "listed in the manifest but absent")
+                    collection.reject(f"{path.name}:{shown_name(str(name))}", "listed in the manifest but absent")
             for info in infos:
-                origin = f"{path.name}:{info.filename}"
                 if info.filename == MANIFEST_NAME:
                     continue
-                member = _safe_member_name(info.filename)
-                if member is None or _is_link(info):
-                    collection.reject(origin, "unsafe path (absolute, '..' or link)")
-                    continue
-                data = self._read_member(archive, info)
-                if data is None:
-                    collection.reject(origin, "size differs from the archive's index")
+                origin = f"{path.name}:{shown_name(info.filename)}"
+                try:
+                    member = self._check_member(info)
+                    data = self._extract(archive, info, collection, extracted)
+                except MemberRefused as refusal:
+                    collection.reject(origin, str(refusal))
                     continue
                 if manifest is not None:
                     entry = listed.get(member)
-                    if entry is None:
+                    if not isinstance(entry, dict):
                         collection.reject(origin, "not listed in the manifest")
                         continue
-                    if entry.get("sha256") != sha256_of_bytes(data) or int(entry.get("size", -1)) != len(data):
+                    if entry.get("sha256") != sha256_of_bytes(data) or entry.get("size") != len(data):
                         collection.reject(origin, "SHA-256 or size differs from the manifest (corrupt upload?)")
                         continue
                 self._add_member(collection, member, data, origin)
 
-    def _read_member(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
-        with archive.open(info) as handle:
-            data = handle.read(info.file_size + 1)
-        return data if len(data) == info.file_size else None
+    def _check_member(self, info: zipfile.ZipInfo) -> str:
+        """The member's normalised relative path; MemberRefused when it cannot be kept as it is named."""
+        member = _safe_member_name(info.filename)
+        if member is None or _is_link(info):
+            raise MemberRefused("unsafe path (absolute, '..' or link)")
+        if PurePosixPath(member).parts[0] in METADATA_FOLDERS:
+            raise MemberRefused("archiving tool metadata (__MACOSX), not part of the submission")
+        problem = path_length_problem(member)
+        if problem:
+            raise MemberRefused(problem)
+        return member
+
+    def _extract(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, collection: StudentCollection,
+                 extracted: list[int]) -> bytes:
+        """The member's bytes, read in chunks and counted against the archive's and the student's caps.
+
+        The index's sizes are never trusted alone: extraction stops as soon as a cap is passed.
+        ``extracted`` holds the bytes already extracted from this archive (updated here).
+        """
+        if collection.extracted_bytes > self.max_student_bytes:
+            raise MemberRefused(self._student_cap_reason())
+        chunks = []
+        size = 0
+        try:
+            with archive.open(info) as handle:
+                while chunk := handle.read(READ_CHUNK_BYTES):
+                    size += len(chunk)
+                    extracted[0] += len(chunk)
+                    collection.extracted_bytes += len(chunk)
+                    if collection.extracted_bytes > self.max_student_bytes:
+                        raise MemberRefused(self._student_cap_reason())
+                    if extracted[0] > self.max_total_bytes:
+                        raise MemberRefused(f"skipped: the archive holds more than {self.max_total_bytes} bytes "
+                                            "once extracted")
+                    if size > info.file_size:
+                        raise MemberRefused("larger than the archive's index says")
+                    chunks.append(chunk)
+        except MEMBER_ERRORS as error:
+            raise MemberRefused(f"unreadable member ({type(error).__name__}: {error})") from error
+        if size != info.file_size:
+            raise MemberRefused("size differs from the archive's index")
+        return b"".join(chunks)
 
     def _add_member(self, collection: StudentCollection, member: str, data: bytes, origin: str) -> None:
         parts = PurePosixPath(member).parts
@@ -302,11 +437,41 @@ class Collector:
             return
         run_parts = parts[1:] if parts[0] in ("run", "paysages_run") else None
         if run_parts and suffix in ARTIFACT_SUFFIXES and not file_name.startswith("."):
-            collection.artifacts.append("/".join(run_parts))
-            collection.artifact_data["/".join(run_parts)] = data
+            relative = "/".join(run_parts)
+            clash = self._artifact_clash(collection, relative)
+            if clash:
+                collection.reject(origin, clash)
+                return
+            collection.artifacts.append(relative)
+            collection.artifact_data[relative] = data
             return
         collection.reject(origin, "unexpected file (only course notebooks and run-folder data files "
                                   "are accepted; code files are never accepted)")
+
+    @staticmethod
+    def _artifact_clash(collection: StudentCollection, relative: str) -> str | None:
+        """Why ``relative`` cannot join the run files kept so far (the first one kept wins), or None.
+
+        On success the path and its folders are recorded.
+        """
+        key = _path_key(relative)
+        if key in collection.artifact_keys:
+            earlier = collection.artifact_keys[key]
+            if earlier == relative:
+                return f"skipped: run file {relative} was already sent (the first copy is kept)"
+            return f"skipped: clashes with run file {earlier} (the same name in another letter case)"
+        if key in collection.folder_keys:
+            return f"skipped: {collection.folder_keys[key]} is a folder of other run files"
+        parts = relative.split("/")
+        folders = ["/".join(parts[:index]) for index in range(1, len(parts))]
+        for folder in folders:
+            clashing = collection.artifact_keys.get(_path_key(folder))
+            if clashing is not None:
+                return f"skipped: its folder {folder} clashes with run file {clashing}"
+        collection.artifact_keys[key] = relative
+        for folder in folders:
+            collection.folder_keys.setdefault(_path_key(folder), folder)
+        return None
 
     # Writing -----------------------------------------------------------------------------------
     def _write_student(self, collection: StudentCollection, folder: Path) -> None:
@@ -319,8 +484,12 @@ class Collector:
             shutil.copyfile(folder / name, collected / "original" / name)
         for relative, data in collection.artifact_data.items():
             target = collected / "student_run" / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            except OSError as error:  # The checks above should leave nothing the file system refuses.
+                collection.artifacts.remove(relative)
+                collection.reject(f"run/{shown_name(relative)}", f"could not be written ({error.strerror or error})")
         pending = collection.notebook_data
         submitted = layout.submitted_dir(collection.student_id)
         if pending:

@@ -65,6 +65,19 @@ DEFAULT_GRADING_SETTINGS = {
     "seed": 42,
 }
 
+# The limits of `paysages collect` on what one student sends (autograde/collect.py). Sizes are
+# counted while the files are extracted, never taken from an archive's own index alone.
+COLLECT_MAX_MEMBERS_PER_ARCHIVE = 2000
+COLLECT_MAX_BYTES_PER_ARCHIVE = 500 * 1024 * 1024
+# All the files of one student together (bare notebooks and every archive's extracted members):
+# ten archives just under the per-archive cap do not pass.
+COLLECT_MAX_BYTES_PER_STUDENT = 1024 * 1024 * 1024
+COLLECT_MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+# Linux refuses a file name longer than 255 bytes (NAME_MAX); a member path longer than 512
+# bytes leaves the course directory's own depth well within PATH_MAX (4096 bytes).
+COLLECT_MAX_NAME_BYTES = 255
+COLLECT_MAX_PATH_BYTES = 512
+
 # The quickest grading settings that keep the hidden tests meaningful: fewer epochs, a smaller
 # sample dataset and t-SNE subset than grading mode's fast-mode defaults. The corpus tests check
 # that the reference still earns every point with them and each broken case loses exactly its

@@ -46,7 +46,7 @@ from nbgrader.preprocessors import (  # noqa: E402
 )
 
 from autograde import sandbox  # noqa: E402
-from autograde.preprocessors import GradingExecute, RestoreLockedCells, SanitizeFeedback  # noqa: E402
+from autograde.preprocessors import GradingExecute, RestoreLockedCells, SanitizeFeedback, SanitizeStudentHtml  # noqa: E402
 
 assignment = settings.get("assignment", "projet")
 
@@ -78,6 +78,8 @@ c.Autograde.autograde_preprocessors = [
     SaveAutoGrades,
     AssignLatePenalties,
     CheckCellMetadata,
+    # Last, once the grades are saved: formgrader shows these notebooks in the instructor's browser.
+    SanitizeStudentHtml,
 ]
 c.OverwriteCells.add_missing_cells = True
 c.RestoreLockedCells.add_missing_cells = True
@@ -111,6 +113,7 @@ c.LimitOutput.max_lines = int(settings.get("max_output_lines", 1000))
 c.LimitOutput.max_traceback = int(settings.get("max_traceback_lines", 100))
 
 # Feedback: hidden tests and the tracebacks that quote them are removed; test cells show one
-# pass/fail line and the other cells the outputs of the student's own submitted notebook.
-c.GenerateFeedback.preprocessors = [GetGrades, SanitizeFeedback, CSSHTMLHeaderPreprocessor]
+# pass/fail line and the other cells the outputs of the student's own submitted notebook, with no
+# script and cleaned HTML (SanitizeStudentHtml).
+c.GenerateFeedback.preprocessors = [GetGrades, SanitizeFeedback, SanitizeStudentHtml, CSSHTMLHeaderPreprocessor]
 c.SanitizeFeedback.submitted_directory = str(course_dir / "submitted")

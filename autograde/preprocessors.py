@@ -16,13 +16,18 @@
   of the student's own submitted notebook (or none): what the grading re-run printed never
   reaches the student, since a submission can print anything it reads there, hidden tests
   included.
+* :class:`SanitizeStudentHtml` runs last in ``autograde`` (so that formgrader shows harmless
+  autograded notebooks) and in ``generate_feedback``: no JavaScript output, cleaned HTML and
+  markdown (:mod:`autograde.html_safety`); images and plain text stay.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -35,6 +40,7 @@ from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor, OverwriteCells
 from traitlets import Bool, Dict, Integer, List, Unicode
 
+from autograde.html_safety import clean_html, clean_markdown
 from autograde.notebooks import remove_region
 
 GUARD_MODULE = "_paysages_grading_guard"
@@ -50,6 +56,12 @@ KERNEL_VARIABLES = (
 # Where the pipeline wants the kernels' private HOME folders (removed after each notebook).
 KERNEL_HOME_ROOT_VARIABLE = "PAYSAGES_KERNEL_HOME_ROOT"
 SECRET_VARIABLES = ("PAYSAGES_GRADEBOOK_URL", "PAYSAGES_INTEGRITY_LOG", KERNEL_HOME_ROOT_VARIABLE)
+# The output types an instructor's page may show (once cleaned); any other, JavaScript and widget
+# views included, is removed.
+KEPT_OUTPUT_TYPES = ("text/plain", "text/html", "text/markdown", "text/latex", "image/png", "image/jpeg",
+                     "image/gif", "image/svg+xml")
+BASE64_TEXT = re.compile(r"^[A-Za-z0-9+/=\s]*$")
+REMOVED_OUTPUT_TEXT = "[sortie retirée par la correction : type {types} non affiché]"
 ABORTED_NAME = "GradingAborted"
 KERNEL_FLUSH_WARNING = "IOStream.flush timed out"
 
@@ -456,3 +468,65 @@ class SanitizeFeedback(NbGraderPreprocessor):
         if "execution_count" in cell:
             cell.execution_count = None
         return cell, resources
+
+
+class SanitizeStudentHtml(NbGraderPreprocessor):
+    """Nothing a student wrote or printed can run in the instructor's (or the student's) browser.
+
+    * outputs: JavaScript, widget views and any type outside ``KEPT_OUTPUT_TYPES`` are removed
+      (an output left with nothing says so in one line); HTML and markdown outputs are cleaned;
+      an SVG image becomes an ``<img>`` of itself (no script runs in an image); a PNG, JPEG or GIF
+      that is not base64 text is removed;
+    * markdown cells: cleaned when their rendering is not harmless (else left as written), and
+      attachments other than images removed;
+    * the notebook's saved widget state (which a page renders with the widgets' own scripts) is
+      removed.
+
+    Plain text, error tracebacks and images stay as they are.
+    """
+
+    def preprocess(self, nb, resources):
+        nb.metadata.pop("widgets", None)
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "markdown":
+            cell.source = clean_markdown(cell.source)
+            attachments = cell.get("attachments") or {}
+            for name in list(attachments):
+                bundle = attachments[name] or {}
+                attachments[name] = {kind: value for kind, value in bundle.items() if kind.startswith("image/")
+                                     and kind != "image/svg+xml" and BASE64_TEXT.match(str(value))}
+        elif cell.cell_type == "code":
+            cell.outputs = [self._clean_output(output) for output in cell.get("outputs", [])]
+        return cell, resources
+
+    @staticmethod
+    def _clean_output(output):
+        if "data" not in output:
+            return output  # stream and error outputs: text, escaped by every page.
+        data = dict(output["data"])
+        removed = sorted(kind for kind in data if kind not in KEPT_OUTPUT_TYPES)
+        data = {kind: value for kind, value in data.items() if kind in KEPT_OUTPUT_TYPES}
+        for kind in ("image/png", "image/jpeg", "image/gif"):
+            if kind in data and not BASE64_TEXT.match(str(data[kind])):
+                removed.append(kind)
+                del data[kind]
+        if "image/svg+xml" in data:
+            svg = data.pop("image/svg+xml")
+            svg = "".join(svg) if isinstance(svg, list) else str(svg)
+            encoded = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+            data.setdefault("text/html", f'<img src="data:image/svg+xml;base64,{encoded}">')
+        if "text/html" in data:
+            value = data["text/html"]
+            data["text/html"] = clean_html("".join(value) if isinstance(value, list) else str(value))
+        if "text/markdown" in data:
+            value = data["text/markdown"]
+            data["text/markdown"] = clean_markdown("".join(value) if isinstance(value, list) else str(value))
+        if not data:
+            data["text/plain"] = REMOVED_OUTPUT_TEXT.format(types=", ".join(removed))
+        output["data"] = data
+        metadata = output.get("metadata") or {}
+        for kind in removed:
+            metadata.pop(kind, None)
+        return output

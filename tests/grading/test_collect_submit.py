@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from autograde.collect import Collector
 from autograde.layout import CourseLayout
 from paysages.submit import SubmissionError, build_submission
+from tests.helpers.archives import damaged_zip, jpeg_bytes, lying_zip_bomb, write_zip
 
 GOLDEN_DIR = Path(__file__).with_name("golden")
 NOTEBOOK_NAMES = ["00_prise_en_main", "01_separation", "02_cnn"]
@@ -244,3 +246,150 @@ def test_collect_drops_hdf5_models_and_pickles(layout, tmp_path):
     assert all("can run code when loaded" in reason for reason in reasons.values())
     assert collection.artifacts == ["models/cnn.keras"]
     assert not list(layout.collected_dir("alice").joinpath("student_run").rglob("*.h5"))
+
+
+def _reasons(collection) -> dict[str, str]:
+    return {item["file"]: item["reason"] for item in collection.rejected}
+
+
+def test_collect_caps_the_total_of_all_a_students_archives(layout, tmp_path):
+    """Do ten archives, each under the per-archive cap, stop at the student's total, the next student kept?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for index in range(10):
+        write_zip(inbox / f"alice_part{index}.zip", {f"run/history{index}.json": b"1" * 900})
+    nbformat.write(_notebook(), str(inbox / "bob_00_prise_en_main.ipynb"))
+    report = Collector(layout, NOTEBOOK_NAMES, max_total_bytes=1000, max_student_bytes=3000).collect(inbox)
+    alice = report.students["alice"]
+    assert alice.artifacts == ["history0.json", "history1.json", "history2.json"]
+    reasons = _reasons(alice)
+    assert sorted(reasons) == [f"alice_part{index}.zip:run/history{index}.json" for index in range(3, 10)]
+    assert all(reason == "skipped: this student's files exceed 3000 bytes in total once extracted"
+               for reason in reasons.values())
+    assert len(alice.sources) == 10  # Every file is listed, and kept in collected/alice/original/.
+    assert len(list((layout.collected_dir("alice") / "original").iterdir())) == 10
+    assert sorted(path.name for path in (layout.collected_dir("alice") / "student_run").iterdir()) == alice.artifacts
+    assert report.students["bob"].notebooks and report.students["bob"].rejected == []
+
+
+def test_collect_stops_a_zip_bomb_whose_index_lies(layout, tmp_path):
+    """Is a member that inflates far beyond its declared size rejected, by student and file, the next kept?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "alice_rendu.zip").write_bytes(lying_zip_bomb("run/history.json", real_size=20_000_000,
+                                                           declared_size=1000))
+    nbformat.write(_notebook(), str(inbox / "bob_00_prise_en_main.ipynb"))
+    report = _collect(layout, inbox)
+    reasons = _reasons(report.students["alice"])
+    assert list(reasons) == ["alice_rendu.zip:run/history.json"]
+    assert reasons["alice_rendu.zip:run/history.json"].startswith("unreadable member (BadZipFile: Bad CRC-32")
+    assert report.students["alice"].artifacts == []
+    assert not (layout.collected_dir("alice") / "student_run").exists()
+    assert "00_prise_en_main" in report.students["bob"].notebooks
+    assert "REJECTED alice_rendu.zip:run/history.json: unreadable member" in report.format()
+
+
+def test_collect_skips_clashing_run_paths(layout, tmp_path):
+    """Are a repeated path, a letter-case twin and a file/folder clash skipped and named, the first kept?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns about the duplicate name.
+        with zipfile.ZipFile(inbox / "alice_a.zip", "w") as archive:
+            archive.writestr("run/history.json", "{}")
+            archive.writestr("run/history.json", '{"second": 1}')
+            archive.writestr("paysages_run/history.json", "{}")
+            archive.writestr("run/Model.json", "{}")
+            archive.writestr("run/model.json", "{}")
+            archive.writestr("run/plots.png/loss.png", b"png")
+            archive.writestr("run/plots.png", b"png")
+            archive.writestr("run/scores.csv", "a,b\n")
+            archive.writestr("run/scores.csv/detail.csv", "a,b\n")
+    write_zip(inbox / "alice_b.zip", {"run/HISTORY.JSON": b"{}", "run/other.json": b"{}"})
+    nbformat.write(_notebook(), str(inbox / "bob_00_prise_en_main.ipynb"))
+    report = _collect(layout, inbox)
+    alice = report.students["alice"]
+    assert alice.artifacts == ["history.json", "Model.json", "plots.png/loss.png", "scores.csv", "other.json"]
+    reasons = [(item["file"], item["reason"]) for item in alice.rejected]
+    assert reasons == [
+        ("alice_a.zip:run/history.json", "skipped: run file history.json was already sent (the first copy is kept)"),
+        ("alice_a.zip:paysages_run/history.json",
+         "skipped: run file history.json was already sent (the first copy is kept)"),
+        ("alice_a.zip:run/model.json", "skipped: clashes with run file Model.json (the same name in another letter case)"),
+        ("alice_a.zip:run/plots.png", "skipped: plots.png is a folder of other run files"),
+        ("alice_a.zip:run/scores.csv/detail.csv", "skipped: its folder scores.csv clashes with run file scores.csv"),
+        ("alice_b.zip:run/HISTORY.JSON",
+         "skipped: clashes with run file history.json (the same name in another letter case)"),
+    ]
+    run_dir = layout.collected_dir("alice") / "student_run"
+    assert (run_dir / "history.json").read_text(encoding="utf-8") == "{}"
+    assert (run_dir / "plots.png" / "loss.png").is_file() and (run_dir / "scores.csv").is_file()
+    assert "00_prise_en_main" in report.students["bob"].notebooks
+
+
+def test_collect_skips_over_long_names_and_archive_metadata(layout, tmp_path):
+    """Are a 300-byte name, a 600-byte path and __MACOSX skipped and named, collection going on?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    long_name = "é" * 150 + ".json"  # 150 characters, 305 bytes.
+    deep_path = "run/" + "/".join(["d" * 100] * 6) + "/h.json"
+    write_zip(inbox / "alice_rendu.zip", {
+        f"run/{long_name}": b"{}",
+        deep_path: b"{}",
+        "__MACOSX/run/._history.json": b"\x00\x05\x16\x07",
+        "notebooks/00_prise_en_main.ipynb": nbformat.writes(_notebook()).encode("utf-8"),
+    })
+    nbformat.write(_notebook(), str(inbox / "bob_00_prise_en_main.ipynb"))
+    report = _collect(layout, inbox)
+    alice = report.students["alice"]
+    reasons = _reasons(alice)
+    assert reasons[f"alice_rendu.zip:run/{long_name}"] == "file or folder name too long (305 bytes, at most 255)"
+    shown_deep = next(name for name in reasons if name.startswith("alice_rendu.zip:run/ddd"))
+    assert shown_deep.endswith(f"... ({len(deep_path)} bytes)") and len(shown_deep) < 300
+    assert reasons[shown_deep] == f"path too long ({len(deep_path)} bytes, at most 512)"
+    assert reasons["alice_rendu.zip:__MACOSX/run/._history.json"].startswith("archiving tool metadata")
+    assert alice.notebooks and alice.artifacts == []
+    assert "00_prise_en_main" in report.students["bob"].notebooks
+
+
+def test_collect_reports_a_damaged_archive_and_a_fifo_and_goes_on(layout, tmp_path):
+    """Do a member with flipped bytes and a named pipe in the inbox leave the next student collected?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "alice_rendu.zip").write_bytes(damaged_zip({("city", "1.jpg"): jpeg_bytes(1)}))
+    os.mkfifo(inbox / "alice_pipe.ipynb")
+    nbformat.write(_notebook(), str(inbox / "bob_00_prise_en_main.ipynb"))
+    report = _collect(layout, inbox)
+    assert list(_reasons(report.students["alice"])) == ["alice_rendu.zip:city/1.jpg"]
+    assert _reasons(report.students["alice"])["alice_rendu.zip:city/1.jpg"].startswith("unreadable member")
+    assert {"file": "alice_pipe.ipynb", "reason": "not a regular file"} in report.unmatched
+    assert "00_prise_en_main" in report.students["bob"].notebooks
+
+
+def test_collect_reports_a_forged_manifest_and_goes_on(layout, tmp_path):
+    """Does a manifest with a size that is no number, or entries that are no objects, stop only its own files?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    notebook = nbformat.writes(_notebook()).encode("utf-8")
+    write_zip(inbox / "alice_rendu.zip", {
+        "manifest.json": json.dumps({"student_id": "alice", "files": [
+            {"path": "notebooks/00_prise_en_main.ipynb", "size": "many", "sha256": "0" * 64}]}).encode(),
+        "notebooks/00_prise_en_main.ipynb": notebook,
+    })
+    write_zip(inbox / "bob_rendu.zip", {"manifest.json": b'{"files": ["notebooks/00_prise_en_main.ipynb"]}',
+                                        "notebooks/00_prise_en_main.ipynb": notebook})
+    nbformat.write(_notebook(), str(inbox / "carol_00_prise_en_main.ipynb"))
+    report = _collect(layout, inbox)
+    assert _reasons(report.students["alice"]) == {
+        "alice_rendu.zip:notebooks/00_prise_en_main.ipynb": "SHA-256 or size differs from the manifest (corrupt upload?)"}
+    assert _reasons(report.students["bob"]) == {"bob_rendu.zip:manifest.json": "unreadable manifest: archive ignored"}
+    assert "00_prise_en_main" in report.students["carol"].notebooks
+
+
+@pytest.mark.parametrize("limit", ["max_members", "max_total_bytes", "max_student_bytes", "max_notebook_bytes"])
+def test_collect_refuses_a_limit_that_is_not_a_positive_integer(layout, limit):
+    """Is a zero or fractional cap refused up front, naming the option?"""
+    with pytest.raises(ValueError, match=rf"{limit} must be a positive integer, got 0"):
+        Collector(layout, NOTEBOOK_NAMES, **{limit: 0})
+    with pytest.raises(ValueError, match=rf"{limit} must be a positive integer, got 1.5"):
+        Collector(layout, NOTEBOOK_NAMES, **{limit: 1.5})

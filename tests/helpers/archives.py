@@ -1,5 +1,6 @@
 """Landscapes-like archives for the data tests: real small JPEGs in class folders, their licence
-metadata in the ml5js format, and a registry entry pointing at a local server that serves them.
+metadata in the ml5js format, and a registry entry pointing at a local server that serves them;
+and hostile archives for the collect tests.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import struct
 import zipfile
 from pathlib import Path
 
@@ -135,4 +137,18 @@ def damaged_zip(photos) -> bytes:
     offset = 30 + len(next(iter(members)).encode()) + 40
     for index in range(offset, offset + 20):
         data[index] ^= 0xFF
+    return bytes(data)
+
+
+def lying_zip_bomb(member: str, real_size: int, declared_size: int) -> bytes:
+    """A zip whose one member inflates to ``real_size`` bytes while its index says ``declared_size``.
+
+    Both the local header and the central directory carry the lie (the uncompressed size field);
+    the CRC stays that of the real data.
+    """
+    data = bytearray(zip_bytes({member: b"0" * real_size}))
+    size_field = struct.pack("<I", declared_size)
+    data[22:26] = size_field  # Local file header: uncompressed size.
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 24:central + 28] = size_field  # Central directory header: uncompressed size.
     return bytes(data)
