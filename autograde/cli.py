@@ -139,12 +139,17 @@ def _command_export(arguments) -> int:
 
 def _command_report(arguments) -> int:
     from autograde import report
+    from autograde.layout import source_paths
     from autograde.records import load_journal, unsandboxed_report_lines
+
+    from autograde.points import course_points_table
 
     layout = _open_course(arguments)
     path = report.write_report(layout, arguments.out)
     for line in unsandboxed_report_lines(load_journal(layout)):
         print(line)
+    print("Points of the assignment (from its source notebooks):")
+    print(course_points_table(source_paths(layout)))
     print(f"Instructor report: {path}")
     return 0
 

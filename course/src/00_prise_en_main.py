@@ -353,7 +353,7 @@ print(f"Rapport de déséquilibre : {imbalance_ratio(dataset_counts):.2f}")
 # 2. Quelle précaution faut-il prendre en séparant les données en entraînement et validation
 #    (notebook 01) ?
 
-# %% [answer] id=imbalance_answer points=2
+# %% [answer] id=imbalance_answer points=3
 # Réponse de référence (correcteur) : l'exactitude moyenne sur toutes les images est dominée par
 # les classes nombreuses ; un modèle qui néglige la petite classe `city` (moins de 9 % des images)
 # peut garder une bonne exactitude. Le F1 macro (moyenne des F1 par classe, chaque classe pesant

@@ -136,7 +136,7 @@ print(naive_shares.round(3).to_string())
 # %% [solution] id=stratified_split
 #| solution: solutions.separation.stratified_split
 
-# %% [tests] id=test_stratified_split points=3
+# %% [tests] id=test_stratified_split points=2
 """Vérifie que stratified_split est disjointe, couvrante, stratifiée (à une image près) et reproductible."""
 _toy_labels = np.random.default_rng(0).permutation(np.repeat([0, 1, 2], [10, 5, 21]))
 _train, _validation = stratified_split(_toy_labels, 0.2, 7)
@@ -224,7 +224,7 @@ for _bad_fraction in (0.0, 1.0, 1.5):
 # %% [solution] id=split_table
 #| solution: solutions.separation.split_table
 
-# %% [tests] id=test_split_table points=2
+# %% [tests] id=test_split_table points=1
 """Vérifie que split_table produit une ligne par fichier avec path, class et subset corrects."""
 _paths = ["city/a.jpg", "city/b.jpg", "lake/c.jpg", "lake/d.jpg", "lake/e.jpg"]
 _classes = ["city", "city", "lake", "lake", "lake"]
@@ -311,7 +311,7 @@ except SplitError:
 print(f"Séparation écrite : {settings.split_path}")
 print(f"{len(train_indices)} images d'entraînement, {len(validation_indices)} images de validation.")
 
-# %% [tests] id=test_split_file points=2
+# %% [tests] id=test_split_file points=1
 """Vérifie que split.csv existe, se relit et correspond exactement à votre séparation."""
 if not settings.split_path.is_file():
     checks.fail(f"{settings.split_path} n'existe pas : exécutez la cellule précédente.")
@@ -534,7 +534,7 @@ if leaks:
 #    dans chaque notebook ? Que se passerait-il si elle changeait entre l'entraînement (02) et
 #    l'analyse des erreurs (06) ?
 
-# %% [answer] id=separation_answer points=3
+# %% [answer] id=separation_answer points=5
 # Réponse de référence (correcteur) : (1) stratifier garde dans chaque sous-ensemble les
 # proportions de classes du jeu complet (20 % de chaque classe en validation, à une image près) :
 # la validation représente toutes les classes, la petite classe `city` y a assez d'images pour que

@@ -60,7 +60,7 @@ print(data.describe())
 # %% [solution] id=build_cnn
 #| solution: solutions.cnn.build_cnn
 
-# %% [tests] id=test_build_cnn points=3
+# %% [tests] id=test_build_cnn points=2
 """Vérifie que build_cnn renvoie un CNN fonctionnel aux bonnes entrées et sorties."""
 model = checks.keras_model(build_cnn(settings.image_shape, len(data.class_names)), "build_cnn(...)")
 checks.model_io(model, "build_cnn(...)", input_shape=settings.image_shape, num_classes=len(data.class_names))
@@ -128,7 +128,7 @@ history = train_classifier(
 )
 run.save_model(model, "cnn", history=history, training_seconds=training_seconds(callbacks))
 
-# %% [tests] id=test_train_classifier points=3
+# %% [tests] id=test_train_classifier points=2
 """Vérifie que l'entraînement a suivi la validation à chaque époque et que le modèle apprend."""
 _history = run.load_history("cnn")
 for _key in ("loss", "accuracy", "val_loss", "val_accuracy"):
@@ -175,7 +175,7 @@ plt.show()
 # 3. Justifiez votre architecture (blocs, filtres, couches denses) : qu'avez-vous essayé, et
 #    qu'est-ce qui vous a fait choisir celle-ci ?
 
-# %% [answer] id=analysis_02 points=4
+# %% [answer] id=analysis_02 points=6
 # Réponse de référence (correcteur) : l'écart train/validation se creuse dès que la perte de
 # validation cesse de baisser ; c'est le signe d'un sur-apprentissage (le réseau mémorise le
 # jeu d'entraînement). Pistes : augmentation de données, dropout, régularisation L2,

@@ -101,7 +101,7 @@ print(data.describe())
 # %% [solution] id=build_regularised_cnn
 #| solution: solutions.regularisation.build_regularised_cnn
 
-# %% [tests] id=test_build_regularised_defaults points=2
+# %% [tests] id=test_build_regularised_defaults points=1
 """Vérifie que, sans option, build_regularised_cnn construit le CNN du notebook 02, sans régularisation."""
 model = checks.keras_model(build_regularised_cnn(settings.image_shape, len(data.class_names)), "build_regularised_cnn(...)")
 checks.model_io(model, "build_regularised_cnn(...)", input_shape=settings.image_shape, num_classes=len(data.class_names))
@@ -142,7 +142,7 @@ if int(_student.count_params()) != int(_reference.count_params()):
 # %% [code] id=variants_03
 #| definition: solutions.regularisation.VARIANTS
 
-# %% [tests] id=test_variants_one_technique points=4
+# %% [tests] id=test_variants_one_technique points=3
 """Vérifie que chaque variante ne diffère du modèle de base que par sa propre technique."""
 for _name, _arguments in VARIANTS.items():
     _model = checks.keras_model(
@@ -317,7 +317,7 @@ for name in VARIANTS:
         train_variant(name, data, settings, run)
     histories[name] = run.load_history(f"reg_{name}")
 
-# %% [tests] id=test_trained_variants points=4
+# %% [tests] id=test_trained_variants points=2
 """Vérifie que chaque variante a été entraînée, validée à chaque époque et sauvegardée."""
 for _name in VARIANTS:
     _history = run.load_history(f"reg_{_name}")
@@ -424,7 +424,7 @@ for name in VARIANTS:
 # %% [solution] id=summarise_histories
 #| solution: solutions.regularisation.summarise_histories
 
-# %% [tests] id=test_summarise_histories points=2
+# %% [tests] id=test_summarise_histories points=1
 """Vérifie le tableau récapitulatif contre les historiques sauvegardés."""
 summary = summarise_histories(histories)
 if not isinstance(summary, pd.DataFrame):
@@ -484,7 +484,7 @@ display(table.style.format({"best_val_accuracy": "{:.3f}", "best_val_loss": "{:.
 # 4. Que garderiez-vous pour le modèle final, et pourquoi pas « toutes les techniques à la
 #    fois » sans vérification ?
 
-# %% [answer] id=analysis_03 points=4
+# %% [answer] id=analysis_03 points=8
 # Réponse de référence (correcteur) — les chiffres varient d'un run à l'autre ; on attend des
 # conclusions appuyées sur le tableau et les courbes :
 #

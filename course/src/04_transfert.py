@@ -122,7 +122,7 @@ if not base_weights.is_imagenet:
 # %% [solution] id=build_transfer_model
 #| solution: solutions.transfer.build_transfer_model
 
-# %% [tests] id=test_build_transfer_model points=4
+# %% [tests] id=test_build_transfer_model points=2
 """Vérifie le modèle de transfert : entrées, sorties, base MobileNetV2 gelée, prétraitement, BatchNormalization."""
 model = checks.keras_model(
     build_transfer_model(settings.image_shape, len(data.class_names), weights=None), "build_transfer_model(...)"
@@ -260,7 +260,7 @@ else:
     )
 print(f"Modèle sauvegardé : {saved_path}")
 
-# %% [tests] id=test_transfer_frozen points=2
+# %% [tests] id=test_transfer_frozen points=1
 """Vérifie que la phase 1 a entraîné la seule tête, avec validation, et que le modèle sauvegardé correspond."""
 _history = run.load_history("transfer_frozen")
 for _key in ("loss", "accuracy", "val_loss", "val_accuracy"):
@@ -313,7 +313,7 @@ if not _settings_h.offline and _recomputed < 1.0 / len(_data_h.class_names) + 0.
 # %% [solution] id=unfreeze_top_layers
 #| solution: solutions.transfer.unfreeze_top_layers
 
-# %% [tests] id=test_unfreeze_top_layers points=3
+# %% [tests] id=test_unfreeze_top_layers points=2
 """Vérifie le dégel partiel : quelques couches de la base entraînables, pas toutes, BatchNormalization gelées, recompilation."""
 _model = compile_classifier(build_transfer_model(settings.image_shape, len(data.class_names), weights=None), settings.learning_rate)
 _model = checks.keras_model(unfreeze_top_layers(_model, 29, 1e-5), "unfreeze_top_layers(...)")
@@ -382,7 +382,7 @@ saved_path = run.save_model(
 )
 print(f"Modèle sauvegardé : {saved_path}")
 
-# %% [tests] id=test_transfer_finetuned points=2
+# %% [tests] id=test_transfer_finetuned points=1
 """Vérifie que la phase 2 a dégelé le haut de la base, avec un taux faible, et que le modèle sauvegardé correspond."""
 _history = run.load_history("transfer_finetuned")
 _expected_epochs = settings.num_epochs + settings.fine_tune_epochs
@@ -465,7 +465,7 @@ if not base_weights.is_imagenet:
 #    les `BatchNormalization` de la base étaient entraînées sur nos petits lots ?
 # 4. Si vous avez exécuté ce notebook en mode hors ligne : que valent ces résultats ?
 
-# %% [answer] id=analysis_04 points=4
+# %% [answer] id=analysis_04 points=7
 # Réponse de référence (correcteur) — les chiffres varient d'un run à l'autre :
 #
 # - en mode complet (poids ImageNet), la phase 1 dépasse nettement le CNN maison dès les

@@ -87,7 +87,7 @@ if settings.offline:
 # %% [solution] id=classification_scores
 #| solution: solutions.evaluation.classification_scores
 
-# %% [tests] id=test_classification_scores points=2
+# %% [tests] id=test_classification_scores points=1
 """Vérifie classification_scores (exactitude, F1-macro, perte) sur un exemple calculé à la main."""
 _labels = np.array([0, 0, 1, 2])
 _probabilities = np.array([[0.7, 0.2, 0.1], [0.4, 0.5, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
@@ -201,7 +201,7 @@ else:
 # %% [solution] id=choose_best
 #| solution: solutions.comparison.choose_best
 
-# %% [tests] id=test_choose_best points=2
+# %% [tests] id=test_choose_best points=1
 """Vérifie que choose_best applique la règle : F1-macro, puis perte, puis nombre de paramètres."""
 _table = pd.DataFrame({
     "model": ["cnn", "reg_dropout", "transfer_frozen"],
@@ -283,7 +283,7 @@ display(
     .hide(axis="index")
 )
 
-# %% [tests] id=test_results_table points=4
+# %% [tests] id=test_results_table points=2
 """Vérifie le tableau : une ligne par modèle sauvegardé, colonnes attendues, mesures recalculées, tri."""
 _expected_columns = ["model", "family", "accuracy", "macro_f1", "loss", "num_params", "training_seconds", "epochs"]
 if not isinstance(table, pd.DataFrame):
@@ -395,7 +395,7 @@ print(f"Modèle retenu : {best_name} ({best_row['family']}) — F1-macro {best_r
       f"exactitude {best_row['accuracy']:.3f}, perte {best_row['loss']:.3f}")
 print("Règle :", rule)
 
-# %% [tests] id=test_saved_results points=2
+# %% [tests] id=test_saved_results points=1
 """Vérifie results.json et best.json : ils décrivent les modèles sauvegardés et suivent la règle."""
 _saved_best = run.load_json("best")
 if not isinstance(_saved_best, dict) or not isinstance(_saved_best.get("name"), str) or not isinstance(_saved_best.get("rule"), str):
@@ -542,7 +542,7 @@ display(diagnostics.style.format({"train_accuracy": "{:.3f}", "val_accuracy": "{
 # 4. Le classement par exactitude est-il le même que par F1-macro ? Qu'en concluez-vous sur la
 #    classe ou les classes que certains modèles négligent ?
 
-# %% [answer] id=analysis_05 points=4
+# %% [answer] id=analysis_05 points=8
 # Réponse de référence (correcteur) — les chiffres varient d'un run à l'autre ; on attend une
 # comparaison argumentée, pas une exactitude brute :
 #

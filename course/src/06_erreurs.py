@@ -72,7 +72,7 @@ if settings.dataset == "sample":
 # %% [solution] id=misclassified_examples
 #| solution: solutions.errors.misclassified_examples
 
-# %% [tests] id=test_misclassified_examples points=3
+# %% [tests] id=test_misclassified_examples points=2
 """Vérifie misclassified_examples : les bonnes images, les bonnes colonnes, les plus sûres d'abord."""
 _labels = np.array([0, 1, 2, 1])
 _probabilities = np.array([[0.8, 0.1, 0.1], [0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.2, 0.3, 0.5]])
@@ -159,7 +159,7 @@ figure.suptitle(f"Erreurs les plus confiantes de {best_name}", y=1.02)
 figure.savefig(run.figure_path("06_erreurs.png"), dpi=300, bbox_inches="tight")
 plt.show()
 
-# %% [tests] id=test_errors_best_model points=2
+# %% [tests] id=test_errors_best_model points=1
 """Vérifie la liste d'erreurs du meilleur modèle : exactement les images mal classées, confiances recalculées."""
 _indices = checks.plain_int_array(errors["index"].to_numpy(), "errors['index']")
 _expected_count = int(np.sum(predictions != data.y_validation))
@@ -231,7 +231,7 @@ plt.show()
 confusions = most_confused_pairs(matrix, data.class_names, top=5)
 display(confusions.style.format({"share": "{:.0%}"}).hide(axis="index"))
 
-# %% [tests] id=test_most_confused_pairs points=2
+# %% [tests] id=test_most_confused_pairs points=1
 """Vérifie most_confused_pairs : confusions hors diagonale, les plus fréquentes d'abord, avec leur part."""
 _matrix = np.array([[5, 2, 0], [0, 4, 1], [3, 0, 6]])
 _pairs = most_confused_pairs(_matrix, ["lake", "ocean", "road"], top=2)
@@ -328,7 +328,7 @@ figure.tight_layout()
 figure.savefig(run.figure_path("06_precision_rappel.png"), dpi=300)
 plt.show()
 
-# %% [tests] id=test_per_class_report points=2
+# %% [tests] id=test_per_class_report points=1
 """Vérifie per_class_report : précision, rappel, F1 et support de chaque classe, comme scikit-learn."""
 _report = per_class_report(np.array([0, 0, 1, 1, 2]), np.array([0, 1, 1, 1, 1]), ["city", "lake", "road"])
 if not isinstance(_report, pd.DataFrame):
@@ -427,7 +427,7 @@ run.save_json("errors", {
 })
 print(f"errors.json écrit : {len(error_records)} erreurs de {best_name}.")
 
-# %% [tests] id=test_saved_errors points=2
+# %% [tests] id=test_saved_errors points=1
 """Vérifie errors.json : le modèle de best.json, ses erreurs, sa matrice de confusion et son rapport."""
 _saved = run.load_json("errors")
 if not isinstance(_saved, dict) or _saved.get("model") != best_name:
@@ -502,7 +502,7 @@ for _position, _name in enumerate(_data_h.class_names):
 #    cela dit du comportement du modèle sur ces classes ?
 # 4. Proposez **deux remèdes** concrets et dites pour chacun quelle erreur il devrait réduire.
 
-# %% [answer] id=analysis_06 points=4
+# %% [answer] id=analysis_06 points=7
 # Réponse de référence (correcteur) — sur les vraies photos (mode complet) :
 #
 # - confusions attendues : **lac ↔ océan** (une étendue d'eau bleue sous un ciel, l'horizon

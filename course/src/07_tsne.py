@@ -82,7 +82,7 @@ if settings.offline and best["name"].startswith("transfer_"):
 # %% [solution] id=stratified_subset
 #| solution: solutions.features.stratified_subset
 
-# %% [tests] id=test_stratified_subset points=2
+# %% [tests] id=test_stratified_subset points=1
 """Vérifie que stratified_subset respecte les proportions des classes et se répète à l'identique."""
 _labels = checks.plain_int_array(data.y_validation, "data.y_validation")
 _num_samples = min(50, len(_labels))
@@ -173,7 +173,7 @@ else:
 # %% [solution] id=extract_features
 #| solution: solutions.features.extract_features
 
-# %% [tests] id=test_feature_extractor points=3
+# %% [tests] id=test_feature_extractor points=2
 """Vérifie que l'extracteur renvoie la représentation que la dernière couche du meilleur modèle classe."""
 _extractor = checks.keras_model(feature_extractor(model), "feature_extractor(model)")
 if tuple(_extractor.input_shape[1:]) != tuple(model.input_shape[1:]):
@@ -303,7 +303,7 @@ print(f"Caractéristiques toujours nulles (unités ReLU « mortes ») : {dead} s
 # %% [solution] id=tsne_embedding
 #| solution: solutions.features.tsne_embedding
 
-# %% [tests] id=test_tsne_embedding points=2
+# %% [tests] id=test_tsne_embedding points=1
 """Vérifie que tsne_embedding renvoie une carte 2-D, identique d'un appel à l'autre avec la même graine."""
 _points = np.random.default_rng(0).normal(size=(60, 10))
 _first = checks.plain_float_array(tsne_embedding(_points.copy(), 0), "tsne_embedding(...)", shape=(60, 2))
@@ -348,7 +348,7 @@ figure = scatter_embedding(
 figure.savefig(run.figure_path("07_tsne.png"), dpi=300)
 plt.show()
 
-# %% [tests] id=test_features_saved points=3
+# %% [tests] id=test_features_saved points=2
 """Vérifie que arrays/features.npz contient les caractéristiques du meilleur modèle et leur carte t-SNE."""
 _saved = run.load_arrays("features")
 for _key in ("features", "labels", "indices", "embedding"):
@@ -487,7 +487,7 @@ for (true_name, predicted_name), count in confusions.most_common(6):
 # 3. Une carte t-SNE où les classes se mélangent prouve-t-elle que les caractéristiques ne
 #    permettent pas de les séparer ?
 
-# %% [answer] id=analysis_07 points=4
+# %% [answer] id=analysis_07 points=6
 # Réponse de référence (correcteur) : les classes aux signatures visuelles nettes (p. ex.
 # forest, ocean, city) forment des groupes compacts ; des classes voisines visuellement se
 # chevauchent (lake / ocean : beaucoup d'eau et de ciel ; field / road ; mountain / lake),

@@ -118,7 +118,7 @@ print(
 # %% [solution] id=nearest_neighbours
 #| solution: solutions.neighbours.nearest_neighbours
 
-# %% [tests] id=test_nearest_neighbours points=3
+# %% [tests] id=test_nearest_neighbours points=2
 """Vérifie nearest_neighbours sur de petits exemples, dont une image en double."""
 _points = np.array([[0.0], [1.0], [3.0], [6.0], [10.0]])
 _found, _distances = nearest_neighbours(_points.copy(), 1, 3)
@@ -241,7 +241,7 @@ record = {
 }
 run.save_json("neighbours", record)
 
-# %% [tests] id=test_neighbours_json points=2
+# %% [tests] id=test_neighbours_json points=1
 """Vérifie que neighbours.json décrit la requête et ses trois plus proches voisins."""
 _record = run.load_json("neighbours")
 if not isinstance(_record, dict) or "query" not in _record or "neighbours" not in _record:
@@ -319,7 +319,7 @@ for _item in [_record_h["query"], *_record_h["neighbours"]]:
 # %% [solution] id=neighbour_class_agreement
 #| solution: solutions.neighbours.neighbour_class_agreement
 
-# %% [tests] id=test_neighbour_class_agreement points=2
+# %% [tests] id=test_neighbour_class_agreement points=1
 """Vérifie neighbour_class_agreement sur un petit exemple calculé à la main."""
 _points = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.3]])
 _classes = np.array([0, 0, 1, 1, 1, 0])
@@ -402,7 +402,7 @@ print(f"Autour des seules images de validation : {validation_overall:.2f} (tout 
 # 4. Les voisins viennent-ils de l'entraînement ou de la validation ? Pourquoi la précision
 #    mesurée autour d'images d'entraînement est-elle optimiste ?
 
-# %% [answer] id=analysis_08 points=3
+# %% [answer] id=analysis_08 points=5
 # Réponse de référence (correcteur) : le plus souvent les voisins partagent la classe de la
 # requête, et la précision à 3 est nettement au-dessus du hasard (environ 1/7 à 1/5 selon la
 # classe) : des images de même classe sont proches dans l'espace des caractéristiques, ce qui

@@ -31,7 +31,9 @@ def test_solution_body_comes_from_the_solutions_package(build_from_text):
     source = notebook.cells[0].source
     signature, _, rest = source.partition("### BEGIN SOLUTION")
     assert signature.startswith("def build_cnn(input_shape, num_classes):")
-    assert '"""Build a small CNN classifier' in signature
+    assert '"""Build your own CNN classifier' in signature
+    # The reference design is a comment of the body: it stays in the solution region.
+    assert "Reference design" not in signature and "Reference design" in rest
     assert "keras.Input" in rest and rest.rstrip().endswith("### END SOLUTION")
     assert notebook.cells[0].metadata.nbgrader["solution"] is True
 
