@@ -40,7 +40,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograde.layout import COURSE_NOTEBOOK_DIR, REPOSITORY_DIR, course_config
+from autograde.layout import COURSE_NOTEBOOK_DIR, REPOSITORY_DIR, course_config, kit_tag
+from paysages import __version__
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -55,13 +56,18 @@ _DEFINITION = re.compile(r"^#\| definition: (?P<target>[\w.]+)\s*$")
 
 
 def _expand_includes(lines: list[str]) -> list[str]:
-    """Replace ``#| include: NAME`` by course/src/_NAME.py, with the course settings filled in."""
+    """Replace ``#| include: NAME`` by course/src/_NAME.py, with the course settings filled in.
+
+    Besides autograde/course.json's keys, an include may name ``kit_version`` (the kit's
+    version) and ``kit_tag`` (the published repository's tag for that version).
+    """
     expanded = []
     for line in lines:
         match = _INCLUDE.match(line)
         if match:
             path = SOURCE_DIR / f"_{match.group('name')}.py"
-            text = path.read_text(encoding="utf-8").format(**course_config())
+            values = {**course_config(), "kit_version": __version__, "kit_tag": kit_tag()}
+            text = path.read_text(encoding="utf-8").format(**values)
             expanded.extend(text.splitlines())
         else:
             expanded.append(line)

@@ -4,7 +4,7 @@
 ``paysages.commands`` (declared in ``pyproject.toml``), so these commands exist only where the
 instructor package is installed (a source checkout with ``pip install -e '.[instructor]'``)::
 
-    paysages release   [--course-dir DIR] [--db-url URL] [--no-bundle]
+    paysages release   [--course-dir DIR] [--db-url URL] [--no-bundle] [--publish DIR]
     paysages collect   DIR [--course-dir DIR] [--db-url URL] [--pattern REGEX]
     paysages autograde [--course-dir DIR] [--db-url URL] [--student ID ...] [--force] [--jobs N]
                        [--cell-timeout S] [--notebook-timeout S] [--submission-timeout S] [--unsandboxed]
@@ -57,12 +57,21 @@ def _open_course(arguments) -> CourseLayout:
 
 
 def _command_release(arguments) -> int:
-    from autograde import pipeline
+    from autograde import pipeline, publish
 
-    result = pipeline.release(_open_course(arguments), bundle=not arguments.no_bundle)
+    if arguments.publish is not None:
+        # Refused before the release runs, not after it.
+        publish.check_destination(arguments.publish)
+    layout = _open_course(arguments)
+    result = pipeline.release(layout, bundle=not arguments.no_bundle)
     print(f"Released {len(result['notebooks'])} notebook(s) to {result['release_dir']}")
     if result["bundle"]:
         print(f"Student bundle (scanned: no solution, no hidden test): {result['bundle']}")
+    if arguments.publish is not None:
+        published = publish.publish(layout, result["notebooks"], arguments.publish)
+        print(f"Student repository (scanned: no solution, no hidden test) written to {published['destination']}; "
+              f"push it to {published['repository_url']} (branch {published['branch']}) "
+              f"with the tag {published['tag']} (course/README.md).")
     return 0
 
 
@@ -165,6 +174,9 @@ def add_instructor_commands(subparsers) -> None:
     release = subparsers.add_parser("release", help="generate the student release and bundle (nbgrader)")
     _common(release)
     release.add_argument("--no-bundle", action="store_true", help="skip the student bundle (zip + wheel)")
+    release.add_argument("--publish", type=Path, default=None, metavar="DIR",
+                         help="also write the student repository (notebooks with badges, README, the paysages "
+                              "package) into DIR, ready to push to autograde/course.json's repository_url")
     release.set_defaults(handler=_command_release)
 
     collect = subparsers.add_parser("collect", help="import a folder of submissions (LMS export or paysages submit zips)")

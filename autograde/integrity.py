@@ -1,9 +1,9 @@
 """Scans that keep solutions and hidden tests away from students, and flag suspicious submissions.
 
-* :func:`scan_bundle`: the student bundle (and the wheel inside it) holds no solution marker, no
-  solution code (compared with the bodies of the ``solutions/`` functions and with every specific
-  line of the notebooks' solution regions), no hidden-test text, no ``solutions`` import and no
-  instructor file.
+* :func:`scan_bundle` and :func:`scan_tree`: the student bundle (and the wheel inside it), or the
+  published student repository, holds no solution marker, no solution code (compared with the
+  bodies of the ``solutions/`` functions and with every specific line of the notebooks' solution
+  regions), no hidden-test text, no ``solutions`` import and no instructor file.
 * :func:`scan_feedback_html`: a feedback page quotes no hidden-test line.
 * :func:`suspicious_code`: patterns in a submission's own cells worth an instructor's look
   (``os._exit``, patched libraries, IPython hooks, ``solutions`` imports...). They do not change
@@ -247,19 +247,9 @@ def _instructor_file(name: str) -> bool:
     return any(part in _INSTRUCTOR_PARTS for part in parts)
 
 
-def scan_bundle(bundle_path: Path, *, source_notebooks, solutions_dir: Path,
-                public_package_dir: Path | None = PUBLIC_PACKAGE_DIR) -> list[str]:
-    """Every problem of a student bundle; an empty list means it is safe to hand out.
-
-    Solution code is found by comparing with the bodies of the ``solutions/`` functions: any
-    four consecutive substantial lines of a body, a function whose whole body (one non-trivial
-    statement is enough) is a solution's, or any one specific line of a body or of a
-    notebook's solution region (20 characters or more, not ``return x``, ``pass``, an import or
-    another generic line). Lines and bodies that also appear in the notebooks' visible text or
-    in the student package (``public_package_dir``, shipped in the bundle) do not count.
-    Hidden-test text is any line of 30 characters or more that appears only inside hidden-test
-    regions.
-    """
+def _leak_references(source_notebooks, solutions_dir: Path,
+                     public_package_dir: Path | None) -> tuple[SolutionFingerprint, set[str]]:
+    """The solution fingerprint and the hidden-test lines that student material must not hold."""
     allowed, solution_lines = [], []
     for path in source_notebooks:
         for cell in read_notebook(path).cells:
@@ -273,28 +263,78 @@ def scan_bundle(bundle_path: Path, *, source_notebooks, solutions_dir: Path,
         allowed.append(public_text)
     fingerprint = solution_fingerprint(solutions_dir, "\n".join(allowed), solution_lines=solution_lines,
                                        public_bodies=public_bodies)
-    hidden = hidden_test_lines(source_notebooks, minimum_length=30)
+    return fingerprint, hidden_test_lines(source_notebooks, minimum_length=30)
+
+
+def _scan_member(name: str, data: bytes, fingerprint: SolutionFingerprint, hidden: set[str]) -> list[str]:
+    """Problems of one file handed to students (``name``: its path, ``!/`` inside an archive)."""
+    problems = []
+    if _instructor_file(name):
+        problems.append(f"{name}: instructor file in the student material")
+    if "!/" in name:
+        inner = name.split("!/")[-1]
+        if not (inner.startswith("paysages/") or re.match(r"^paysages-[^/]+\.dist-info/", inner)):
+            problems.append(f"{name}: unexpected file in the wheel (only paysages/ may ship)")
+    if name.endswith((".whl", ".zip", ".png", ".jpg", ".keras", ".npz", ".h5")):
+        return problems
+    try:
+        if name.endswith(".ipynb"):
+            text, code = _code_of_notebook(data)
+        else:
+            text = data.decode("utf-8")
+            code = text if name.endswith(".py") else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return problems + [f"{name}: unreadable file in the student material"]
+    return problems + scan_text(name, text, code, fingerprint, hidden)
+
+
+def scan_bundle(bundle_path: Path, *, source_notebooks, solutions_dir: Path,
+                public_package_dir: Path | None = PUBLIC_PACKAGE_DIR) -> list[str]:
+    """Every problem of a student bundle; an empty list means it is safe to hand out.
+
+    Solution code is found by comparing with the bodies of the ``solutions/`` functions: any
+    four consecutive substantial lines of a body, a function whose whole body (one non-trivial
+    statement is enough) is a solution's, or any one specific line of a body or of a
+    notebook's solution region (20 characters or more, not ``return x``, ``pass``, an import or
+    another generic line). Lines and bodies that also appear in the notebooks' visible text or
+    in the student package (``public_package_dir``, shipped in the bundle) do not count.
+    Hidden-test text is any line of 30 characters or more that appears only inside hidden-test
+    regions.
+    """
+    fingerprint, hidden = _leak_references(source_notebooks, solutions_dir, public_package_dir)
     problems = []
     with zipfile.ZipFile(bundle_path) as archive:
         for name, data in _archive_members(archive):
-            if _instructor_file(name):
-                problems.append(f"{name}: instructor file in the student bundle")
-            if "!/" in name:
-                inner = name.split("!/")[-1]
-                if not (inner.startswith("paysages/") or re.match(r"^paysages-[^/]+\.dist-info/", inner)):
-                    problems.append(f"{name}: unexpected file in the wheel (only paysages/ may ship)")
-            if name.endswith((".whl", ".zip", ".png", ".jpg", ".keras", ".npz", ".h5")):
-                continue
+            problems.extend(_scan_member(name, data, fingerprint, hidden))
+    return problems
+
+
+def scan_tree(folder: Path, *, source_notebooks, solutions_dir: Path,
+              public_package_dir: Path | None = PUBLIC_PACKAGE_DIR) -> list[str]:
+    """Every problem of a folder handed to students (the published repository), as :func:`scan_bundle`.
+
+    Every file under ``folder`` is scanned, hidden ones included, and so is every member of an
+    archive found there; a link is a problem in itself (its target is not scanned).
+    """
+    fingerprint, hidden = _leak_references(source_notebooks, solutions_dir, public_package_dir)
+    folder = Path(folder)
+    problems = []
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            problems.append(f"{name}: a link in the student material")
+            continue
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        problems.extend(_scan_member(name, data, fingerprint, hidden))
+        if name.endswith((".whl", ".zip")):
             try:
-                if name.endswith(".ipynb"):
-                    text, code = _code_of_notebook(data)
-                else:
-                    text = data.decode("utf-8")
-                    code = text if name.endswith(".py") else None
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                problems.append(f"{name}: unreadable file in the student bundle")
-                continue
-            problems.extend(scan_text(name, text, code, fingerprint, hidden))
+                with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                    for member, member_data in _archive_members(archive, prefix=name + "!/"):
+                        problems.extend(_scan_member(member, member_data, fingerprint, hidden))
+            except zipfile.BadZipFile:
+                problems.append(f"{name}: unreadable archive in the student material")
     return problems
 
 

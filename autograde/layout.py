@@ -26,6 +26,7 @@ import re
 import sys
 from pathlib import Path
 
+from paysages import __version__
 from paysages.errors import PaysagesError
 from paysages.files import write_bytes_atomic, write_text_atomic
 
@@ -95,6 +96,15 @@ def course_config() -> dict:
         return json.loads(COURSE_CONFIG_PATH.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
         raise PaysagesError(f"Cannot read the course settings {COURSE_CONFIG_PATH}: {error}") from error
+
+
+def kit_tag(version: str = __version__) -> str:
+    """The git tag of the published student repository that holds this version of the kit.
+
+    The notebooks' set-up cell installs ``paysages @ git+<repository_url>@<tag>``, so that a
+    release's notebooks always get the kit they were released with.
+    """
+    return f"v{version}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -59,28 +59,98 @@ def test_autograde_refuses_a_course_dir_never_released(tmp_path, capsys):
     assert "paysages release" in capsys.readouterr().err
 
 
+INSTRUCTOR_NOTEBOOK = REPOSITORY_DIR / "autograde" / "instructor_colab.ipynb"
+
+
+def _instructor_notebook():
+    import nbformat
+
+    return nbformat.read(str(INSTRUCTOR_NOTEBOOK), as_version=4)
+
+
 def test_instructor_colab_notebook_structure():
     """Is the instructor notebook valid, output-free, guarded for local runs, and complete?"""
     import nbformat
 
-    path = REPOSITORY_DIR / "autograde" / "instructor_colab.ipynb"
-    notebook = nbformat.read(str(path), as_version=4)
+    notebook = _instructor_notebook()
     nbformat.validate(notebook)
     code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
     for cell in notebook.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
-    for step in ("pipeline.release(", "pipeline.collect(", "pipeline.autograde(", "pipeline.feedback(",
-                 "report.export_csv(", "report.write_report(", "drive.mount(", "[instructor]",
-                 "drive.flush_and_unmount()", "st_size"):
+    for step in ("drive.mount(", "[instructor]", "keras>=3.14", "--system-site-packages", "drive.flush_and_unmount()",
+                 "st_size", "UNSANDBOXED = False"):
         assert step in code, step
     assert "LOCAL_TEST" in code and "IN_COLAB" in code
+    # The grading runs in its own environment's processes, never inside Colab's kernel.
+    assert "from autograde" not in code and "import autograde" not in code and "pipeline." not in code
     # One student at a time, each saved to Drive at once (a recycled runtime loses one at most).
-    grading = next(cell.source for cell in notebook.cells if "pipeline.autograde(" in cell.source)
-    assert "for number, student in enumerate(students" in grading and "students=[student]" in grading
+    grading = next(cell.source for cell in notebook.cells if '"autograde"' in cell.source)
+    assert "for number, student in enumerate(students" in grading and '"--student", student' in grading
     loop = grading[grading.index("for number, student"):]
-    assert loop.index("pipeline.autograde(") < loop.index("save_to_drive(") < loop.index("print(")
+    assert loop.index("run_paysages(") < loop.index("save_to_drive(") < loop.index("print(")
+    # --unsandboxed only as the instructor's explicit choice, explained in the notebook's prose.
+    assert '["--unsandboxed"] if UNSANDBOXED else []' in grading
+    prose = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    assert "bubblewrap" in prose and "UNSANDBOXED = True" in prose
     for cell in notebook.cells:
         if cell.cell_type == "code":
             compile(cell.source, "<instructor_colab>", "exec")
-    assert json.loads(path.read_text(encoding="utf-8"))["metadata"]["accelerator"] == "GPU"
+    assert json.loads(INSTRUCTOR_NOTEBOOK.read_text(encoding="utf-8"))["metadata"]["accelerator"] == "GPU"
+
+
+class _Placeholders(dict):
+    """Values for the names of an option list: the notebook's switches on, any other value a word."""
+
+    def __missing__(self, name):
+        return True if name.isupper() else "value"
+
+
+def _paysages_command_lines(notebook) -> list[list[str]]:
+    """Every ``run_paysages(...)`` call of the notebook's code as an argument list.
+
+    A constant stays itself; any other expression stands for one value; ``*name`` is every list
+    the cell assigns or adds to ``name``, with the settings in capitals (FORCE, UNSANDBOXED) on.
+    """
+    import ast
+
+    lines = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        assigned: dict[str, list] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                assigned.setdefault(node.targets[0].id, []).append(node.value)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                assigned.setdefault(node.target.id, []).append(node.value)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "run_paysages"):
+                continue
+            arguments = []
+            for argument in node.args:
+                if isinstance(argument, ast.Constant):
+                    arguments.append(str(argument.value))
+                elif isinstance(argument, ast.Starred) and isinstance(argument.value, ast.Name):
+                    for value in assigned[argument.value.id]:
+                        expression = ast.Expression(body=value)
+                        arguments += list(eval(compile(expression, "<instructor_colab>", "eval"), {}, _Placeholders()))
+                else:
+                    arguments.append("value")
+            lines.append(arguments)
+    return lines
+
+
+def test_instructor_colab_notebook_calls_only_existing_commands_and_options():
+    """Does every `paysages` command line of the instructor notebook parse with today's CLI?"""
+    lines = _paysages_command_lines(_instructor_notebook())
+    assert {line[0] for line in lines} == {"env", "release", "collect", "autograde", "feedback", "export", "report"}
+    parser = build_parser()
+    for line in lines:
+        try:
+            parser.parse_args(line)
+        except SystemExit as error:
+            pytest.fail(f"the instructor notebook runs `paysages {' '.join(line)}`, which the CLI refuses ({error})")
+    autograde = next(line for line in lines if line[0] == "autograde")
+    assert "--unsandboxed" in autograde and "--force" in autograde and "--student" in autograde

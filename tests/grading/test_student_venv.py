@@ -174,7 +174,7 @@ def test_bootstrap_cell_installs_nothing_when_the_kit_is_there(student_venv, rel
 
     name = released_course.notebook_names[0]
     notebook = nbformat.read(str(released_course.layout.release_dir / f"{name}.ipynb"), as_version=4)
-    bootstrap = next(cell.source for cell in notebook.cells if "find_spec(\"paysages\")" in cell.source)
+    bootstrap = next(cell.source for cell in notebook.cells if "importlib.metadata.version(\"paysages\")" in cell.source)
     result = _run(student_venv, f"""
         import subprocess
         def refuse(*arguments, **keywords):
