@@ -32,6 +32,10 @@ Grading mode (:func:`autograde`):
   its working folder is that private folder, not the course directory, and the workspace is
   removed once the notebook ran. The decision is recorded in each student's journal entry, where
   the reports read it back;
+* the verdict stage (:mod:`autograde.verdicts`): for a notebook with registered verdicts
+  (notebook 00 today), the probes of a fresh seed are written before its kernel starts, the
+  trusted verdict process judges the kernel's exports once it ended, and each registered cell
+  scores ``points x verdict``, whatever its own outputs say (:func:`_grade_notebook`);
 * a grading kernel that is not sandboxed (``--unsandboxed``) can write anything the instructor's
   user can, and even a sandboxed one may have been started by an earlier unsandboxed run, so
   before each notebook the files every nbgrader process reads (``nbgrader_config.py``,
@@ -82,11 +86,15 @@ from autograde.records import (
     load_journal,
     notebook_grades,
     now,
+    set_auto_fractions,
     unsandboxed_report_lines,
     zero_notebook,
 )
+from autograde.verdicts import registry as verdict_registry
+from autograde.verdicts import stage as verdict_stage
 from paysages.errors import PaysagesError
 from paysages.files import sha256_of_file, write_bytes_atomic
+from paysages.probes import EXPORT_VARIABLE, PROBES_VARIABLE
 
 SUBMITTED_ALLOWED = ("timestamp.txt",)
 # A student whose grading was interrupted this many times (the grader killed) is not graded again.
@@ -324,18 +332,34 @@ def autograde_student(layout: CourseLayout, student_id: str, *, settings: dict, 
 
 def _grade_notebook(layout: CourseLayout, student_id: str, name: str, *, settings: dict, timeout: float,
                     extra_env: dict, token: str, log_dir: Path, auto_ids: set[str], sandboxed: bool) -> dict:
-    """Run nbgrader on one notebook of one submission; return its journal record.
+    """Run nbgrader on one notebook of one submission, then its verdict stage; return its journal record.
 
     ``sandboxed``: each nbgrader process grades in a fresh sandbox workspace (:func:`_notebook_sandbox`).
+    The cells with a registered verdict (:mod:`autograde.verdicts`) are scored from the verdicts
+    of the trusted verdict process, never from their own outputs.
     """
     record = {"status": None}
+    judged = sorted(verdict_registry.registered_grade_ids(name) & set(auto_ids))
+    covered = verdict_registry.covers(name, auto_ids)
     for attempt in range(2):
+        seed = verdict_stage.new_seed() if judged else None
+        verdicts, verdict_error = None, None
         with _notebook_sandbox(layout, student_id, name, settings=settings, extra_env=extra_env,
-                               sandboxed=sandboxed) as sandbox_env:
+                               sandboxed=sandboxed, reference=not covered) as exchange:
+            if judged:
+                verdict_registry.write_probes(name, seed, exchange.probes_dir)
             result = run_nbgrader(
                 layout, ["autograde", layout.assignment, "--student", student_id, "--notebook", name, "--force"],
-                log_name=name, settings=settings, timeout=timeout, extra_env={**extra_env, **sandbox_env},
+                log_name=name, settings=settings, timeout=timeout, extra_env={**extra_env, **exchange.variables},
                 token=token, log_dir=log_dir)
+            if judged and not result.timed_out:
+                # The kernel has ended: its export folder is judged before the workspace goes.
+                try:
+                    verdicts = verdict_stage.run_verdict_process(
+                        name, seed, exchange.export_dir, log_dir / f"{name}.verdicts.json",
+                        log_path=log_dir / f"{name}.verdicts.log")
+                except verdict_stage.VerdictStageError as error:
+                    verdict_error = str(error)
         record["seconds"] = round(result.seconds, 1)
         produced = (layout.autograded_dir(student_id) / f"{name}.ipynb").is_file()
         if result.timed_out:
@@ -350,28 +374,61 @@ def _grade_notebook(layout: CourseLayout, student_id: str, name: str, *, setting
                 timeout = max(1.0, timeout - result.seconds)
                 continue
         break
+    if judged:
+        record["verdicts"] = verdict_stage.journal_record(seed, verdicts, verdict_error)
+        if record["status"] == "graded" and verdict_error:
+            record["status"] = "error"
+            record["log_tail"] = verdict_error[-1500:]
     if record["status"] != "graded":
         zero_notebook(layout, student_id, name, auto_ids)
+    elif judged:
+        set_auto_fractions(layout, student_id, name, verdict_stage.verdict_fractions(verdicts, judged))
     grades = notebook_grades(layout, student_id, name)
     record["auto_score"] = sum(float(grades[key]["auto"] or 0) for key in grades if key in auto_ids)
     return record
 
 
+@dataclasses.dataclass(frozen=True)
+class NotebookExchange:
+    """The folders of one notebook's verdict stage and the variables of its nbgrader process.
+
+    ``probes_dir``: where the grader writes the probes before the kernel starts; ``export_dir``:
+    where the kernel exported its results (hostile data, read by the trusted verdict process).
+    """
+
+    variables: dict
+    probes_dir: Path
+    export_dir: Path
+
+
 @contextlib.contextmanager
 def _notebook_sandbox(layout: CourseLayout, student_id: str, name: str, *, settings: dict, extra_env: dict,
-                      sandboxed: bool):
-    """The sandbox of one nbgrader process; yields the variables to add to its environment.
+                      sandboxed: bool, reference: bool = True):
+    """The sandbox of one nbgrader process; yields its :class:`NotebookExchange`.
 
-    A fresh workspace holds a copy of the notebook being graded (the kernel's working folder)
-    and the submission's run folder; the grading data is bound read-only. Its kernel spec, put
-    first on nbgrader's ``JUPYTER_PATH``, shadows the course's unsandboxed one; its variables are
-    the grader's ``PAYSAGES_*`` settings, secrets dropped, paths translated. ``solutions`` is
-    bound as a reference package, off the import path (transitional, until the verdict is
-    computed outside the kernel: see ``autograde/README.md``). The workspace is removed once the
-    process ended, whatever it held. Unsandboxed, nothing is added.
+    A fresh workspace holds a copy of the notebook being graded (the kernel's working folder),
+    the submission's run folder and the verdict stage's probe (read-only) and export folders;
+    the grading data is bound read-only. Its kernel spec, put first on nbgrader's
+    ``JUPYTER_PATH``, shadows the course's unsandboxed one; its variables are the grader's
+    ``PAYSAGES_*`` settings, secrets dropped, paths translated. ``reference``: ``solutions`` is
+    bound as a reference package, off the import path (transitional, for the notebooks whose
+    verdicts are still computed in the kernel: see ``autograde/README.md``); a notebook judged
+    entirely outside the kernel gets no ``solutions`` at all. The workspace is removed once the
+    process ended and its exports were judged, whatever it held.
+
+    Unsandboxed, the probe and export folders are a fresh folder of the student's work folder,
+    named to the kernel through its environment (the kernel could write anywhere there).
     """
     if not sandboxed:
-        yield {}
+        folder = layout.work_dir(student_id) / "exchange" / name
+        shutil.rmtree(folder, ignore_errors=True)
+        (folder / "probes").mkdir(parents=True)
+        (folder / "export").mkdir()
+        try:
+            yield NotebookExchange({PROBES_VARIABLE: str(folder / "probes"), EXPORT_VARIABLE: str(folder / "export")},
+                                   folder / "probes", folder / "export")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         return
     run_dir = layout.grading_run_dir(student_id)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -379,10 +436,12 @@ def _notebook_sandbox(layout: CourseLayout, student_id: str, name: str, *, setti
                                                 notebook=layout.submitted_dir(student_id) / f"{name}.ipynb")
     try:
         grading_variables = nbgrader_environment(layout, settings, extra_env)
+        references = {"solutions": REPOSITORY_DIR / "solutions"} if reference else {}
         sandbox.write_kernel_spec(workspace, kernel_name=settings.get("kernel_name", sandbox.KERNEL_NAME),
                                   environment=sandbox.kernel_environment(grading_variables),
-                                  reference_packages={"solutions": REPOSITORY_DIR / "solutions"})
-        yield sandbox.grader_environment(workspace, jupyter_path=[layout.jupyter_dir])
+                                  reference_packages=references)
+        yield NotebookExchange(sandbox.grader_environment(workspace, jupyter_path=[layout.jupyter_dir]),
+                               workspace.probes_dir, workspace.export_dir)
     finally:
         workspace.remove()
 

@@ -159,6 +159,32 @@ def zero_notebook(layout: CourseLayout, student_id: str, notebook: str, auto_gra
         return stale
 
 
+def set_auto_fractions(layout: CourseLayout, student_id: str, notebook: str, fractions: dict[str, float]) -> dict:
+    """Store ``max score x fraction`` as the automatic score of each named cell; return grade id -> score.
+
+    Used by the verdict stage (:mod:`autograde.verdicts.stage`): for these cells, what nbgrader
+    derived from the cell's outputs is replaced by the verdict computed outside the kernel.
+    """
+    from nbgrader.api import MissingEntry
+
+    stored = {}
+    with gradebook(layout) as book:
+        try:
+            submitted = book.find_submission_notebook(notebook, layout.assignment, student_id)
+        except MissingEntry:
+            return stored
+        for grade in submitted.grades:
+            if grade.name in fractions:
+                fraction = float(fractions[grade.name])
+                if not 0.0 <= fraction <= 1.0:
+                    raise ValueError(f"The verdict of {notebook}/{grade.name} is {fraction!r}, not a fraction.")
+                grade.auto_score = float(grade.max_score or 0) * fraction
+                grade.needs_manual_grade = False
+                stored[grade.name] = grade.auto_score
+        book.db.commit()
+    return stored
+
+
 # Every grade and comment row --------------------------------------------------------------------
 _GRADE_FIELDS = ("auto_score", "manual_score", "extra_credit", "needs_manual_grade")
 _COMMENT_FIELDS = ("auto_comment", "manual_comment")
@@ -226,3 +252,4 @@ def load_gradebook_snapshot(layout: CourseLayout) -> dict:
         return json.loads(path.read_text(encoding="utf-8")).get("students", {})
     except (json.JSONDecodeError, AttributeError):
         return {}
+

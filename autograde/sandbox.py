@@ -20,7 +20,8 @@ What the sandboxed kernel sees and may do:
   ``paysages`` package alone (at ``/opt/paysages/lib/paysages``, see below), the grading data
   (at ``/data``) and the limits launcher;
 * writable (and nothing else: the sandbox's root and ``/dev`` are remounted read-only): ``/grading`` (the private folder: at most a copy of the notebook being graded) with
-  the submission's run folder at ``/grading/run``; ``/tmp``, ``/home/student`` and ``/dev/shm`` as
+  the submission's run folder at ``/grading/run`` and the verdict stage's export folder at
+  ``/grading/export`` (its probes, at ``/grading/probes``, are read-only); ``/tmp``, ``/home/student`` and ``/dev/shm`` as
   size-capped tmpfs that vanish with the kernel; the Jupyter runtime folder holding the kernel's connection
   file and IPC sockets (bound at its own host path: the connection file names the sockets by
   absolute path, and both sides must find them);
@@ -74,11 +75,16 @@ from typing import Iterable, Mapping
 
 import paysages
 from paysages.errors import PaysagesError
+from paysages.probes import EXPORT_VARIABLE, PROBES_VARIABLE
 
 KERNEL_NAME = "paysages-grading"
 # Fixed paths inside the sandbox.
 SANDBOX_GRADING_DIR = "/grading"
 SANDBOX_RUN_DIR = "/grading/run"
+# The verdict stage's folders (autograde/verdicts/): the grader's probes, read-only, and the
+# folder where the hidden tests export plain results for the trusted verdict process.
+SANDBOX_PROBES_DIR = "/grading/probes"
+SANDBOX_EXPORT_DIR = "/grading/export"
 SANDBOX_DATA_DIR = "/data"
 SANDBOX_HOME_DIR = "/home/student"
 SANDBOX_TMP_DIR = "/tmp"
@@ -335,7 +341,11 @@ class SandboxWorkspace:
     * ``runtime/``: the Jupyter runtime folder of the nbgrader process (connection file and
       IPC sockets), bound read-write at its own path;
     * ``kernels/``: the kernel spec (on ``JUPYTER_PATH`` of the nbgrader process), never
-      visible to the kernel.
+      visible to the kernel;
+    * ``probes/``: the verdict stage's probe inputs, bound read-only at ``/grading/probes``;
+    * ``export/``: bound read-write at ``/grading/export``, where the hidden tests export plain
+      results; the trusted verdict process reads it (without following links) before the
+      workspace is removed.
 
     ``run_dir`` (the submission's run folder, shared by its notebooks) is bound read-write at
     ``/grading/run``; ``data_dir`` (the grading data) read-only at ``/data``.
@@ -364,6 +374,14 @@ class SandboxWorkspace:
     def jupyter_path_entry(self) -> Path:
         """The folder to put first on the nbgrader process's ``JUPYTER_PATH`` (it holds ``kernels/``)."""
         return self.root
+
+    @property
+    def probes_dir(self) -> Path:
+        return self.root / "probes"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.root / "export"
 
     @property
     def connection_file(self) -> Path:
@@ -398,11 +416,15 @@ class SandboxWorkspace:
         (root / "grading").mkdir()
         (root / "runtime").mkdir(mode=0o700)
         (root / "kernels").mkdir()
+        (root / "probes").mkdir()
+        (root / "export").mkdir()
         if run_dir is None:
             run_dir = root / "run"
             run_dir.mkdir()
         # The mount point of the run folder, inside the private folder.
         (root / "grading" / "run").mkdir()
+        (root / "grading" / "probes").mkdir()
+        (root / "grading" / "export").mkdir()
         if notebook is not None:
             shutil.copyfile(notebook, root / "grading" / Path(notebook).name)
         return cls(root=root, run_dir=Path(run_dir).resolve(),
@@ -505,7 +527,8 @@ def kernel_environment(grading_environment: Mapping[str, str], *, data: bool = T
     """The grader's ``PAYSAGES_*`` variables for a sandboxed kernel, paths translated.
 
     Secrets (gradebook URL, integrity log, grading token...) are dropped; the data root and the
-    run folder become ``/data`` and ``/grading/run``. Other variables are not passed.
+    run folder become ``/data`` and ``/grading/run``; the verdict stage's probe and export
+    folders are ``/grading/probes`` and ``/grading/export``. Other variables are not passed.
     """
     environment = {}
     for name, value in grading_environment.items():
@@ -516,6 +539,8 @@ def kernel_environment(grading_environment: Mapping[str, str], *, data: bool = T
     else:
         environment.pop("PAYSAGES_DATA_ROOT", None)
     environment["PAYSAGES_RUN_DIR"] = SANDBOX_RUN_DIR
+    environment[PROBES_VARIABLE] = SANDBOX_PROBES_DIR
+    environment[EXPORT_VARIABLE] = SANDBOX_EXPORT_DIR
     return environment
 
 
@@ -596,6 +621,8 @@ def kernel_argv(workspace: SandboxWorkspace, *, limits: SandboxLimits | None = N
     argv += ["--size", str(limits.home_size_bytes), "--tmpfs", SANDBOX_HOME_DIR]
     argv += ["--bind", str(workspace.grading_dir), SANDBOX_GRADING_DIR]
     argv += ["--bind", str(workspace.run_dir), SANDBOX_RUN_DIR]
+    argv += ["--ro-bind", str(workspace.probes_dir), SANDBOX_PROBES_DIR]
+    argv += ["--bind", str(workspace.export_dir), SANDBOX_EXPORT_DIR]
     argv += ["--bind", runtime, runtime]
     argv += ["--chdir", SANDBOX_GRADING_DIR]
     # The sandbox's root (a tmpfs made by bwrap) becomes read-only once every mount point exists.

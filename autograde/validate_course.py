@@ -4,6 +4,11 @@
 each must pass all its tests with the reference solutions. With ``--invert`` (on release
 notebooks), every graded test cell must FAIL on the student stubs: no free points. Results are
 printed as JSON, one object per notebook, so tests and scripts can read them.
+
+A notebook whose test cells are judged outside the kernel (:mod:`autograde.verdicts`) goes
+through the same verdict stage as in grading: probes of a fresh seed are written before the
+kernel starts, and after nbgrader's validation the trusted verdict process judges the exports.
+Every registered cell must then earn its full verdict (or, with ``--invert``, none of it).
 """
 
 from __future__ import annotations
@@ -11,11 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from autograde.execute import fast_environment, patched_environment
 from autograde.layout import course_notebooks
+from autograde.verdicts import registry as verdict_registry
+from autograde.verdicts import stage as verdict_stage
+from paysages.probes import EXPORT_VARIABLE, PROBES_VARIABLE
 
 
 # Fast mode trains small networks: a cell may take minutes on a loaded 2-core machine.
@@ -23,7 +32,7 @@ CELL_TIMEOUT_SECONDS = 900
 
 
 def validate_notebook(path: Path, *, invert: bool = False) -> dict:
-    """Run nbgrader's validator on one notebook; return {notebook, ok, seconds, problems}."""
+    """Run nbgrader's validator, then the verdict stage; return {notebook, ok, seconds, problems}."""
     from nbgrader.validator import Validator
     from traitlets.config import Config
 
@@ -31,12 +40,30 @@ def validate_notebook(path: Path, *, invert: bool = False) -> dict:
     config.Execute.timeout = CELL_TIMEOUT_SECONDS
     validator = Validator(invert=invert, config=config)
     started = time.perf_counter()
-    results = validator.validate(str(path))
+    name = Path(path).stem
+    judged = verdict_registry.registered_grade_ids(name)
     problems = []
-    for key in ("type_changed", "changed", "passed", "failed"):
-        for cell in results.get(key, []):
-            problems.append({"kind": key, "source": cell.get("source", "")[:400],
-                             "error": cell.get("raw_error", "")[-1500:]})
+    with tempfile.TemporaryDirectory(prefix="paysages-validate-") as folder:
+        exchange = Path(folder)
+        seed = verdict_stage.new_seed()
+        variables = {}
+        if judged:
+            verdict_registry.write_probes(name, seed, exchange / "probes")
+            (exchange / "export").mkdir()
+            variables = {PROBES_VARIABLE: str(exchange / "probes"), EXPORT_VARIABLE: str(exchange / "export")}
+        with patched_environment(variables):
+            results = validator.validate(str(path))
+        for key in ("type_changed", "changed", "passed", "failed"):
+            for cell in results.get(key, []):
+                problems.append({"kind": key, "source": cell.get("source", "")[:400],
+                                 "error": cell.get("raw_error", "")[-1500:]})
+        if judged:
+            verdicts = verdict_stage.run_verdict_process(name, seed, exchange / "export", exchange / "verdicts.json",
+                                                         log_path=exchange / "verdicts.log")
+            for grade_id, verdict in sorted(verdicts["verdicts"].items()):
+                if (verdict["fraction"] > 0.0) if invert else (verdict["fraction"] < 1.0):
+                    problems.append({"kind": "verdict", "source": grade_id,
+                                     "error": f"verdict {verdict['fraction']:g}: {verdict['reason']}"})
     return {"notebook": path.name, "ok": not problems, "seconds": round(time.perf_counter() - started, 1),
             "problems": problems}
 

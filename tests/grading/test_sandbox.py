@@ -93,7 +93,12 @@ def test_kernel_argv_isolates_the_kernel(workspace):
                                               str(REPOSITORY_DIR / "autograde" / "sandbox_launcher.py")])
     writable = [(options[index + 1], options[index + 2]) for index, option in enumerate(options) if option == "--bind"]
     assert writable == [(str(workspace.grading_dir), "/grading"), (str(workspace.run_dir), "/grading/run"),
+                        (str(workspace.export_dir), "/grading/export"),
                         (str(workspace.runtime_dir), str(workspace.runtime_dir))]
+    # The verdict stage's probes are read-only for the kernel.
+    read_only = [(options[index + 1], options[index + 2]) for index, option in enumerate(options)
+                 if option == "--ro-bind"]
+    assert (str(workspace.probes_dir), "/grading/probes") in read_only
 
 
 def test_extra_packages_are_explicit_and_read_only(workspace):
@@ -116,7 +121,8 @@ def test_kernel_environment_drops_secrets_and_translates_paths(course):
         "PAYSAGES_RUN_DIR": str(course["run"]), "HOME": "/root", "AWS_SECRET_ACCESS_KEY": "x",
     }
     assert sandbox.kernel_environment(grading_environment) == {
-        "PAYSAGES_MODE": "fast", "PAYSAGES_DATA_ROOT": "/data", "PAYSAGES_RUN_DIR": "/grading/run"}
+        "PAYSAGES_MODE": "fast", "PAYSAGES_DATA_ROOT": "/data", "PAYSAGES_RUN_DIR": "/grading/run",
+        "PAYSAGES_PROBES_DIR": "/grading/probes", "PAYSAGES_EXPORT_DIR": "/grading/export"}
 
 
 def test_kernel_argv_refuses_bad_variables(workspace):

@@ -773,3 +773,127 @@ def sandbox_cases(*, course_dir: Path, assignment: str, port: int, marker: str, 
 
 # The limits group of the sandbox cases: graded in their own autograde call, sandboxed only.
 SANDBOXED = "sandboxed"
+
+
+# ---------------------------------------------------------------------------------------------
+# Attacks on the verdict itself (issue 10 item 2), graded in the sandboxed pipeline
+# (tests/grading/test_verdict_grading.py). Each case's imbalance_ratio is wrong, and its cell also
+# forges what nbgrader reads from the test cell's outputs (an execute_result, no error at all) or
+# what the verdict stage might read: an attack that worked would earn test_imbalance_ratio.
+
+WRONG_RATIO = '''
+def imbalance_ratio(counts):
+    """Return the imbalance ratio (wrong: always 1)."""
+    return 1.0
+'''
+
+# A pre_run_cell hook that publishes the number 1 as the test cell's execute_result, before the
+# cell fails: nbgrader takes the first execute_result of a test cell as its partial credit.
+HOOK_CREDIT_ATTACK = '''
+
+def _forge_partial_credit(info):
+    if "Vérifie que imbalance_ratio" in (info.raw_cell or ""):
+        get_ipython().displayhook(1)
+
+
+get_ipython().events.register("pre_run_cell", _forge_partial_credit)
+'''
+
+# A thread that keeps installing a custom exception handler that swallows every failure, so that
+# the integrity guard's reset before the test cell is undone at once.
+CUSTOM_EXC_ATTACK = '''
+
+import threading as _threading
+import time as _time
+
+
+def _swallow(shell, kind, value, traceback, tb_offset=None):
+    return None
+
+
+def _keep_swallowing():
+    while True:
+        get_ipython().set_custom_exc((Exception,), _swallow)
+        _time.sleep(0.0005)
+
+
+_threading.Thread(target=_keep_swallowing, daemon=True).start()
+'''
+
+# A thread that keeps installing an input transformer that turns the test cell into `pass`.
+TRANSFORMER_ATTACK = '''
+
+import threading as _threading
+import time as _time
+
+
+def _blank_the_test(lines):
+    return ["pass\\n"] if "Vérifie que imbalance_ratio" in "".join(lines) else lines
+
+
+def _keep_transforming():
+    while True:
+        transformers = get_ipython().input_transformers_post
+        if _blank_the_test not in transformers:
+            transformers.append(_blank_the_test)
+        _time.sleep(0.0005)
+
+
+_threading.Thread(target=_keep_transforming, daemon=True).start()
+'''
+
+# Files planted where the verdict stage might look: verdict files, a pickled export whose
+# unpickling would create ``marker`` on the grader's machine, a link to a host file.
+FORGED_EXPORT_ATTACK = '''
+
+import json as _json
+import os as _os
+import pathlib as _pathlib
+
+import numpy as _np
+
+
+class _RunsWhenUnpickled:
+    def __reduce__(self):
+        return __import__("io").open, ({marker!r}, "w")
+
+
+_export = _pathlib.Path(_os.environ["PAYSAGES_EXPORT_DIR"])
+_forged = {{"verdicts": {{"test_imbalance_ratio": {{"fraction": 1.0, "reason": "forged"}}}}}}
+for _folder in (_export, _pathlib.Path.cwd(), _pathlib.Path(_os.environ["PAYSAGES_RUN_DIR"])):
+    for _name in ("verdicts.json", "00_prise_en_main.verdicts.json"):
+        (_folder / _name).write_text(_json.dumps(_forged))
+with open(_export / "test_imbalance_ratio.npz", "wb") as _handle:
+    _np.savez(_handle, results=_np.array([_RunsWhenUnpickled()], dtype=object))
+_os.symlink("/etc/passwd", _export / "test_imbalance_ratio.json")
+# Notebook 00 is judged outside the kernel: the reference solutions are not even bound.
+print("reference solutions readable:", _os.path.exists("/opt/paysages/reference/solutions/separation.py"))
+'''
+
+
+def verdict_cases(*, marker_path: str) -> tuple[Case, ...]:
+    """The attacks on the verdict of notebook 00, with the reference and the blank beside them.
+
+    ``marker_path``: a path on the grader's machine that exists only if the grader unpickled a
+    kernel's export.
+    """
+    lost = {"00/test_imbalance_ratio": "imbalance_ratio is wrong: the verdict computed outside the kernel is 0"}
+
+    def forging(student: str, description: str, attack: str) -> Case:
+        return Case(student, description, ("00",),
+                    mutations=(replace_source("00", "imbalance_ratio", WRONG_RATIO.strip() + "\n" + attack),),
+                    lost=lost, limits=SANDBOXED, catalogue=(27, 28))
+
+    return (
+        Case("verdictref", "the reference notebook 00", ("00",), limits=SANDBOXED),
+        Case("verdictblank", "the release of notebook 00 as is", ("00",), blank=True,
+             lost={"00/*": "the stubs raise NotImplementedError: nothing is exported"}, limits=SANDBOXED),
+        forging("hookcredit", "a pre_run_cell hook that publishes 1 as the test cell's execute_result",
+                HOOK_CREDIT_ATTACK),
+        forging("customexc", "a thread that keeps installing a custom exception handler swallowing failures",
+                CUSTOM_EXC_ATTACK),
+        forging("transformer", "a thread that keeps installing an input transformer blanking the test cell",
+                TRANSFORMER_ATTACK),
+        forging("forgedexport", "verdict files, a pickled export and a link planted where the verdict stage reads",
+                FORGED_EXPORT_ATTACK.format(marker=marker_path)),
+    )

@@ -1,0 +1,42 @@
+"""What a registered cell verdict is: the probes the grader chooses, then the judgement of the export."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Judgement:
+    """The verdict of one test cell: the fraction of its points earned, and why."""
+
+    fraction: float
+    reason: str
+
+    def __post_init__(self):
+        if not 0.0 <= self.fraction <= 1.0:
+            raise ValueError(f"A verdict is a fraction between 0 and 1, not {self.fraction!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class CellVerdict:
+    """How one test cell is judged outside the kernel.
+
+    ``make_probes(rng)`` returns the plain (JSON) inputs of this run; ``judge(probes, export)``
+    compares the plain results the kernel exported (None when it exported nothing) with the
+    reference, recomputed from the same probes.
+    """
+
+    grade_id: str
+    make_probes: Callable[[np.random.Generator], dict]
+    judge: Callable[[dict, object], Judgement]
+
+
+def passed(reason: str = "every probe agrees with the reference") -> Judgement:
+    return Judgement(1.0, reason)
+
+
+def failed(reason: str) -> Judgement:
+    return Judgement(0.0, reason)

@@ -1,0 +1,87 @@
+"""The pipeline's side of the verdict stage: probes before the kernel, the trusted process after it.
+
+For one notebook with registered verdicts, the grader:
+
+1. draws a seed for this run from ``os.urandom`` (:func:`new_seed`; recorded in the journal once
+   the notebook is graded) and writes the probes into the folder the kernel reads them from,
+   before the kernel starts (:func:`autograde.verdicts.registry.write_probes`);
+2. once the kernel has ended, runs the trusted verdict process (:func:`run_verdict_process`: a
+   fresh ``python -m autograde.verdicts judge``, outside the sandbox, with the repository on its
+   path), which reads only the kernel's export folder and writes the verdict file at a path of
+   the grader's choosing;
+3. stores ``points x verdict`` for each registered cell in the gradebook
+   (:func:`autograde.records.set_auto_fractions`): what nbgrader derived from the cell's outputs
+   is replaced, so a cell's own outputs never earn anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from autograde.layout import REPOSITORY_DIR
+from autograde.limits import log_tail, run_limited
+from paysages.errors import PaysagesError
+
+VERDICT_TIMEOUT_SECONDS = 300.0
+# Variables of the verdict process: nothing of the grader's environment but what Python needs.
+PASSED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
+
+
+class VerdictStageError(PaysagesError):
+    """The trusted verdict process failed: the registered cells of the notebook score 0."""
+
+
+def new_seed() -> int:
+    """A fresh seed for one notebook's probes, from the operating system's random source."""
+    return int.from_bytes(os.urandom(8), "big")
+
+
+def verdict_environment() -> dict[str, str]:
+    environment = {name: os.environ[name] for name in PASSED_VARIABLES if name in os.environ}
+    environment.update({
+        "PYTHONPATH": str(REPOSITORY_DIR),
+        # The working folder is never importable, and no bytecode is written anywhere.
+        "PYTHONSAFEPATH": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+    })
+    return environment
+
+
+def run_verdict_process(notebook: str, seed: int, export_dir: Path, output: Path, *, log_path: Path,
+                        timeout: float = VERDICT_TIMEOUT_SECONDS) -> dict:
+    """Judge one notebook's exports in a fresh trusted process; return the verdict file's content.
+
+    ``output`` must lie where no kernel can write (the grader's log folder): it is removed first,
+    so that only this process's verdicts are ever read.
+    """
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "autograde.verdicts", "judge", "--notebook", notebook, "--seed", str(seed),
+               "--export", str(export_dir), "--output", str(output)]
+    result = run_limited(command, cwd=output.parent, env=verdict_environment(), timeout=timeout, log_path=log_path)
+    if result.timed_out or result.returncode != 0 or not output.is_file():
+        raise VerdictStageError(f"the verdict process of {notebook} failed (exit {result.returncode}, "
+                                f"timed out: {result.timed_out}):\n{log_tail(log_path, 1500)}")
+    return json.loads(output.read_text(encoding="utf-8"))
+
+
+def verdict_fractions(result: dict, grade_ids) -> dict[str, float]:
+    """grade id -> fraction of its points, for every registered cell (0 when it has no verdict)."""
+    verdicts = (result or {}).get("verdicts", {})
+    return {grade_id: float(verdicts.get(grade_id, {}).get("fraction", 0.0)) for grade_id in grade_ids}
+
+
+def journal_record(seed: int, result: dict | None, error: str | None = None) -> dict:
+    """What the journal keeps of one notebook's verdict stage."""
+    record = {"seed": str(seed), "computed_outside_kernel": True}
+    if result is not None:
+        record["cells"] = result.get("verdicts", {})
+        record["ignored_exports"] = result.get("ignored", [])[:50]
+    if error:
+        record["error"] = error[:2000]
+    return record

@@ -1,0 +1,71 @@
+"""What a grading kernel exchanges with the grader: probe inputs in, plain results out.
+
+During automatic grading, the hidden part of a converted test cell does not decide anything: it
+reads the inputs the grader chose for this run (the *probes*, written before the kernel started,
+read-only in the sandbox), calls the student's functions on them and exports what they returned
+as plain JSON. A separate trusted process, outside the kernel, recomputes the expected values and
+writes the verdict of each test cell (``autograde/verdicts/``). Nothing this module writes is
+trusted: an export is data to check, never a grade.
+
+Outside grading (a student's own run, ``make demo``, the course execution) the two variables
+below are not set: :func:`load_probes` returns None and the hidden part exports nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+from pathlib import Path
+
+# The folders of one graded notebook, set in the kernel's environment by the grader.
+PROBES_VARIABLE = "PAYSAGES_PROBES_DIR"
+EXPORT_VARIABLE = "PAYSAGES_EXPORT_DIR"
+# Probes and exports are named after the grade id of their test cell.
+FILE_SUFFIX = ".json"
+
+
+def probe_filename(grade_id: str) -> str:
+    """The name of a test cell's probe file and of its export file."""
+    if not grade_id or not all(character.isalnum() or character == "_" for character in grade_id):
+        raise ValueError(f"{grade_id!r} is not a grade id (letters, digits and underscores only).")
+    return grade_id + FILE_SUFFIX
+
+
+def load_probes(grade_id: str) -> dict | None:
+    """The grader's probe inputs for one test cell, or None outside grading."""
+    folder = os.environ.get(PROBES_VARIABLE)
+    if not folder:
+        return None
+    return json.loads((Path(folder) / probe_filename(grade_id)).read_text(encoding="utf-8"))
+
+
+def export_results(grade_id: str, results: dict) -> Path | None:
+    """Write one test cell's results as JSON for the grader; None outside grading.
+
+    The file is written beside its final name, then renamed over it: a link left at that name
+    is replaced, never followed.
+    """
+    folder = os.environ.get(EXPORT_VARIABLE)
+    if not folder:
+        return None
+    path = Path(folder) / probe_filename(grade_id)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(results, allow_nan=False), encoding="utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+def plain_number(value):
+    """A built-in int or float equal to ``value`` when it is a real number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    number = float(value)
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def type_name(value) -> str:
+    """The name of ``value``'s exact type, as the grader compares it."""
+    return type(value).__name__
