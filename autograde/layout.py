@@ -38,6 +38,9 @@ DEFAULT_COURSE_DIR = Path("build") / "course"
 GRADEBOOK_URL_VARIABLE = "PAYSAGES_GRADEBOOK_URL"
 SETTINGS_FILENAME = "paysages_grading.json"
 GRADING_RUN_DIRNAME = "_grading_run"
+# The release's stubs are in French, like the instructions around them (nbgrader's are English).
+CODE_STUB = "# VOTRE CODE ICI\nraise NotImplementedError()"
+TEXT_STUB = "VOTRE RÉPONSE ICI"
 KERNEL_NAME = "paysages-grading"
 STUDENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 NOTEBOOK_NAME_PATTERN = re.compile(r"^[0-9][0-9]_[A-Za-z0-9_]+$")

@@ -46,6 +46,7 @@ from nbgrader.preprocessors import (  # noqa: E402
 )
 
 from autograde import sandbox  # noqa: E402
+from autograde.layout import CODE_STUB, TEXT_STUB  # noqa: E402
 from autograde.preprocessors import GradingExecute, RestoreLockedCells, SanitizeFeedback, SanitizeStudentHtml  # noqa: E402
 
 assignment = settings.get("assignment", "projet")
@@ -58,9 +59,9 @@ c.CourseDirectory.db_url = os.environ.get("PAYSAGES_GRADEBOOK_URL") or f"sqlite:
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                             settings.get("grading_run_dirname", "_grading_run"), "student_run"]
 
-# The release's stubs are in French, like the instructions around them (nbgrader's are English).
-c.ClearSolutions.code_stub = {"python": "# VOTRE CODE ICI\nraise NotImplementedError()"}
-c.ClearSolutions.text_stub = "VOTRE RÉPONSE ICI"
+# The release's stubs are in French, like the instructions around them (autograde/layout.py).
+c.ClearSolutions.code_stub = {"python": CODE_STUB}
+c.ClearSolutions.text_stub = TEXT_STUB
 
 # Autograde: restore locked and missing cells, then run with the paysages executor.
 c.Autograde.sanitize_preprocessors = [

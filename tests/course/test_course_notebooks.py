@@ -81,6 +81,14 @@ def release_notebooks(tmp_path_factory):
     source.mkdir(parents=True)
     for notebook in course_notebooks():
         shutil.copyfile(notebook, source / notebook.name)
+    # The kit's release stubs (autograde/nbgrader_config.py sets the same from the same constants).
+    (course_dir / "nbgrader_config.py").write_text(
+        "from autograde.layout import CODE_STUB, TEXT_STUB\n"
+        "c = get_config()\n"
+        "c.ClearSolutions.code_stub = {'python': CODE_STUB}\n"
+        "c.ClearSolutions.text_stub = TEXT_STUB\n",
+        encoding="utf-8",
+    )
     completed = subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", "projet", "--force",
          f"--CourseDirectory.root={course_dir}", "--CourseDirectory.course_id=paysages"],
