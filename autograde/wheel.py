@@ -17,8 +17,8 @@ from pathlib import Path
 from paysages.errors import PaysagesError
 
 
-def build_wheel(repository_dir: Path, out_dir: Path) -> Path:
-    """Write ``<name>-<version>-py3-none-any.whl`` into ``out_dir`` and return its path."""
+def _wheel_builder(repository_dir: Path):
+    """Hatchling's wheel builder of the project in ``repository_dir``."""
     try:
         from hatchling.builders.wheel import WheelBuilder
     except ImportError as error:
@@ -26,14 +26,24 @@ def build_wheel(repository_dir: Path, out_dir: Path) -> Path:
             "Building the student wheel needs hatchling, which the instructor tools install: "
             "pip install -e '.[instructor]' in the repository."
         ) from error
-    repository_dir = Path(repository_dir)
-    if not (repository_dir / "pyproject.toml").is_file():
+    if not (Path(repository_dir) / "pyproject.toml").is_file():
         raise PaysagesError(f"No pyproject.toml in {repository_dir}: cannot build the student wheel.")
+    return WheelBuilder(str(repository_dir))
+
+
+def package_files(repository_dir: Path) -> dict[str, Path]:
+    """Map each file the student wheel ships (its path in the wheel) to its source, as hatchling selects them."""
+    builder = _wheel_builder(Path(repository_dir))
+    return {included.distribution_path: Path(included.path) for included in builder.recurse_included_files()}
+
+
+def build_wheel(repository_dir: Path, out_dir: Path) -> Path:
+    """Write ``<name>-<version>-py3-none-any.whl`` into ``out_dir`` and return its path."""
+    builder = _wheel_builder(Path(repository_dir))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Built in a private folder, then moved: a reader of out_dir never sees half a wheel.
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".wheel-") as staging:
-        builder = WheelBuilder(str(repository_dir))
         built = [Path(path) for path in builder.build(directory=staging, versions=["standard"])]
         if len(built) != 1 or built[0].suffix != ".whl":
             raise PaysagesError(f"hatchling built {[path.name for path in built]}, expected one wheel.")
