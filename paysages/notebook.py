@@ -77,7 +77,7 @@ def start(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Warnings raised inside these libraries go to stderr, and nbgrader scores a test cell that
     # wrote to stderr as failed: their internal notices must not cost a student points.
-    for module in ("keras", "tensorflow", "sklearn", "umap", "numba", "pynndescent"):
+    for module in ("keras", "tensorflow", "sklearn", "umap", "numba", "pynndescent", "joblib"):
         warnings.filterwarnings("ignore", module=module)
     from paysages import colab
     from paysages.envcheck import check_environment

@@ -473,3 +473,17 @@ def test_an_interrupt_reaches_the_sandboxed_kernel(workspace):
         assert time.monotonic() - started < 30
         output, reply = kernel.run("print('still alive')")
         assert output.strip() == "still alive"
+
+
+@pytest.mark.slow
+def test_libraries_count_the_cpu_cores_without_a_warning(workspace):
+    """Does joblib find the physical cores in a sandboxed kernel, silently (stderr fails a test)?"""
+    require_sandbox()
+    with sandboxed_kernel(workspace) as kernel:
+        values = kernel.run_json(
+            "import json, warnings\n"
+            "warnings.simplefilter('error')\n"
+            "from joblib import cpu_count\n"
+            "print(json.dumps([cpu_count(only_physical_cores=True), cpu_count()]))"
+        )
+        assert values[0] >= 1 and values[1] >= 1, values
