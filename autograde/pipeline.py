@@ -2,8 +2,8 @@
 
 Every step drives the real nbgrader (``python -m nbgrader ...`` in the course directory, which
 holds the copied ``nbgrader_config.py``). The command-line front end is
-``autograde/cli.py``; ``autograde/instructor_colab.ipynb`` runs the same functions on a Colab
-GPU. Each public function takes the course directory as a :class:`CourseLayout` (opened once by
+``autograde/cli.py``; ``autograde/instructor_colab.ipynb`` runs that command line, from its own
+virtual environment, on a Colab GPU. Each public function takes the course directory as a :class:`CourseLayout` (opened once by
 the caller and handed down) or as a path.
 
 Reading order: :func:`release`, :func:`collect`, :func:`autograde` (one student at a time:
