@@ -15,14 +15,13 @@ import pytest
 from paysages import colab, notebook
 from paysages.data import access
 from paysages.data import landscapes as landscapes_module
-from paysages.data import transfer
 from paysages.errors import PrerequisiteError
 from paysages.notebook import finish, start
 from paysages.runs import RunFolder
 from paysages.settings import get_settings
 from tests.helpers.archives import dataset_members, metadata_bodies, photo_names, serve_dataset, zip_bytes
 from tests.helpers.colab import SimulatedColab
-from tests.helpers.http import LocalServer
+from tests.helpers.http import LocalServer, talk_directly_without_waiting
 
 
 @pytest.fixture()
@@ -105,12 +104,7 @@ def test_outside_colab_a_missing_prerequisite_does_not_mention_drive(monkeypatch
 @pytest.fixture()
 def served_archive(monkeypatch):
     """A Landscapes-like archive on a local server; the kit's registry entry points at it."""
-    for name in ("http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name.upper(), raising=False)
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setattr(transfer, "DEFAULT_BACKOFF_SECONDS", 0.01)
+    talk_directly_without_waiting(monkeypatch)
     photos = photo_names()
     archive = zip_bytes(dataset_members(photos))
     with LocalServer(lifetime=60) as server:

@@ -6,20 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from paysages.data import decode, transfer
-from tests.helpers.http import LocalServer
+from paysages.data import decode
+from tests.helpers.http import LocalServer, talk_directly_without_waiting
 from tests.helpers.images import CLASS_NAMES, TEST_PIXEL_LIMIT, build_messy_folder, noise_image
 
 
 @pytest.fixture(autouse=True)
 def no_proxy_and_no_wait(monkeypatch):
     """Talk to 127.0.0.1 directly (never through a proxy) and retry without waiting."""
-    for name in ("http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name.upper(), raising=False)
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setattr(transfer, "DEFAULT_BACKOFF_SECONDS", 0.01)
+    talk_directly_without_waiting(monkeypatch)
 
 
 @pytest.fixture

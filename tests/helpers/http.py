@@ -142,3 +142,15 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def talk_directly_without_waiting(monkeypatch) -> None:
+    """Reach 127.0.0.1 directly (never through a proxy) and retry downloads without waiting."""
+    from paysages.data import transfer
+
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name.upper(), raising=False)
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setattr(transfer, "DEFAULT_BACKOFF_SECONDS", 0.01)
