@@ -1,7 +1,8 @@
 """Fixtures and collection rules shared by the whole test suite.
 
-Nothing here needs anything beside the clone: the tests that read the ml5js licence metadata in
-``../shared`` ask for :func:`shared_licences_dir`, which skips them (saying why) without it.
+Nothing here needs anything beside the clone: the tests that read ``../shared`` (the ml5js licence
+metadata, Colab's pip freeze) ask for :func:`shared_licences_dir` or :func:`colab_freeze`, which
+skip them (saying why) without it, and fail them under CI.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import pytest
 from tests.helpers.session_cache import build_once
 
 REPOSITORY_DIR = Path(__file__).resolve().parents[1]
-SHARED_LICENCES_DIR = REPOSITORY_DIR.parent / "shared" / "landscapes" / "licenses"
+SHARED_DIR = REPOSITORY_DIR.parent / "shared"
+SHARED_LICENCES_DIR = SHARED_DIR / "landscapes" / "licenses"
+SHARED_COLAB_FREEZE = SHARED_DIR / "colab" / "pip-freeze.gpu.txt"
 
 # The session fixtures that execute a course or grade a corpus (minutes each). Under
 # `pytest -n 2 --dist loadgroup` every test that reads one goes to the same worker, which builds
@@ -69,22 +72,30 @@ def repository_dir() -> Path:
     return REPOSITORY_DIR
 
 
-@pytest.fixture(scope="session")
-def shared_licences_dir() -> Path:
-    """The ml5js licence metadata files, kept beside the project in ../shared (never copied in).
+def _shared_file(path: Path, what: str) -> Path:
+    """``path`` in ../shared, kept beside the project (never copied in).
 
     Without ../shared the test is skipped with a message; under continuous integration, which
     always has it, its absence fails the test instead, so a broken CI set-up never passes by skipping.
     """
-    if SHARED_LICENCES_DIR.is_dir():
-        return SHARED_LICENCES_DIR
-    message = (
-        f"{SHARED_LICENCES_DIR} is missing: these tests read the ml5js licence metadata checked "
-        "out beside the project as ../shared/landscapes/licenses."
-    )
+    if path.exists():
+        return path
+    message = f"{path} is missing: these tests read {what}, checked out beside the project in ../shared."
     if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def shared_licences_dir() -> Path:
+    """The ml5js licence metadata files (../shared/landscapes/licenses)."""
+    return _shared_file(SHARED_LICENCES_DIR, "the ml5js licence metadata")
+
+
+@pytest.fixture(scope="session")
+def colab_freeze() -> Path:
+    """Colab's GPU runtime pip freeze, from googlecolab/backend-info (../shared/colab)."""
+    return _shared_file(SHARED_COLAB_FREEZE, "Colab's pip freeze")
 
 
 @pytest.fixture(scope="session")

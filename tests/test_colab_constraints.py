@@ -10,22 +10,12 @@ import tomllib
 import pytest
 from packaging.requirements import Requirement
 
-
-def _pins(repository_dir) -> dict[str, str]:
-    lines = (repository_dir / "colab" / "constraints-colab.txt").read_text(encoding="utf-8").splitlines()
-    return {
-        Requirement(line.split("==")[0]).name.lower().replace("_", "-"): line.split("==")[1]
-        for line in lines
-        if "==" in line and not line.startswith("#")
-    }
+from tests.helpers.colab_pins import CONSTRAINTS_PATH, MAKE_CONSTRAINTS, canonical, pinned_versions
 
 
-def test_the_constraints_file_is_what_the_script_makes(repository_dir):
+def test_the_constraints_file_is_what_the_script_makes(colab_freeze):
     """Is colab/constraints-colab.txt up to date with Colab's freeze (colab/make_constraints.py --check)?"""
-    freeze = repository_dir.parent / "shared" / "colab" / "pip-freeze.gpu.txt"
-    if not freeze.is_file():
-        pytest.skip(f"{freeze} is absent: Colab's freeze is checked out beside the project as ../shared/colab.")
-    completed = subprocess.run([sys.executable, str(repository_dir / "colab" / "make_constraints.py"), "--check"],
+    completed = subprocess.run([sys.executable, str(MAKE_CONSTRAINTS), "--check"],
                                capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
@@ -33,11 +23,11 @@ def test_the_constraints_file_is_what_the_script_makes(repository_dir):
 def test_the_student_requirements_accept_colab_versions(repository_dir):
     """Do the student dependencies and the tensorflow extra admit every version Colab pins?"""
     project = tomllib.loads((repository_dir / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    pins = _pins(repository_dir)
+    pins = pinned_versions(CONSTRAINTS_PATH)
     refused = []
     for text in project["dependencies"] + project["optional-dependencies"]["tensorflow"]:
         requirement = Requirement(text)
-        pinned = pins.get(requirement.name.lower())
+        pinned = pins.get(canonical(requirement.name))
         if pinned is not None and pinned not in requirement.specifier:
             refused.append(f"{requirement} refuses Colab's {pinned}")
     assert not refused, refused
@@ -45,7 +35,7 @@ def test_the_student_requirements_accept_colab_versions(repository_dir):
 
 @pytest.mark.slow
 @pytest.mark.network
-def test_installing_the_student_package_changes_none_of_colab_pins(repository_dir, tmp_path):
+def test_installing_the_student_package_changes_none_of_colab_pins(repository_dir, colab_freeze, tmp_path):
     """Would `pip install paysages` keep every package of Colab's runtime at its version (pip's dry-run report)?
 
     pip resolves the student package (no TensorFlow: Colab's stays) with every pin of Colab's
@@ -53,15 +43,8 @@ def test_installing_the_student_package_changes_none_of_colab_pins(repository_di
     has installed; it downloads metadata only. A conflict fails the resolution; the report lists
     what would be installed, each at Colab's version.
     """
-    freeze = repository_dir.parent / "shared" / "colab" / "pip-freeze.gpu.txt"
-    if not freeze.is_file():
-        pytest.skip(f"{freeze} is absent: Colab's freeze is checked out beside the project as ../shared/colab.")
     # Only name==version lines: Colab's own local builds (name @ file://...) are not on PyPI.
-    pins = {}
-    for line in freeze.read_text(encoding="utf-8").splitlines():
-        if "==" in line and not line.startswith("#") and " @ " not in line:
-            name, version = line.strip().split("==", 1)
-            pins[Requirement(name).name.lower().replace("_", "-")] = version
+    pins = pinned_versions(colab_freeze)
     constraints = tmp_path / "colab-freeze-constraints.txt"
     constraints.write_text("".join(f"{name}=={version}\n" for name, version in pins.items()), encoding="utf-8")
     report = tmp_path / "report.json"
@@ -71,7 +54,7 @@ def test_installing_the_student_package_changes_none_of_colab_pins(repository_di
         capture_output=True, text=True, timeout=900,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    installed = {item["metadata"]["name"].lower().replace("_", "-"): item["metadata"]["version"]
+    installed = {canonical(item["metadata"]["name"]): item["metadata"]["version"]
                  for item in json.loads(report.read_text(encoding="utf-8"))["install"]}
     changed = {name: (pins[name], version) for name, version in installed.items() if name in pins and pins[name] != version}
     assert not changed, changed
