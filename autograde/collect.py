@@ -55,7 +55,7 @@ from autograde.layout import (
 )
 from paysages.errors import PaysagesError
 from paysages.files import sha256_of_bytes
-from paysages.submit import DEFAULT_SUBMISSION_PATTERN, course_notebook_name
+from paysages.submit import DEFAULT_SUBMISSION_PATTERN, MERGED_METADATA_KEY, course_notebook_name
 
 DEFAULT_PATTERN = DEFAULT_SUBMISSION_PATTERN
 # Run-folder artifacts kept for the instructor (never executed nor loaded by the grader).
@@ -202,6 +202,18 @@ def _notebook_name(file_name: str, notebook_names: list[str]) -> str | None:
     return max(matches, key=len) if matches else None
 
 
+def _is_merged_notebook(path: Path, max_bytes: int) -> bool:
+    """True for the merged notebook ``paysages submit`` writes beside its zip."""
+    if path.stat().st_size > max_bytes:
+        return False
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return False
+    kit = metadata.get("paysages") if isinstance(metadata, dict) else None
+    return isinstance(kit, dict) and MERGED_METADATA_KEY in kit
+
+
 def _valid_notebook(data: bytes) -> str | None:
     """None when ``data`` is a readable notebook, else the reason it is not."""
     try:
@@ -301,6 +313,9 @@ class Collector:
 
     def _add_bare_notebook(self, collection: StudentCollection, path: Path) -> None:
         name = _notebook_name(path.name, self.notebook_names)
+        if name is None and _is_merged_notebook(path, self.max_notebook_bytes):
+            collection.warnings.append(f"{path.name}: merged notebook of `paysages submit` (to read, not graded)")
+            return
         if name is None:
             collection.reject(path.name, "its name contains no course notebook name")
             return

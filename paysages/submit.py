@@ -44,6 +44,8 @@ FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 STUDENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")
 # A course notebook's name (the file is NN_name.ipynb).
+# The key, under the notebook metadata "paysages", that lists the notebooks of a merged notebook.
+MERGED_METADATA_KEY = "merged_notebooks"
 COURSE_NAME_PATTERN = re.compile(r"^[0-9][0-9]_[a-z0-9_]+$")
 # What Colab adds to a notebook's name when it saves a copy: "Copie de " / "Copy of " (French or
 # English interface) in front, " (1)", " (2)"... behind when a copy is saved again.
@@ -258,7 +260,7 @@ def merge_notebooks(notebooks: dict[str, Path]) -> dict:
             cell = copy.deepcopy(cell)
             cell["id"] = f"{name}-{index}"
             cells.append(cell)
-    metadata["paysages"] = {"merged_notebooks": names}
+    metadata["paysages"] = {MERGED_METADATA_KEY: names}
     return {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
 
 
