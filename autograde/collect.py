@@ -7,7 +7,7 @@ export: ``<studentid>_<anything>.ipynb`` or ``<studentid>_<anything>.zip`` (the 
 stops at the first underscore). A file is either
 
 * a bare notebook, whose name must contain a course notebook name (``alice_02_cnn.ipynb``,
-  ``alice_02_cnn (1).ipynb``); or
+  ``alice_02_cnn (1).ipynb``, Colab's ``alice_Copie de 02_CNN.ipynb``); or
 * a zip: the one ``paysages submit`` writes (``manifest.json``, ``notebooks/``, ``run/``; every
   file's SHA-256 and size are checked against the manifest), or any zip of notebooks.
 
@@ -55,7 +55,7 @@ from autograde.layout import (
 )
 from paysages.errors import PaysagesError
 from paysages.files import sha256_of_bytes
-from paysages.submit import DEFAULT_SUBMISSION_PATTERN
+from paysages.submit import DEFAULT_SUBMISSION_PATTERN, MERGED_METADATA_KEY, course_notebook_name
 
 DEFAULT_PATTERN = DEFAULT_SUBMISSION_PATTERN
 # Run-folder artifacts kept for the instructor (never executed nor loaded by the grader).
@@ -188,10 +188,30 @@ def _is_link(info: zipfile.ZipInfo) -> bool:
 
 
 def _notebook_name(file_name: str, notebook_names: list[str]) -> str | None:
-    """The course notebook a file name refers to (longest name contained in it)."""
-    stem = Path(file_name).name
-    matches = [name for name in notebook_names if name in stem]
+    """The course notebook a file name refers to: the whole name, or what follows the student id.
+
+    Colab's copies count (see :func:`paysages.submit.course_notebook_name`); otherwise the
+    longest course name contained in the file name (LMS exports add their own words).
+    """
+    name = Path(file_name).name
+    for candidate in (name, name.split("_", 1)[-1]):
+        found = course_notebook_name(candidate, notebook_names)
+        if found:
+            return found
+    matches = [known for known in notebook_names if known.casefold() in name.casefold()]
     return max(matches, key=len) if matches else None
+
+
+def _is_merged_notebook(path: Path, max_bytes: int) -> bool:
+    """True for the merged notebook ``paysages submit`` writes beside its zip."""
+    if path.stat().st_size > max_bytes:
+        return False
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return False
+    kit = metadata.get("paysages") if isinstance(metadata, dict) else None
+    return isinstance(kit, dict) and MERGED_METADATA_KEY in kit
 
 
 def _valid_notebook(data: bytes) -> str | None:
@@ -293,6 +313,9 @@ class Collector:
 
     def _add_bare_notebook(self, collection: StudentCollection, path: Path) -> None:
         name = _notebook_name(path.name, self.notebook_names)
+        if name is None and _is_merged_notebook(path, self.max_notebook_bytes):
+            collection.warnings.append(f"{path.name}: merged notebook of `paysages submit` (to read, not graded)")
+            return
         if name is None:
             collection.reject(path.name, "its name contains no course notebook name")
             return
@@ -423,8 +446,8 @@ class Collector:
             if ".ipynb_checkpoints" in parts:
                 collection.reject(origin, "notebook checkpoint")
                 return
-            stem = PurePosixPath(file_name).stem
-            if stem not in self.notebook_names:
+            stem = course_notebook_name(file_name, self.notebook_names)
+            if stem is None:
                 collection.reject(origin, "not a course notebook")
                 return
             if len(data) > self.max_notebook_bytes:

@@ -52,6 +52,21 @@ def mount_point() -> Path:
     return content_dir() / "drive"
 
 
+def my_drive() -> Path:
+    """The root of the student's Drive once mounted (``/content/drive/MyDrive``)."""
+    return mount_point() / "MyDrive"
+
+
+def drive_mounted() -> bool:
+    """True when Drive is mounted on this runtime (by this process or by the notebook's kernel)."""
+    return in_colab() and my_drive().is_dir()
+
+
+def colab_notebooks_dir() -> Path:
+    """Where Colab saves the notebooks opened from a badge (``MyDrive/Colab Notebooks``)."""
+    return my_drive() / "Colab Notebooks"
+
+
 def local_data_root() -> Path:
     """The data root on the runtime's local disk, where images are decoded."""
     return content_dir() / "datasets"
@@ -90,7 +105,7 @@ def mount_drive(subfolder: str = DRIVE_SUBFOLDER) -> Path | None:
     except Exception as error:  # Colab raises plain exceptions on mount time-outs.
         print(f"Le montage de Google Drive a échoué ({error}) : le dossier local est utilisé.")
         return None
-    folder = mount_point() / "MyDrive" / subfolder
+    folder = my_drive() / subfolder
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

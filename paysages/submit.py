@@ -8,10 +8,16 @@ The zip holds::
 
 The instructor's ``paysages collect`` checks every file against the manifest. Only data files
 of the run folder are packed (models, histories, JSON, CSV, arrays, figures), never code, and
-their total size is capped. Usage (students)::
+their total size is capped. Beside the zip, ``<zip name>.ipynb`` merges every notebook (with the
+student's outputs) into one, to send by e-mail or read at once. Usage (students)::
 
     paysages submit --student-id 22001234 --out rendu.zip
     python -m paysages.submit --student-id 22001234 --notebooks . --run-dir paysages_run --out rendu.zip
+
+In Colab the notebooks are read from Drive's ``Colab Notebooks`` folder, where a notebook opened
+from a badge is saved as ``Copie de 02_cnn.ipynb`` (or ``Copy of 02_cnn (1).ipynb``): each copy
+is mapped to its course notebook and, when there are several, the most recently modified one is
+sent. Both files are written to ``MyDrive/paysages/rendu/`` or, without Drive, downloaded.
 
 Messages are in French: this command is for students.
 """
@@ -19,6 +25,7 @@ Messages are in French: this command is for students.
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import hashlib
 import json
@@ -29,13 +36,21 @@ import zipfile
 from pathlib import Path
 
 from paysages import __version__
+from paysages.colab import DRIVE_SUBFOLDER, colab_notebooks_dir, content_dir, drive_mounted, in_colab, my_drive
 from paysages.errors import PaysagesError
 
 FORMAT_NAME = "paysages-submission"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 STUDENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")
-NOTEBOOK_PATTERN = re.compile(r"^[0-9][0-9]_[A-Za-z0-9_]+\.ipynb$")
+# A course notebook's name (the file is NN_name.ipynb).
+# The key, under the notebook metadata "paysages", that lists the notebooks of a merged notebook.
+MERGED_METADATA_KEY = "merged_notebooks"
+COURSE_NAME_PATTERN = re.compile(r"^[0-9][0-9]_[a-z0-9_]+$")
+# What Colab adds to a notebook's name when it saves a copy: "Copie de " / "Copy of " (French or
+# English interface) in front, " (1)", " (2)"... behind when a copy is saved again.
+COPY_PREFIX = re.compile(r"^(?:(?:copie de|copy of)\s+)+", re.IGNORECASE)
+COPY_SUFFIX = re.compile(r"(?:\s*\(\d+\))+$")
 # Run-folder files worth sending: results, never code. Backups and temporary files are skipped.
 ARTIFACT_SUFFIXES = {".json", ".csv", ".keras", ".npz", ".npy", ".png", ".jpg", ".jpeg", ".svg", ".pdf", ".txt"}
 SKIPPED_FOLDERS = {"backup", "__pycache__", ".ipynb_checkpoints"}
@@ -55,6 +70,54 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def course_notebook_name(file_name: str, notebook_names=None) -> str | None:
+    """The course notebook (``NN_name``) a notebook file stands for, or None.
+
+    Colab's copies are accepted (``Copie de 02_cnn.ipynb``, ``Copy of 02_CNN (1).ipynb``), in any
+    letter case. With ``notebook_names``, only those names are recognised; without, any ``NN_name``.
+    """
+    name = Path(file_name).name
+    if not name.lower().endswith(".ipynb"):
+        return None
+    stem = COPY_SUFFIX.sub("", COPY_PREFIX.sub("", name[:-len(".ipynb")].strip())).strip().casefold()
+    if notebook_names is None:
+        return stem if COURSE_NAME_PATTERN.match(stem) else None
+    return {known.casefold(): known for known in notebook_names}.get(stem)
+
+
+def find_notebooks(folder: Path) -> tuple[dict[str, Path], dict[str, list[Path]]]:
+    """The course notebooks of ``folder``: the file chosen for each name, and the copies left out.
+
+    When several files stand for one notebook, the most recently modified one is chosen.
+    """
+    copies: dict[str, list[Path]] = {}
+    for path in sorted(Path(folder).iterdir()):
+        name = course_notebook_name(path.name)
+        if name and path.is_file():
+            copies.setdefault(name, []).append(path)
+    chosen, ignored = {}, {}
+    for name, paths in sorted(copies.items()):
+        paths.sort(key=lambda path: (path.stat().st_mtime, path.name), reverse=True)
+        chosen[name] = paths[0]
+        if len(paths) > 1:
+            ignored[name] = paths[1:]
+    return chosen, ignored
+
+
+def choice_messages(manifest: dict) -> list[str]:
+    """The French lines that say which file was sent for each notebook and which copies were not."""
+    lines = []
+    for name, source in manifest["notebook_sources"].items():
+        ignored = manifest["ignored_copies"].get(name, [])
+        if source == f"{name}.ipynb" and not ignored:
+            continue
+        line = f"{name}.ipynb : « {source} » envoyé"
+        if ignored:
+            line += " (le plus récent) ; ignoré(s) : " + ", ".join(f"« {other} »" for other in ignored)
+        lines.append(line + ".")
+    return lines
 
 
 def expected_notebooks(notebook_paths: list[Path]) -> tuple[str | None, list[str]]:
@@ -96,17 +159,15 @@ def build_submission(student_id: str, out: Path, *, notebooks_dir: Path = Path("
     notebooks_dir = Path(notebooks_dir).expanduser().resolve()
     if not notebooks_dir.is_dir():
         raise SubmissionError(f"Le dossier des notebooks {notebooks_dir} n'existe pas.")
-    if run_dir is None:
-        run_dir = Path(os.environ.get("PAYSAGES_RUN_DIR") or notebooks_dir / "paysages_run")
-    run_dir = Path(run_dir).expanduser().resolve()
-    notebooks = sorted(path for path in notebooks_dir.iterdir() if NOTEBOOK_PATTERN.match(path.name))
-    if not notebooks:
+    run_dir = Path(run_dir or default_run_dir(notebooks_dir)).expanduser().resolve()
+    chosen, ignored = find_notebooks(notebooks_dir)
+    if not chosen:
         raise SubmissionError(
-            f"Aucun notebook du cours (00_....ipynb) dans {notebooks_dir} : indiquez le bon dossier "
-            "avec --notebooks."
+            f"Aucun notebook du cours (00_....ipynb, ou « Copie de 00_....ipynb ») dans {notebooks_dir} : "
+            "indiquez le bon dossier avec --notebooks."
         )
-    assignment, expected = expected_notebooks(notebooks)
-    present = {path.stem for path in notebooks}
+    assignment, expected = expected_notebooks(list(chosen.values()))
+    present = set(chosen)
     missing = [name for name in expected if name not in present]
     if missing and not allow_missing:
         raise SubmissionError(
@@ -114,9 +175,8 @@ def build_submission(student_id: str, out: Path, *, notebooks_dir: Path = Path("
             + ". Rendez tous les notebooks (même inachevés) ou, pour un rendu partiel assumé, "
               "ajoutez --allow-missing."
         )
-    unknown = sorted(present - set(expected)) if expected else []
-    if unknown:
-        notebooks = [path for path in notebooks if path.stem not in unknown]
+    if expected:
+        chosen = {name: path for name, path in chosen.items() if name in expected}
 
     artifacts = run_artifacts(run_dir)
     total = sum(path.stat().st_size for path in artifacts)
@@ -131,7 +191,7 @@ def build_submission(student_id: str, out: Path, *, notebooks_dir: Path = Path("
         )
 
     files = []
-    entries = [(path, f"notebooks/{path.name}", "notebook") for path in notebooks]
+    entries = [(path, f"notebooks/{name}.ipynb", "notebook") for name, path in chosen.items()]
     entries += [(path, f"run/{path.relative_to(run_dir).as_posix()}", "artifact") for path in artifacts]
     for path, member, kind in entries:
         files.append({"path": member, "kind": kind, "size": path.stat().st_size, "sha256": _sha256(path)})
@@ -143,17 +203,140 @@ def build_submission(student_id: str, out: Path, *, notebooks_dir: Path = Path("
         "kit_version": __version__,
         "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "missing_notebooks": missing,
+        "notebook_sources": {name: path.name for name, path in chosen.items()},
+        "ignored_copies": {name: [path.name for path in paths] for name, paths in ignored.items() if name in chosen},
         "files": files,
     }
     out = Path(out).expanduser().resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED, strict_timestamps=False) as archive:
         archive.writestr(MANIFEST_NAME, json.dumps(manifest, indent=2, ensure_ascii=False))
         for path, member, _ in entries:
             archive.write(path, member)
     os.replace(temporary, out)
+    write_json_atomic(merged_notebook_path(out), merge_notebooks(chosen))
     return manifest
+
+
+def merged_notebook_path(zip_path: Path) -> Path:
+    """Where the merged notebook of a submission is written: beside the zip, same name."""
+    return Path(zip_path).with_suffix(".ipynb")
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _markdown_cell(cell_id: str, text: str) -> dict:
+    return {"cell_type": "markdown", "id": cell_id, "metadata": {}, "source": text}
+
+
+def merge_notebooks(notebooks: dict[str, Path]) -> dict:
+    """One notebook (nbformat 4.5) holding ``notebooks`` in name order, outputs included.
+
+    A table of contents comes first; each notebook's cells follow a heading that names it. Cell
+    ids are renumbered, since two notebooks may use the same ones.
+    """
+    names = sorted(notebooks)
+    contents = "\n".join(f"{index}. [{name}](#{name})" for index, name in enumerate(names, start=1))
+    cells = [_markdown_cell("sommaire", "# Rendu : tous les notebooks\n\nSommaire :\n\n" + contents)]
+    metadata = {}
+    for name in names:
+        try:
+            notebook = json.loads(notebooks[name].read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise SubmissionError(f"Le notebook {notebooks[name]} est illisible ({error}).") from error
+        if not isinstance(notebook, dict) or notebook.get("nbformat") != 4 or not isinstance(notebook.get("cells"), list):
+            raise SubmissionError(f"{notebooks[name]} n'est pas un notebook Jupyter (format 4) lisible.")
+        if not metadata:
+            metadata = {key: notebook["metadata"][key] for key in ("kernelspec", "language_info")
+                        if key in notebook.get("metadata", {})}
+        cells.append(_markdown_cell(f"{name}-titre", f'<a id="{name}"></a>\n\n# {name}\n\n'
+                                                     f"Fichier : {notebooks[name].name}"))
+        for index, cell in enumerate(notebook["cells"], start=1):
+            cell = copy.deepcopy(cell)
+            cell["id"] = f"{name}-{index}"
+            cells.append(cell)
+    metadata["paysages"] = {MERGED_METADATA_KEY: names}
+    return {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
+
+
+def default_notebooks_dir() -> Path:
+    """Drive's ``Colab Notebooks`` in Colab with Drive, else the current folder."""
+    return colab_notebooks_dir() if drive_mounted() else Path(".")
+
+
+def default_run_dir(notebooks_dir: Path) -> Path:
+    """``PAYSAGES_RUN_DIR``, else the run folder on Drive in Colab, else ``paysages_run/`` beside the notebooks."""
+    if os.environ.get("PAYSAGES_RUN_DIR"):
+        return Path(os.environ["PAYSAGES_RUN_DIR"])
+    if drive_mounted():
+        return my_drive() / DRIVE_SUBFOLDER / "run"
+    return Path(notebooks_dir) / "paysages_run"
+
+
+def default_out(student_id: str, notebooks_dir: Path) -> Path:
+    """``MyDrive/paysages/rendu/`` in Colab with Drive, the runtime's disk without, else the notebooks' folder."""
+    if drive_mounted():
+        folder = my_drive() / DRIVE_SUBFOLDER / "rendu"
+    elif in_colab():
+        folder = content_dir() / "rendu"
+    else:
+        folder = Path(notebooks_dir)
+    return folder / f"{student_id}_rendu.zip"
+
+
+def submit(student_id: str, *, notebooks_dir: Path | None = None, out: Path | None = None,
+           run_dir: Path | None = None, allow_missing: bool = False,
+           max_artifact_megabytes: float = DEFAULT_MAX_ARTIFACT_MEGABYTES) -> dict:
+    """Write the zip and the merged notebook, say (in French) what was sent; return the manifest.
+
+    The call for a Colab cell: ``from paysages.submit import submit; submit("22001234")``.
+    In Colab without Drive, both files are also downloaded to the student's computer.
+    """
+    if notebooks_dir is None:
+        if in_colab() and not drive_mounted():
+            raise SubmissionError(
+                "Google Drive n'est pas monté : vos notebooks Colab (dossier « Colab Notebooks ») sont "
+                "introuvables. Exécutez d'abord `from google.colab import drive; drive.mount('/content/drive')`, "
+                "ou indiquez le dossier des notebooks avec --notebooks."
+            )
+        notebooks_dir = default_notebooks_dir()
+    out = Path(out) if out is not None else default_out(student_id, notebooks_dir)
+    manifest = build_submission(
+        student_id, out, notebooks_dir=notebooks_dir, run_dir=run_dir,
+        allow_missing=allow_missing, max_artifact_megabytes=max_artifact_megabytes,
+    )
+    merged = merged_notebook_path(out)
+    for line in choice_messages(manifest):
+        print(line)
+    notebooks = [item for item in manifest["files"] if item["kind"] == "notebook"]
+    artifacts = [item for item in manifest["files"] if item["kind"] == "artifact"]
+    size = sum(item["size"] for item in manifest["files"])
+    print(f"Rendu écrit : {out} ({len(notebooks)} notebook(s), {len(artifacts)} fichier(s) du "
+          f"dossier de run, {size / 1e6:.1f} Mo avant compression).")
+    print(f"Notebook unique (tous les notebooks à la suite, pour l'envoi par e-mail) : {merged}")
+    if manifest["missing_notebooks"]:
+        print("ATTENTION : notebook(s) absent(s) : " + ", ".join(manifest["missing_notebooks"]))
+    if in_colab() and not drive_mounted():
+        download([out, merged])
+    print("Envoyez ces fichiers comme l'indique l'enseignant, sans les renommer après le préfixe de votre numéro.")
+    return manifest
+
+
+def download(paths: list[Path]) -> None:
+    """Send files from a Colab runtime to the student's computer (the browser's download)."""
+    from google.colab import files  # Only importable inside Colab.
+
+    for path in paths:
+        try:
+            files.download(str(path))
+        except Exception as error:  # Colab raises plain exceptions outside a notebook's kernel.
+            print(f"Téléchargement de {path} impossible ({error}) : récupérez-le dans le panneau "
+                  "« Fichiers » de Colab, à gauche.")
 
 
 def add_submit_command(subparsers) -> argparse.ArgumentParser:
@@ -165,10 +348,12 @@ def add_submit_command(subparsers) -> argparse.ArgumentParser:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student-id", required=True, help="votre numéro d'étudiant")
-    parser.add_argument("--notebooks", type=Path, default=Path("."), help="dossier des notebooks (défaut : .)")
+    parser.add_argument("--notebooks", type=Path, default=None,
+                        help="dossier des notebooks (défaut : « Colab Notebooks » sur Drive dans Colab, sinon .)")
     parser.add_argument("--run-dir", type=Path, default=None,
                         help="dossier de run (défaut : PAYSAGES_RUN_DIR ou paysages_run/ à côté des notebooks)")
-    parser.add_argument("--out", type=Path, required=True, help="fichier zip à écrire")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="fichier zip à écrire (défaut : <numéro>_rendu.zip, dans MyDrive/paysages/rendu sur Colab)")
     parser.add_argument("--allow-missing", action="store_true", help="accepter un rendu sans tous les notebooks")
     parser.add_argument("--max-run-mb", type=float, default=DEFAULT_MAX_ARTIFACT_MEGABYTES,
                         help=f"taille maximale du dossier de run envoyé (défaut {DEFAULT_MAX_ARTIFACT_MEGABYTES} Mo)")
@@ -176,18 +361,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def command_submit(arguments) -> int:
-    manifest = build_submission(
-        arguments.student_id, arguments.out, notebooks_dir=arguments.notebooks, run_dir=arguments.run_dir,
-        allow_missing=arguments.allow_missing, max_artifact_megabytes=arguments.max_run_mb,
-    )
-    notebooks = [item for item in manifest["files"] if item["kind"] == "notebook"]
-    artifacts = [item for item in manifest["files"] if item["kind"] == "artifact"]
-    size = sum(item["size"] for item in manifest["files"])
-    print(f"Rendu écrit : {arguments.out} ({len(notebooks)} notebook(s), {len(artifacts)} fichier(s) du "
-          f"dossier de run, {size / 1e6:.1f} Mo avant compression).")
-    if manifest["missing_notebooks"]:
-        print("ATTENTION : notebook(s) absent(s) : " + ", ".join(manifest["missing_notebooks"]))
-    print("Déposez ce fichier zip sur la plateforme du cours, sans le renommer après le préfixe de votre numéro.")
+    submit(arguments.student_id, notebooks_dir=arguments.notebooks, out=arguments.out, run_dir=arguments.run_dir,
+           allow_missing=arguments.allow_missing, max_artifact_megabytes=arguments.max_run_mb)
     return 0
 
 

@@ -401,6 +401,11 @@ print(f"Autour des seules images de validation : {validation_overall:.2f} (tout 
 # 3. Qu'en concluez-vous sur ce que représentent les caractéristiques apprises par le réseau ?
 # 4. Les voisins viennent-ils de l'entraînement ou de la validation ? Pourquoi la précision
 #    mesurée autour d'images d'entraînement est-elle optimiste ?
+#
+# **Pour rendre votre travail**, exécutez dans une cellule `!paysages submit --student-id <numéro>`
+# (ou `from paysages.submit import submit; submit("<numéro>")`) : la commande retrouve vos
+# notebooks (« Copie de ... » dans « Colab Notebooks » sur Drive) et écrit dans
+# `MyDrive/paysages/rendu/` le zip et le notebook unique `<numéro>_rendu.ipynb` à envoyer.
 
 # %% [answer] id=analysis_08 points=5
 # Réponse de référence (correcteur) : le plus souvent les voisins partagent la classe de la
