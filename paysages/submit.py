@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -38,6 +37,7 @@ from pathlib import Path
 from paysages import __version__
 from paysages.colab import DRIVE_SUBFOLDER, colab_notebooks_dir, content_dir, drive_mounted, in_colab, my_drive
 from paysages.errors import PaysagesError
+from paysages.files import sha256_of_file, write_atomic, write_json_atomic
 
 FORMAT_NAME = "paysages-submission"
 FORMAT_VERSION = 1
@@ -62,14 +62,6 @@ DEFAULT_SUBMISSION_PATTERN = r"^(?P<student>[A-Za-z0-9][A-Za-z0-9.-]*)_.+\.(ipyn
 
 class SubmissionError(PaysagesError):
     """The submission cannot be packed; the message (in French) says what to do."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def course_notebook_name(file_name: str, notebook_names=None) -> str | None:
@@ -194,7 +186,7 @@ def build_submission(student_id: str, out: Path, *, notebooks_dir: Path = Path("
     entries = [(path, f"notebooks/{name}.ipynb", "notebook") for name, path in chosen.items()]
     entries += [(path, f"run/{path.relative_to(run_dir).as_posix()}", "artifact") for path in artifacts]
     for path, member, kind in entries:
-        files.append({"path": member, "kind": kind, "size": path.stat().st_size, "sha256": _sha256(path)})
+        files.append({"path": member, "kind": kind, "size": path.stat().st_size, "sha256": sha256_of_file(path)})
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -208,26 +200,21 @@ def build_submission(student_id: str, out: Path, *, notebooks_dir: Path = Path("
         "files": files,
     }
     out = Path(out).expanduser().resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED, strict_timestamps=False) as archive:
-        archive.writestr(MANIFEST_NAME, json.dumps(manifest, indent=2, ensure_ascii=False))
-        for path, member, _ in entries:
-            archive.write(path, member)
-    os.replace(temporary, out)
-    write_json_atomic(merged_notebook_path(out), merge_notebooks(chosen))
+
+    def write_zip(handle) -> None:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, strict_timestamps=False) as archive:
+            archive.writestr(MANIFEST_NAME, json.dumps(manifest, indent=2, ensure_ascii=False))
+            for path, member, _ in entries:
+                archive.write(path, member)
+
+    write_atomic(out, write_zip, durable=True)
+    write_json_atomic(merged_notebook_path(out), merge_notebooks(chosen), durable=True, indent=1)
     return manifest
 
 
 def merged_notebook_path(zip_path: Path) -> Path:
     """Where the merged notebook of a submission is written: beside the zip, same name."""
     return Path(zip_path).with_suffix(".ipynb")
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def _markdown_cell(cell_id: str, text: str) -> dict:

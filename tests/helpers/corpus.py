@@ -414,7 +414,8 @@ def _lost_all(reason: str) -> dict:
 
 
 CASES = (
-    Case("reference", "the reference solution, packed by `paysages submit` with its run folder",
+    Case("reference", "the reference solution as Colab saved it on Drive (Copie de ...), packed by "
+         "`paysages submit` with its run folder and sent with the merged notebook",
          None, packaging="submit"),
     Case("blank", "the release as is: every solution cell still raises NotImplementedError",
          None, blank=True, lost=_lost_all("blank release: the solution stubs raise NotImplementedError")),
@@ -575,12 +576,16 @@ def write_submission(case: Case, notebooks: dict, out_dir: Path, work_dir: Path)
             paths.append(path)
         return paths
     if case.packaging == "submit":
-        folder = work_dir / case.student
-        run_dir = folder / "paysages_run"
+        # The student's Drive as Colab leaves it: notebooks opened from the badges saved as
+        # "Copie de NN_name.ipynb" in "Colab Notebooks", the run folder in MyDrive/paysages/run.
+        drive = work_dir / case.student / "MyDrive"
+        folder = drive / "Colab Notebooks"
+        run_dir = drive / "paysages" / "run"
+        folder.mkdir(parents=True, exist_ok=True)
         (run_dir / "histories").mkdir(parents=True, exist_ok=True)
         (run_dir / "backup").mkdir(parents=True, exist_ok=True)
         for name, notebook in notebooks.items():
-            nbformat.write(notebook, str(folder / f"{name}.ipynb"))
+            nbformat.write(notebook, str(folder / f"Copie de {name}.ipynb"))
         # The student's own full run: a history, a model file (never loaded by the grader), a backup.
         (run_dir / "histories" / "cnn.json").write_text(json.dumps({"val_accuracy": [0.5, 0.7]}), encoding="utf-8")
         (run_dir / "split.csv").write_text("path,class,subset\n", encoding="utf-8")
@@ -589,7 +594,8 @@ def write_submission(case: Case, notebooks: dict, out_dir: Path, work_dir: Path)
         (run_dir / "backup" / "state.bin").write_bytes(b"\x00" * 16)
         path = out_dir / f"{case.student}_rendu.zip"
         build_submission(case.student, path, notebooks_dir=folder, run_dir=run_dir)
-        return [path]
+        # The merged notebook written beside the zip is what the brief's e-mail carries.
+        return [path, path.with_suffix(".ipynb")]
     if case.packaging == "hostile_zip":
         path = out_dir / f"{case.student}_rendu.zip"
         with zipfile.ZipFile(path, "w") as archive:
