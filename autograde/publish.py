@@ -82,14 +82,19 @@ et l'espace des features. Kit `paysages` version {version} (étiquette `{tag}` d
 
 ## Rendre le travail
 
-Quand tous les notebooks ont été exécutés, ajoutez une cellule à la fin d'un notebook ouvert dans
-Colab (Drive activé) et exécutez :
+Quand tous les notebooks ont été exécutés (Drive activé), ajoutez une cellule à la fin d'un
+notebook ouvert dans Colab et exécutez :
 
-    !paysages submit --student-id VOTRE_NUMERO --notebooks "/content/drive/MyDrive/Colab Notebooks" --run-dir /content/drive/MyDrive/paysages/run --out /content/drive/MyDrive/paysages/VOTRE_NUMERO_rendu.zip
+    !paysages submit --student-id VOTRE_NUMERO
 
-puis déposez `MyDrive/paysages/VOTRE_NUMERO_rendu.zip` sur la plateforme du cours. Sans les
-notebooks bonus (09 à 11), ajoutez `--allow-missing`. Ne modifiez pas les cellules verrouillées
-(consignes, tests) : elles sont restaurées à la correction.
+La commande retrouve vos notebooks dans le dossier `Colab Notebooks` de votre Drive (les copies
+« Copie de 02_cnn.ipynb » comprises ; s'il y en a plusieurs, la plus récente, et elle le dit) et
+le dossier de run `MyDrive/paysages/run`. Elle écrit dans `MyDrive/paysages/rendu/` deux fichiers :
+`VOTRE_NUMERO_rendu.zip` (notebooks, résultats, sommes de contrôle), à déposer sur la plateforme du
+cours, et `VOTRE_NUMERO_rendu.ipynb` (tous les notebooks réunis, avec vos sorties et une table des
+matières), à envoyer par e-mail comme le demande le sujet. Sans Drive, les deux fichiers sont
+téléchargés. Sans les notebooks bonus (09 à 11), ajoutez `--allow-missing`. Ne modifiez pas les
+cellules verrouillées (consignes, tests) : elles sont restaurées à la correction.
 
 ## Sur votre machine (facultatif)
 
