@@ -19,17 +19,23 @@ from nbclient.exceptions import CellExecutionError
 from autograde.layout import course_notebooks
 
 
-def fast_environment(data_root: Path, run_dir: Path, **extra) -> dict[str, str]:
-    """The environment variables that put the notebooks in fast, offline, sample-data mode."""
+def fast_environment(data_root: Path | None, run_dir: Path | None, **extra) -> dict[str, str]:
+    """The environment variables that put the notebooks in fast, offline, sample-data mode.
+
+    Without ``data_root`` and ``run_dir`` the notebooks keep their own defaults for both, as a
+    student's do (in Colab: the run folder on Drive, the images on the runtime's disk).
+    """
     environment = {
         "PAYSAGES_MODE": "fast",
         "PAYSAGES_DATASET": "sample",
         "PAYSAGES_OFFLINE": "1",
-        "PAYSAGES_DATA_ROOT": str(Path(data_root).resolve()),
-        "PAYSAGES_RUN_DIR": str(Path(run_dir).resolve()),
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "MPLBACKEND": "Agg",
     }
+    if data_root is not None:
+        environment["PAYSAGES_DATA_ROOT"] = str(Path(data_root).resolve())
+    if run_dir is not None:
+        environment["PAYSAGES_RUN_DIR"] = str(Path(run_dir).resolve())
     environment.update({key: str(value) for key, value in extra.items()})
     return environment
 

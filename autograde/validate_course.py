@@ -3,7 +3,9 @@
 ``python -m autograde.validate_course`` runs ``nbgrader validate`` on every source notebook:
 each must pass all its tests with the reference solutions. With ``--invert`` (on release
 notebooks), every graded test cell must FAIL on the student stubs: no free points. Results are
-printed as JSON, one object per notebook, so tests and scripts can read them.
+printed as JSON, one object per notebook, so tests and scripts can read them. Without
+``--data-root`` and ``--run-dir`` the notebooks keep their own defaults, as a student's do: the
+tests validate the course that way inside a simulated Colab, each notebook on its own runtime.
 
 A notebook whose test cells are judged outside the kernel (:mod:`autograde.verdicts`) goes
 through the same verdict stage as in grading: probes of a fresh seed are written before the
@@ -71,8 +73,9 @@ def validate_notebook(path: Path, *, invert: bool = False) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: every course notebook)")
-    parser.add_argument("--data-root", type=Path, required=True)
-    parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--data-root", type=Path,
+                        help="where the datasets are decoded (default: the notebooks' own choice)")
+    parser.add_argument("--run-dir", type=Path, help="the shared run folder (default: the notebooks' own choice)")
     parser.add_argument("--invert", action="store_true", help="check that stubs fail every graded test")
     parser.add_argument("--stop-on-failure", action="store_true")
     arguments = parser.parse_args(argv)

@@ -27,6 +27,16 @@ def grading() -> bool:
     return bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
+def autograding() -> bool:
+    """True while nbgrader grades a submission (``autograde``), not while it validates one.
+
+    Only then is Drive left alone: a student's notebook never mounts the grader's Drive. A
+    validation (the instructor's ``nbgrader validate`` of the course) runs like a student's
+    notebook, so in Colab it chains the notebooks through Drive as theirs do.
+    """
+    return os.environ.get("NBGRADER_EXECUTION") == "autograde"
+
+
 # What start() last wrote to PAYSAGES_MODE ("written"), and the value found there that start()
 # did not write ("imposed": the grader's, the demo's). Re-running a set-up cell after changing
 # MODE then takes the new choice, while an imposed mode stays imposed.
@@ -67,8 +77,8 @@ def start(
     ``use_drive`` mounts Google Drive and keeps the run folder there: Colab gives each notebook
     its own runtime, so the next notebook finds this one's results only there, and a recycled
     runtime loses nothing. Without it, in Colab, a French warning says what will be lost. It is
-    ignored outside Colab and while nbgrader grades the notebook (grading never waits for a
-    Drive prompt).
+    ignored outside Colab and while nbgrader autogrades the notebook (grading never waits for a
+    Drive prompt); ``nbgrader validate`` honours it, like a student's run.
 
     ``mode`` is the notebook's ``MODE`` choice (``"full"`` or ``"fast"``); see :func:`resolve_mode`
     for when it is overridden. The resolved mode is written to ``PAYSAGES_MODE`` so that every
@@ -82,7 +92,7 @@ def start(
     from paysages import colab
     from paysages.envcheck import check_environment
 
-    if grading():
+    if autograding():
         # Grading never waits for a Drive prompt, even when the grader itself runs in Colab.
         os.environ.pop(colab.DRIVE_FOLDER_VARIABLE, None)
     elif colab.in_colab():
@@ -120,7 +130,7 @@ def finish(context: NotebookContext | None = None) -> None:
     from paysages import colab
 
     name = f"{context.name} : " if context is not None else ""
-    if grading():
+    if autograding():
         print(f"{name}terminé.")
         return
     print(name + colab.flush_drive(context.settings.run_dir if context is not None else None))

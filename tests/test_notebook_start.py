@@ -36,6 +36,16 @@ def test_grading_never_mounts_drive(fake_colab, monkeypatch, tmp_path):
     assert context.settings.run_dir == (tmp_path / "grading-run").resolve()
 
 
+def test_validation_in_colab_chains_through_drive_like_a_student(fake_colab, monkeypatch):
+    """While nbgrader validates (not grades) a notebook in Colab, is the run folder on Drive?"""
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    context = start("02_cnn", use_drive=True, mode="full", quiet=True)
+    assert [call["call"] for call in fake_colab.calls()] == ["mount"]
+    assert context.settings.run_dir == (fake_colab.kit_folder / "run").resolve()
+    # The fast mode stays imposed during a validation, as during grading.
+    assert context.settings.mode == "fast"
+
+
 def test_a_failed_mount_falls_back_to_the_local_folder_and_says_so(fake_colab, monkeypatch, tmp_path, capsys):
     """If the Drive mount times out, does the notebook go on locally with a message?"""
     from google.colab import drive
