@@ -84,10 +84,11 @@ def ensure_dataset(settings: Settings, *, progress: bool = True) -> Path:
     """Make sure the chosen dataset is on disk and return its folder.
 
     The sample dataset is generated (once; later calls reuse it). The real Landscapes dataset is
-    downloaded and verified unless it already is (with the same licence filter, and from an archive
-    with the fingerprint the registry records, if it records one); in Colab with Drive, the
-    verified archive kept on Drive is copied instead of downloaded (:mod:`paysages.colab`). ``PAYSAGES_OFFLINE`` does not stop this
-    download: it only concerns the pretrained weights of transfer learning. Without network the
+    downloaded and verified unless it already is (with the same licence filter, and from an
+    archive with the fingerprint the registry records, if it records one); in Colab with Drive,
+    the verified archive kept on Drive is copied instead of downloaded (:mod:`paysages.colab`).
+    ``PAYSAGES_OFFLINE`` does not stop this download: it only concerns the pretrained weights of
+    transfer learning. Without network the
     download fails at once with an :class:`~paysages.errors.OfflineError` that says where to put
     the files by hand.
     """

@@ -14,8 +14,9 @@ the fingerprint and metadata checks (:mod:`paysages.data.verification`) and the 
 (:mod:`paysages.data.archive`). The archive's expected SHA-256 and size are recorded once by the
 instructor in ``autograde/course.json`` (``dataset_archive``); ``make notebooks`` writes them into
 ``datasets/registry.json``, which the student package ships. Every run prints the archive's
-SHA-256 and size, and says whether they matched the recorded ones or that none is recorded. The manifest is written only once the images are extracted and
-checked, so a folder without it is never complete. Without network it raises
+SHA-256 and size, and says whether they matched the recorded ones or that none is recorded. The
+manifest is written only once the images are extracted and checked, so a folder without it is
+never complete. Without network it raises
 :class:`~paysages.errors.OfflineError` at once with the exact paths where the files can be put
 by hand.
 """
@@ -143,8 +144,9 @@ def _say(progress: bool, message: str) -> None:
 def manifest_matches_fingerprint(manifest: dict, spec: DatasetSpec | None = None) -> bool:
     """Say whether the archive a manifest was extracted from has the registry's fingerprint.
 
-    ``spec`` defaults to ``get_dataset_spec("landscapes")``. True when the registry records none. A dataset installed before the instructor recorded the
-    fingerprint (or with another one) is not up to date: its kept archive is checked again.
+    ``spec`` defaults to ``get_dataset_spec("landscapes")``. True when the registry records none.
+    A dataset installed before the instructor recorded the fingerprint (or with another one) is
+    not up to date: its kept archive is checked again (or downloaded, and checked).
     """
     spec = get_dataset_spec("landscapes") if spec is None else spec
     archive_record = manifest.get("archive") or {}
