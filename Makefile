@@ -17,7 +17,7 @@ help:
 	@echo "make test        run every test on both cores, then list the 15 slowest"
 	@echo "make test-quick  skip the slow tests (training, notebook execution)"
 	@echo "make bench       print the benchmarks' figures"
-	@echo "make notebooks   regenerate course/*.ipynb from course/src/"
+	@echo "make notebooks   regenerate course/*.ipynb from course/src/ (and the registry's archive fingerprint from autograde/course.json)"
 
 # Debian and Ubuntu ship the venv module separately (python3-venv): without it `python3 -m venv`
 # leaves a broken environment behind, so that is removed and the message says what to install.

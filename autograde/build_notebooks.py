@@ -21,7 +21,16 @@ package to run.
 
 Every cell needs ``id=...`` except ``markdown``, ``code`` and ``free`` cells, which get one
 derived from their position. Run ``python -m autograde.build_notebooks`` (``make notebooks``)
-after editing a source or a solution; ``--check`` exits non-zero when a notebook is stale.
+after editing a source, a solution or ``autograde/course.json``; ``--check`` exits non-zero when
+a notebook (or the registry, below) is stale.
+
+The same command writes the dataset archive's fingerprint recorded in ``autograde/course.json``
+(``dataset_archive``: ``sha256`` and ``size``) into ``datasets/registry.json``
+(:func:`sync_registry`): that registry is what the student package reads (shipped as
+``paysages/registry.json`` in the wheel and the published repository), and the student package
+never reads ``autograde/``. So course.json is the one place where the fingerprint is written by
+hand, and every download (``paysages data download``, notebook 00 in Colab) is checked against
+it (:func:`paysages.data.verification.check_archive_fingerprint`).
 """
 
 from __future__ import annotations
@@ -42,11 +51,16 @@ import nbformat
 
 from autograde.layout import COURSE_NOTEBOOK_DIR, REPOSITORY_DIR, course_config, kit_tag
 from paysages import __version__
+from paysages.files import write_text_atomic
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SOURCE_DIR = COURSE_NOTEBOOK_DIR / "src"
 NOTEBOOK_DIR = COURSE_NOTEBOOK_DIR
+REGISTRY_PATH = REPOSITORY_DIR / "datasets" / "registry.json"
+# The registry entry whose archive fingerprint comes from course.json's dataset_archive.
+FINGERPRINTED_DATASET = "landscapes"
+_SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 
 KINDS = ("markdown", "code", "free", "solution", "tests", "answer")
 _HEADER = re.compile(r"^# %% \[(?P<kind>[a-z]+)\](?P<attributes>.*)$")
@@ -76,6 +90,69 @@ def _expand_includes(lines: list[str]) -> list[str]:
 
 class NotebookSourceError(ValueError):
     """A course source file is malformed; the message names the file and line."""
+
+
+class CourseSettingsError(ValueError):
+    """A value of autograde/course.json is malformed; the message names the key and the fix."""
+
+
+def dataset_archive_fingerprint(config: dict) -> tuple[str | None, int | None]:
+    """Return course.json's ``dataset_archive`` as ``(sha256, size)``; ``(None, None)`` if not recorded.
+
+    ``sha256`` is 64 hexadecimal digits (written in lower case) and ``size`` a number of bytes;
+    both are recorded together, or neither (null or absent: downloads then say that the archive
+    is not verified, and print the values to record).
+    """
+    entry = config.get("dataset_archive")
+    entry = {} if entry is None else entry
+    if not isinstance(entry, dict):
+        raise CourseSettingsError(
+            'dataset_archive in autograde/course.json must be an object {"sha256": ..., "size": ...}.'
+        )
+    sha256, size = entry.get("sha256") or None, entry.get("size")
+    if sha256 is not None:
+        if not isinstance(sha256, str) or not _SHA256_PATTERN.match(sha256.strip().lower()):
+            raise CourseSettingsError(
+                f"dataset_archive.sha256 in autograde/course.json must be 64 hexadecimal digits, "
+                f"not {sha256!r}: copy the SHA-256 that `paysages data download` prints."
+            )
+        sha256 = sha256.strip().lower()
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+        raise CourseSettingsError(
+            f"dataset_archive.size in autograde/course.json must be a positive number of bytes, "
+            f"not {size!r}: copy the size that `paysages data download` prints."
+        )
+    if (sha256 is None) != (size is None):
+        raise CourseSettingsError(
+            "dataset_archive in autograde/course.json records only one of sha256 and size: "
+            "record both (as `paysages data download` prints them), or neither."
+        )
+    return sha256, size
+
+
+def registry_with_fingerprint(registry_text: str, config: dict) -> str:
+    """Return the registry's text with course.json's archive fingerprint in its landscapes entry."""
+    registry = json.loads(registry_text)
+    archive = registry[FINGERPRINTED_DATASET]["archive"]
+    archive["sha256"], archive["size"] = dataset_archive_fingerprint(config)
+    return json.dumps(registry, indent=2, ensure_ascii=False) + "\n"
+
+
+def sync_registry(check: bool = False, *, registry_path: Path | None = None,
+                  config: dict | None = None) -> list[Path]:
+    """Write (or, with ``check``, compare) the registry's archive fingerprint; return it if stale.
+
+    ``datasets/registry.json``'s ``landscapes.archive.sha256`` and ``size`` are generated from
+    ``autograde/course.json``'s ``dataset_archive``: edit that one, then ``make notebooks``.
+    """
+    path = REGISTRY_PATH if registry_path is None else Path(registry_path)
+    current = path.read_text(encoding="utf-8")
+    text = registry_with_fingerprint(current, course_config() if config is None else config)
+    if text == current:
+        return []
+    if not check:
+        write_text_atomic(path, text)
+    return [path]
 
 
 @dataclasses.dataclass
@@ -298,8 +375,9 @@ def source_files() -> list[Path]:
 
 
 def build_all(check: bool = False) -> list[Path]:
-    """Write (or, with ``check``, compare) every notebook; return the stale or written paths."""
-    changed = []
+    """Write (or, with ``check``, compare) every notebook and the registry's archive fingerprint;
+    return the stale or written paths."""
+    changed = sync_registry(check)
     for source in source_files():
         target = NOTEBOOK_DIR / f"{source.stem}.ipynb"
         text = render(build_notebook(source))
@@ -315,12 +393,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report stale notebooks")
     arguments = parser.parse_args(argv)
-    changed = build_all(check=arguments.check)
+    try:
+        changed = build_all(check=arguments.check)
+    except CourseSettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     verb = "stale" if arguments.check else "written"
     for path in changed:
         print(f"{verb}: {path.relative_to(REPOSITORY_DIR)}")
     if not changed:
-        print("All course notebooks are up to date.")
+        print("All course notebooks (and the registry's archive fingerprint) are up to date.")
     return 1 if (arguments.check and changed) else 0
 
 

@@ -149,7 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(handler=_command_data_sample)
 
     download = data_commands.add_parser(
-        "download", help="download and verify the ml5js Landscapes dataset"
+        "download",
+        help="download and verify the ml5js Landscapes dataset",
+        description="Download (or reuse), verify and extract the ml5js Landscapes dataset. Prints "
+        "the archive's SHA-256 and size, and checks them against the fingerprint recorded in the "
+        "registry (autograde/course.json's dataset_archive, written there by `make notebooks`); "
+        "without one, says that the archive is not verified.",
     )
     download.add_argument("--root", type=Path, default=None,
                           help="data root (default: PAYSAGES_DATA_ROOT or datasets/)")

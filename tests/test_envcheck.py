@@ -182,6 +182,7 @@ def landscapes_server(sample_dataset_dir, monkeypatch):
                 archive_urls=(server.url("/landscapes_small.zip"),),
                 metadata_url_templates=(server.url("/licenses/{class_name}_photos_info.json"),),
                 archive_sha256=None,
+                archive_size=None,
                 metadata_sha256={name: hashlib.sha256(body).hexdigest() for name, body in metadata.items()},
             )
             # The kit's own look-ups (download and environment check) see the served entry.

@@ -127,10 +127,21 @@ settings, run = context.settings, context.run
 # de métadonnées et un déséquilibre proportionnel à celui des vraies données ; ils sont placés
 # dans le domaine public (CC0).
 #
-# La cellule suivante obtient le jeu choisi (téléchargement vérifié par empreinte SHA-256, ou
-# génération), puis **décode chaque fichier** : une image tronquée, un fichier HTML nommé
+# La cellule suivante obtient le jeu choisi (téléchargement des vraies photos, ou génération du
+# jeu synthétique), puis **décode chaque fichier** : une image tronquée, un fichier HTML nommé
 # `.jpg` ou un dossier `__MACOSX` parasite sont signalés ici, fichier par fichier, au lieu de
 # faire échouer un entraînement au milieu d'une époque.
+#
+# Pour les vraies photos, quand elle installe le jeu (archive téléchargée, ou recopiée depuis
+# Drive), la cellule affiche l'**empreinte** de l'archive `landscapes_small.zip` (son SHA-256 et sa
+# taille en octets) et la compare à l'empreinte que l'enseignant a enregistrée pour le cours. Une
+# archive différente est mise de côté (renommée `landscapes_small.zip.bad`, rien n'est effacé) et
+# la cellule s'arrête sur un message qui donne les valeurs attendues et trouvées, et quoi faire.
+# Un jeu déjà installé depuis une archive à la bonne empreinte est réutilisé tel quel (la commande
+# `paysages data download` réaffiche son empreinte). Si aucune empreinte n'est enregistrée,
+# l'installation l'écrit en toutes lettres : l'archive n'est alors **pas** vérifiée par son empreinte,
+# seulement par son contenu (zip lisible, dossiers des classes, liste des photos comparée aux
+# métadonnées de licence, elles-mêmes vérifiées par SHA-256).
 
 # %% [code] id=dataset_00
 # The licence filter is applied at extraction time; later notebooks keep the choice made here,

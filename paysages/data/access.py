@@ -18,7 +18,7 @@ import pandas as pd
 
 from paysages import split as split_module
 from paysages.colab import drive_archives_dir, prerequisite_advice
-from paysages.data.landscapes import fetch_landscapes, read_manifest
+from paysages.data.landscapes import fetch_landscapes, manifest_matches_fingerprint, read_manifest
 from paysages.data.loading import load_images
 from paysages.data.sample import _is_complete, generate_sample_dataset, read_sample_info
 from paysages.data.scan import scan_image_folder
@@ -84,9 +84,11 @@ def ensure_dataset(settings: Settings, *, progress: bool = True) -> Path:
     """Make sure the chosen dataset is on disk and return its folder.
 
     The sample dataset is generated (once; later calls reuse it). The real Landscapes dataset is
-    downloaded and verified unless it already is; in Colab with Drive, the verified archive kept
-    on Drive is copied instead of downloaded (:mod:`paysages.colab`). ``PAYSAGES_OFFLINE`` does not stop this
-    download: it only concerns the pretrained weights of transfer learning. Without network the
+    downloaded and verified unless it already is (with the same licence filter, and from an
+    archive with the fingerprint the registry records, if it records one); in Colab with Drive,
+    the verified archive kept on Drive is copied instead of downloaded (:mod:`paysages.colab`).
+    ``PAYSAGES_OFFLINE`` does not stop this download: it only concerns the pretrained weights of
+    transfer learning. Without network the
     download fails at once with an :class:`~paysages.errors.OfflineError` that says where to put
     the files by hand.
     """
@@ -100,9 +102,12 @@ def ensure_dataset(settings: Settings, *, progress: bool = True) -> Path:
     manifest = read_manifest(settings.dataset_dir)
     wanted = settings.exclude_no_derivatives
     on_disk = None if manifest is None else bool((manifest.get("filter") or {}).get("exclude_no_derivatives"))
-    if manifest is not None and (wanted is None or wanted == on_disk):
+    if wanted is None:
+        wanted = on_disk
+    if manifest is not None and wanted == on_disk and manifest_matches_fingerprint(manifest):
         return settings.dataset_dir
-    # A different licence filter re-extracts from the kept archive (no download needed).
+    # A different licence filter re-extracts from the kept archive (no download needed); a
+    # dataset extracted from an archive without the recorded fingerprint is checked again.
     try:
         return fetch_landscapes(
             settings.data_root,

@@ -11,8 +11,12 @@ Everything lives under one data root (``settings.data_root``; ``datasets/`` in a
 
 :func:`fetch_landscapes` ties the steps together: the transfer (:mod:`paysages.data.transfer`),
 the fingerprint and metadata checks (:mod:`paysages.data.verification`) and the extraction
-(:mod:`paysages.data.archive`). The manifest is written only once the images are extracted and
-checked, so a folder without it is never complete. Without network it raises
+(:mod:`paysages.data.archive`). The archive's expected SHA-256 and size are recorded once by the
+instructor in ``autograde/course.json`` (``dataset_archive``); ``make notebooks`` writes them into
+``datasets/registry.json``, which the student package ships. Every run prints the archive's
+SHA-256 and size, and says whether they matched the recorded ones or that none is recorded. The
+manifest is written only once the images are extracted and checked, so a folder without it is
+never complete. Without network it raises
 :class:`~paysages.errors.OfflineError` at once with the exact paths where the files can be put
 by hand.
 """
@@ -40,7 +44,7 @@ from paysages.data.verification import (
     _files_in,
     _has_fingerprint,
     check_archive_fingerprint,
-    format_fingerprint,
+    describe_archive_check,
     verify_against_metadata,
 )
 from paysages.errors import ArchiveError, DatasetError, DownloadError, OfflineError
@@ -137,16 +141,29 @@ def _say(progress: bool, message: str) -> None:
         print(message, flush=True)
 
 
+def manifest_matches_fingerprint(manifest: dict, spec: DatasetSpec | None = None) -> bool:
+    """Say whether the archive a manifest was extracted from has the registry's fingerprint.
+
+    ``spec`` defaults to ``get_dataset_spec("landscapes")``. True when the registry records none.
+    A dataset installed before the instructor recorded the fingerprint (or with another one) is
+    not up to date: its kept archive is checked again (or downloaded, and checked).
+    """
+    spec = get_dataset_spec("landscapes") if spec is None else spec
+    archive_record = manifest.get("archive") or {}
+    if spec.archive_sha256 and archive_record.get("sha256") != spec.archive_sha256.lower():
+        return False
+    if spec.archive_size is not None and archive_record.get("size") != spec.archive_size:
+        return False
+    return True
+
+
 def _is_up_to_date(paths: DatasetPaths, spec: DatasetSpec, exclude_no_derivatives: bool) -> bool:
     manifest = read_manifest(paths.dataset_dir)
     if manifest is None or manifest.get("dataset") != spec.name:
         return False
     if (manifest.get("filter") or {}).get("exclude_no_derivatives") != exclude_no_derivatives:
         return False
-    archive_record = manifest.get("archive") or {}
-    if spec.archive_sha256 and archive_record.get("sha256") != spec.archive_sha256.lower():
-        return False
-    if spec.archive_size is not None and archive_record.get("size") != spec.archive_size:
+    if not manifest_matches_fingerprint(manifest, spec):
         return False
     counts = manifest.get("counts") or {}
     for class_name in spec.class_names:
@@ -263,7 +280,8 @@ def fetch_landscapes(
         spec: the registry entry; defaults to ``get_dataset_spec("landscapes")``.
         exclude_no_derivatives: leave out the photos whose licence forbids derivative works
             (licences 3 and 6), as the ml5js README asks for projects that build upon the images.
-        progress: print what happens and show progress bars.
+        progress: print what happens and show progress bars. The archive's fingerprint line
+            (verified, or not verified because none is recorded) is printed either way.
         kept_archives: a folder that keeps one verified copy of the archive (Google Drive in
             Colab, see :mod:`paysages.colab`): an archive missing here is copied from it and
             checked instead of downloaded, and a verified archive is kept there.
@@ -274,6 +292,8 @@ def fetch_landscapes(
     Raises:
         OfflineError: a file was missing and no server could be reached; the message says where
             to put each file by hand.
+        FingerprintError: the archive's SHA-256 or size differs from the recorded ones; it was
+            moved aside (``*.bad``) and the French message gives both values and what to do.
         DownloadError, ArchiveError, DatasetError: a download, the archive or the metadata is
             wrong; the message says what to do.
     """
@@ -285,8 +305,8 @@ def fetch_landscapes(
     if _is_up_to_date(paths, spec, exclude_no_derivatives):
         _say(progress, f"The {spec.title} dataset is already in {paths.dataset_dir}.")
         archive_record = read_manifest(paths.dataset_dir)["archive"]
-        _say(progress, f"Archive {spec.archive_filename}: "
-             + format_fingerprint(archive_record["sha256"], archive_record["size"]))
+        # Printed even without progress: whether the archive was verified is never silent.
+        print(describe_archive_check(spec, archive_record["sha256"], archive_record["size"]), flush=True)
         if kept_archives is not None and paths.archive.is_file():
             keep_archive(paths.archive, kept_archives, archive_record["sha256"])
         return paths.dataset_dir
@@ -295,7 +315,8 @@ def fetch_landscapes(
         restore_kept_archive(paths.archive, kept_archives, spec.archive_sha256)
     _download_missing_files(paths, spec, progress)
     archive_sha256, archive_size = check_archive_fingerprint(paths.archive, spec)
-    _say(progress, f"Archive {paths.archive}: {format_fingerprint(archive_sha256, archive_size)}")
+    # Printed even without progress: whether the archive was verified is never silent.
+    print(describe_archive_check(spec, archive_sha256, archive_size), flush=True)
     metadata_sha256 = verify_sha256(paths.licences_dir, spec)
     metadata = load_licence_metadata(paths.licences_dir, spec)
     excluded = no_derivative_files(metadata, spec) if exclude_no_derivatives else set()
@@ -325,13 +346,6 @@ def fetch_landscapes(
             stacklevel=2,
         )
 
-    if not spec.archive_sha256:
-        _say(
-            progress,
-            "Note: the registry does not record the archive's fingerprint yet; the instructor "
-            "records the SHA-256 and size above in autograde/course.json, and every later "
-            "download is checked against them.",
-        )
     manifest = {
         "format_version": MANIFEST_FORMAT_VERSION,
         "dataset": spec.name,
@@ -343,6 +357,7 @@ def fetch_landscapes(
             "sha256": archive_sha256,
             "size": archive_size,
             "sha256_in_registry": spec.archive_sha256,
+            "size_in_registry": spec.archive_size,
             "layout": extract_report.layout,
             "ignored_members": len(extract_report.ignored),
             "unexpected_members": extract_report.unexpected,

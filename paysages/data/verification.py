@@ -2,7 +2,8 @@
 against their licence metadata.
 
 * :func:`check_archive_fingerprint` compares the archive's SHA-256 and size with the registry's
-  (when it records them) and quarantines an archive that differs.
+  (when it records them; they come from ``autograde/course.json``) and quarantines an archive
+  that differs; :func:`describe_archive_check` says in French what was checked.
 * :func:`verify_against_metadata` lists, class by class, the photos the licence metadata names
   that are missing from the folder, and the files the metadata does not know.
 """
@@ -110,37 +111,74 @@ def verify_against_metadata(
 
 
 def format_fingerprint(sha256: str, size: int) -> str:
-    """Return the line that identifies an archive: its SHA-256 and its size in bytes."""
-    return f"SHA-256 {sha256}, {size:,} bytes ({size / 1024**2:.1f} MiB)"
+    """Return the line that identifies an archive: its SHA-256 and its size in bytes.
+
+    The size is written as a plain integer, so that it can be copied into a JSON file as is.
+    """
+    return f"SHA-256 {sha256}, taille {size} octets ({size / 1024**2:.1f} Mio)"
 
 
 def _has_fingerprint(spec: DatasetSpec) -> bool:
     return bool(spec.archive_sha256) or spec.archive_size is not None
 
 
+def describe_archive_check(spec: DatasetSpec, sha256: str, size: int) -> str:
+    """Return the French report of an archive's fingerprint check, for the download's output.
+
+    With a fingerprint in the registry, it says that the archive matches it (the caller has
+    checked it with :func:`check_archive_fingerprint`). Without one, it says plainly that the
+    archive is not verified, and gives the values the instructor records (see
+    :func:`check_archive_fingerprint`).
+    """
+    name = spec.archive_filename
+    if _has_fingerprint(spec):
+        return (
+            f"Archive {name} vérifiée : {format_fingerprint(sha256, size)}, identiques à "
+            "l'empreinte enregistrée pour ce cours."
+        )
+    return (
+        f"ATTENTION : l'archive {name} n'est PAS vérifiée : aucune empreinte de référence "
+        "(SHA-256 et taille) n'est enregistrée pour elle dans ce kit, elle n'a donc été comparée "
+        f"à rien. Ses valeurs : {format_fingerprint(sha256, size)}. Étudiant : vous pouvez "
+        "continuer, mais signalez ce message à l'enseignant. Enseignant : enregistrez ces valeurs "
+        f'dans autograde/course.json, "dataset_archive": {{"sha256": "{sha256}", "size": {size}}}, '
+        "puis lancez `make notebooks` (qui les écrit dans datasets/registry.json, le registre du "
+        "kit) : chaque téléchargement sera alors vérifié."
+    )
+
+
 def check_archive_fingerprint(archive: Path, spec: DatasetSpec) -> tuple[str, int]:
     """Return the archive's SHA-256 and size, after checking them against the registry.
 
-    The registry's ``sha256`` and ``size`` are checked when it carries them. On a mismatch the
-    archive is quarantined (renamed ``*.bad``, nothing is deleted) and a
-    :class:`~paysages.errors.FingerprintError` names the file, what was expected and what was
-    found.
+    The registry's ``archive.sha256`` and ``archive.size`` are checked when it carries them.
+    They are not written by hand: the instructor records them once in
+    ``autograde/course.json`` (``dataset_archive``) and ``make notebooks``
+    (:mod:`autograde.build_notebooks`) copies them into ``datasets/registry.json``, the registry
+    the student package ships (as ``paysages/registry.json``). On a mismatch the archive is
+    quarantined (renamed ``*.bad``, nothing is deleted) and a
+    :class:`~paysages.errors.FingerprintError` names the file, the expected and the actual
+    values, and what to do, in French (students read it in notebook 00).
     """
     archive = Path(archive)
     size = archive.stat().st_size
     sha256 = sha256_of_file(archive)
-    differences = []
-    if spec.archive_sha256 and sha256 != spec.archive_sha256.lower():
-        differences.append(f"SHA-256 expected {spec.archive_sha256.lower()}, found {sha256}")
-    if spec.archive_size is not None and size != spec.archive_size:
-        differences.append(f"size expected {spec.archive_size:,} bytes, found {size:,} bytes")
-    if not differences:
+    expected_sha256 = spec.archive_sha256.lower() if spec.archive_sha256 else None
+    sha256_differs = expected_sha256 is not None and sha256 != expected_sha256
+    size_differs = spec.archive_size is not None and size != spec.archive_size
+    if not (sha256_differs or size_differs):
         return sha256, size
+    differences = []
+    if sha256_differs:
+        differences.append(f"SHA-256 attendu {expected_sha256}, trouvé {sha256}")
+    if size_differs:
+        differences.append(f"taille attendue {spec.archive_size} octets, trouvée {size} octets")
     quarantined = quarantine_archive(archive)
     raise FingerprintError(
-        f"The archive {archive} is not the file recorded in the dataset registry: "
-        + "; ".join(differences)
-        + f". It was moved aside to {quarantined} (kept for inspection, nothing is deleted); the "
-        "next run downloads it again. If the new copy differs the same way, the file on the server "
-        "has changed: tell the instructor, who records the archive's fingerprint."
+        f"L'archive {archive} n'est pas le fichier enregistré pour ce cours : "
+        + " ; ".join(differences)
+        + f". Elle a été mise de côté sous le nom {quarantined} (gardée pour examen, rien n'est "
+        "effacé). Relancez le téléchargement (ré-exécutez la cellule, ou `paysages data "
+        "download`) : il en télécharge une nouvelle copie. Si la nouvelle copie diffère de la même "
+        "façon, le fichier du serveur a changé : prévenez l'enseignant en lui donnant les valeurs "
+        "trouvées ci-dessus."
     )

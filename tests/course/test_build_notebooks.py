@@ -113,3 +113,84 @@ def test_a_definition_directive_naming_no_assignment_is_refused(build_from_text)
     """Does a directive naming a function (not an assignment) stop the build with the target named?"""
     with pytest.raises(builder.NotebookSourceError, match=r"solutions\.cnn\.build_cnn: expected one top-level assignment, found 0"):
         build_from_text("# %% [code] id=wrong\n#| definition: solutions.cnn.build_cnn\n")
+
+
+# The dataset archive's fingerprint: course.json -> datasets/registry.json -------------------------
+
+SHA256 = "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"sha256": "not a digest", "size": 10}, "64 hexadecimal digits"),
+        ({"sha256": SHA256[:-1], "size": 10}, "64 hexadecimal digits"),
+        ({"sha256": SHA256, "size": 0}, "positive number of bytes"),
+        ({"sha256": SHA256, "size": True}, "positive number of bytes"),
+        ({"sha256": SHA256, "size": "10"}, "positive number of bytes"),
+        ({"sha256": SHA256, "size": None}, "only one of sha256 and size"),
+        ({"sha256": None, "size": 10}, "only one of sha256 and size"),
+        ([SHA256, 10], "must be an object"),
+    ],
+)
+def test_a_malformed_archive_fingerprint_in_course_json_is_refused(entry, message):
+    """Is a fingerprint that cannot be the one `paysages data download` prints refused, naming the key?"""
+    with pytest.raises(builder.CourseSettingsError, match=message) as raised:
+        builder.dataset_archive_fingerprint({"dataset_archive": entry})
+    assert "dataset_archive" in str(raised.value)
+
+
+@pytest.mark.parametrize("config", [{}, {"dataset_archive": None}, {"dataset_archive": {"sha256": None, "size": None}},
+                                    {"dataset_archive": {"sha256": "", "size": None}}])
+def test_an_unrecorded_archive_fingerprint_is_none(config):
+    """Absent, null or empty: is the fingerprint "not recorded" (downloads then say they are not verified)?"""
+    assert builder.dataset_archive_fingerprint(config) == (None, None)
+
+
+def test_the_archive_fingerprint_is_written_into_the_registry_the_student_package_reads(tmp_path):
+    """Does the builder copy course.json's fingerprint into the registry (check mode only reports it), and nothing else?"""
+    from paysages.registry import load_registry
+
+    registry = tmp_path / "registry.json"
+    committed = builder.REGISTRY_PATH.read_text(encoding="utf-8")
+    registry.write_text(committed, encoding="utf-8")
+    config = {"dataset_archive": {"sha256": SHA256.upper(), "size": 123456}}
+
+    assert builder.sync_registry(check=True, registry_path=registry, config=config) == [registry]
+    assert registry.read_text(encoding="utf-8") == committed  # --check writes nothing.
+    assert builder.sync_registry(registry_path=registry, config=config) == [registry]
+    assert builder.sync_registry(check=True, registry_path=registry, config=config) == []
+
+    spec = load_registry(registry)["landscapes"]
+    assert (spec.archive_sha256, spec.archive_size) == (SHA256, 123456)
+    written, before = json.loads(registry.read_text(encoding="utf-8")), json.loads(committed)
+    for entry in (written, before):
+        entry["landscapes"]["archive"].update(sha256=None, size=None)
+    assert written == before
+
+    # Recorded no more: back to null, and the registry is the committed one again.
+    builder.sync_registry(registry_path=registry, config={"dataset_archive": {"sha256": None, "size": None}})
+    assert registry.read_text(encoding="utf-8") == committed
+
+
+def test_the_committed_registry_carries_the_fingerprint_of_course_json():
+    """Does the student package's registry hold exactly the fingerprint recorded in autograde/course.json?"""
+    from autograde.layout import course_config
+    from paysages.registry import get_dataset_spec
+
+    spec = get_dataset_spec("landscapes")
+    assert (spec.archive_sha256, spec.archive_size) == builder.dataset_archive_fingerprint(course_config())
+    assert builder.sync_registry(check=True) == []
+
+
+def test_the_builder_stops_on_a_malformed_fingerprint_with_one_line(monkeypatch, capsys):
+    """Does `make notebooks` refuse a half-recorded fingerprint with one error line, writing nothing?"""
+    written = []
+    monkeypatch.setattr(builder, "course_config", lambda: {"dataset_archive": {"sha256": SHA256}})
+    monkeypatch.setattr(builder, "write_text_atomic", lambda *arguments, **options: written.append(arguments))
+
+    assert builder.main([]) == 2
+
+    error = capsys.readouterr().err
+    assert error.startswith("error: dataset_archive in autograde/course.json records only one of sha256 and size")
+    assert len(error.splitlines()) == 1 and written == []

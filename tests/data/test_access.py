@@ -21,10 +21,10 @@ from paysages.data.access import (
     prepare_split,
     scan_and_decode,
 )
-from paysages.errors import DatasetError, OfflineError
+from paysages.errors import DatasetError, FingerprintError, OfflineError
 from paysages.registry import get_dataset_spec
 from paysages.settings import get_settings
-from tests.helpers.archives import dataset_members, metadata_bodies, zip_bytes
+from tests.helpers.archives import dataset_members, metadata_bodies, with_fingerprint, zip_bytes
 from tests.helpers.http import LocalServer, closed_port
 
 CLASS_NAMES = ("city", "field", "forest", "lake", "mountain", "ocean", "road")
@@ -51,6 +51,7 @@ def _landscapes_spec(archive_url: str, metadata_template: str, metadata: dict[st
         archive_urls=(archive_url,),
         metadata_url_templates=(metadata_template,),
         archive_sha256=None,
+        archive_size=None,
         metadata_sha256={name: hashlib.sha256(body).hexdigest() for name, body in metadata.items()},
     )
 
@@ -117,6 +118,35 @@ def test_offline_setting_does_not_block_the_dataset_download(tmp_path, served_la
     on_disk = {(path.parent.name, path.name): path.read_bytes() for path in folder.glob("*/*.jpg")}
     assert on_disk == photos
     assert not dataset_is_missing(settings)
+
+
+@pytest.mark.network
+def test_a_dataset_installed_before_the_fingerprint_was_recorded_is_checked_again(
+    tmp_path, served_landscapes, monkeypatch, capsys
+):
+    """Installed unverified, then a fingerprint is recorded: is a dataset from another archive refused?"""
+    server, archive_route, photos = served_landscapes
+    archive = archive_route.body
+    settings = get_settings("fast", environ={}, dataset="landscapes", data_root=tmp_path)
+    ensure_dataset(settings, progress=False)
+    assert "PAS vérifiée" in capsys.readouterr().out
+    unverified = landscapes_module.get_dataset_spec("landscapes")
+
+    # The recorded fingerprint is that of the archive the dataset came from (its manifest says
+    # so): the dataset is reused as is, nothing downloaded.
+    monkeypatch.setattr(landscapes_module, "get_dataset_spec", lambda name: with_fingerprint(unverified, archive))
+    ensure_dataset(settings, progress=False)
+    assert capsys.readouterr().out == ""
+    assert archive_route.hits == 1
+
+    # Another file's fingerprint: the dataset no longer counts as installed, and its kept archive
+    # is checked, refused and moved aside, in French.
+    monkeypatch.setattr(landscapes_module, "get_dataset_spec",
+                        lambda name: with_fingerprint(unverified, archive, sha256="cd" * 32))
+    with pytest.raises(FingerprintError, match="n'est pas le fichier enregistré pour ce cours"):
+        ensure_dataset(settings, progress=False)
+    kept = tmp_path / "_downloads" / "landscapes_small.zip"
+    assert not kept.exists() and kept.with_name("landscapes_small.zip.bad").read_bytes() == archive
 
 
 def test_sample_dataset_is_generated_once_and_reused(tmp_path):

@@ -13,7 +13,9 @@ import time
 
 import pytest
 
+from paysages.cli import main as paysages_main
 from paysages.data import archive as archive_module
+from paysages.data import landscapes as landscapes_module
 from paysages.data.archive import MANIFEST_FILENAME
 from paysages.data.landscapes import fetch_landscapes, read_manifest
 from paysages.data.verification import verify_against_metadata
@@ -32,6 +34,7 @@ from tests.helpers.archives import (
     metadata_bodies,
     photo_names,
     serve_dataset,
+    with_fingerprint,
     zip_bytes,
 )
 from tests.helpers.http import closed_port
@@ -196,6 +199,7 @@ def test_fetch_without_network_says_where_to_put_the_files(tmp_path):
             f"http://127.0.0.1:{port}/licenses/{{class_name}}_photos_info.json",
         ),
         archive_sha256=None,
+        archive_size=None,
     )
     start = time.monotonic()
     with pytest.raises(OfflineError, match="No network") as raised:
@@ -252,64 +256,86 @@ def test_a_bad_downloaded_archive_is_quarantined_then_downloaded_again(server, t
     assert quarantined.read_bytes() == bad_archive
 
 
+def _fingerprint_line(archive: bytes) -> str:
+    return f"SHA-256 {hashlib.sha256(archive).hexdigest()}, taille {len(archive)} octets"
+
+
 @pytest.mark.network
-def test_fetch_prints_the_archive_fingerprint(server, tmp_path, capsys):
-    """Does a download print the archive's SHA-256 and size, and a reuse print them again?"""
+@pytest.mark.parametrize("progress", [True, False])
+def test_without_a_recorded_fingerprint_the_download_says_it_is_not_verified(server, tmp_path, capsys, progress):
+    """No fingerprint recorded: does each run print SHA-256 and size, say "not verified", and give the values to record?"""
     photos = photo_names()
     archive = zip_bytes(dataset_members(photos))
     spec, _, _ = serve_dataset(server, archive, metadata_bodies(photos))
-    expected = f"SHA-256 {hashlib.sha256(archive).hexdigest()}, {len(archive):,} bytes"
+    to_record = f'"dataset_archive": {{"sha256": "{hashlib.sha256(archive).hexdigest()}", "size": {len(archive)}}}'
 
-    fetch_landscapes(tmp_path, spec=spec, progress=True)
+    fetch_landscapes(tmp_path, spec=spec, progress=progress)
     first = capsys.readouterr().out
-    fetch_landscapes(tmp_path, spec=spec, progress=True)
+    fetch_landscapes(tmp_path, spec=spec, progress=progress)
     second = capsys.readouterr().out
 
-    assert expected in first and "does not record the archive's fingerprint" in first
-    assert "already in" in second and expected in second
+    for output in (first, second):  # Downloaded, then already there: never silent.
+        assert _fingerprint_line(archive) in output
+        assert "landscapes_small.zip n'est PAS vérifiée" in output
+        assert "aucune empreinte de référence" in output
+        assert to_record in output and "autograde/course.json" in output
+        assert "identiques à l'empreinte enregistrée" not in output
+    assert read_manifest(tmp_path / "landscapes")["archive"]["sha256_in_registry"] is None
 
 
 @pytest.mark.network
-def test_an_archive_matching_the_registry_fingerprint_is_accepted(server, tmp_path):
-    """With the right SHA-256 and size in the registry, is the dataset installed and recorded?"""
+def test_an_archive_matching_the_recorded_fingerprint_is_accepted_and_said_verified(server, tmp_path, capsys):
+    """With the right SHA-256 and size recorded, is the dataset installed, recorded and said verified, twice?"""
     photos = photo_names()
     archive = zip_bytes(dataset_members(photos))
-    spec, _, _ = serve_dataset(server, archive, metadata_bodies(photos))
-    spec = dataclasses.replace(
-        spec, archive_sha256=hashlib.sha256(archive).hexdigest().upper(), archive_size=len(archive)
-    )
+    spec, archive_route, _ = serve_dataset(server, archive, metadata_bodies(photos))
+    spec = with_fingerprint(spec, archive, sha256=hashlib.sha256(archive).hexdigest().upper())
 
     dataset_dir = fetch_landscapes(tmp_path, spec=spec, progress=False)
+    first = capsys.readouterr().out
+    fetch_landscapes(tmp_path, spec=spec, progress=False)
+    second = capsys.readouterr().out
 
+    for output in (first, second):
+        assert f"Archive landscapes_small.zip vérifiée : {_fingerprint_line(archive)}" in output
+        assert "identiques à l'empreinte enregistrée pour ce cours" in output
+        assert "PAS vérifiée" not in output
     manifest = read_manifest(dataset_dir)
     assert manifest["archive"]["sha256"] == hashlib.sha256(archive).hexdigest()
     assert manifest["archive"]["size"] == len(archive)
+    assert manifest["archive"]["size_in_registry"] == len(archive)
     assert manifest["total"] == PER_CLASS * len(CLASS_NAMES)
+    assert archive_route.hits == 1
 
 
 @pytest.mark.network
 @pytest.mark.parametrize("wrong", ["sha256", "size"])
 def test_a_downloaded_archive_with_another_fingerprint_is_quarantined(server, tmp_path, wrong):
-    """A served archive that differs from the registry: named error, expected vs found, kept as .bad?"""
+    """A served archive that differs from the recorded fingerprint: French error naming the file,
+    expected and actual values and what to do; the file kept as .bad, nothing extracted?"""
     photos = photo_names()
     archive = zip_bytes(dataset_members(photos))
     spec, archive_route, _ = serve_dataset(server, archive, metadata_bodies(photos))
     actual_sha256 = hashlib.sha256(archive).hexdigest()
     if wrong == "sha256":
-        spec = dataclasses.replace(spec, archive_sha256="ab" * 32, archive_size=len(archive))
-        expected_phrase = f"SHA-256 expected {'ab' * 32}, found {actual_sha256}"
+        spec = with_fingerprint(spec, archive, sha256="ab" * 32)
+        expected_phrase = f"SHA-256 attendu {'ab' * 32}, trouvé {actual_sha256}"
     else:
-        spec = dataclasses.replace(spec, archive_sha256=actual_sha256, archive_size=len(archive) + 1)
-        expected_phrase = f"size expected {len(archive) + 1:,} bytes, found {len(archive):,} bytes"
+        spec = with_fingerprint(spec, archive, size=len(archive) + 1)
+        expected_phrase = f"taille attendue {len(archive) + 1} octets, trouvée {len(archive)} octets"
     kept = tmp_path / "_downloads" / "landscapes_small.zip"
 
-    with pytest.raises(FingerprintError, match="is not the file recorded in the dataset registry") as raised:
+    with pytest.raises(FingerprintError, match="n'est pas le fichier enregistré pour ce cours") as raised:
         fetch_landscapes(tmp_path, spec=spec, progress=False)
 
     message = str(raised.value)
     quarantined = kept.with_name("landscapes_small.zip.bad")
     assert str(kept) in message and expected_phrase in message and str(quarantined) in message
+    assert "rien n'est effacé" in message and "Relancez le téléchargement" in message
+    assert ("SHA-256 attendu" in message) == (wrong == "sha256")  # Only what differs is named.
     assert not kept.exists() and quarantined.read_bytes() == archive  # Nothing deleted.
+    # The licence metadata downloaded beside it is kept too.
+    assert len(list((tmp_path / "landscapes" / "licenses").glob("*_photos_info.json"))) == len(CLASS_NAMES)
     assert read_manifest(tmp_path / "landscapes") is None
     assert not any((tmp_path / "landscapes" / name).exists() for name in CLASS_NAMES)
     assert archive_route.hits == 1
@@ -325,9 +351,7 @@ def test_a_kept_archive_with_another_fingerprint_is_quarantined(server, tmp_path
     kept.parent.mkdir(parents=True)
     stale = zip_bytes(dataset_members(dict(list(photos.items())[:-1])))
     kept.write_bytes(stale)
-    spec = dataclasses.replace(
-        spec, archive_sha256=hashlib.sha256(archive).hexdigest(), archive_size=len(archive)
-    )
+    spec = with_fingerprint(spec, archive)
 
     with pytest.raises(FingerprintError, match=re.escape(str(kept))):
         fetch_landscapes(tmp_path, spec=spec, progress=False)
@@ -337,3 +361,69 @@ def test_a_kept_archive_with_another_fingerprint_is_quarantined(server, tmp_path
     dataset_dir = fetch_landscapes(tmp_path, spec=spec, progress=False)
     assert archive_route.hits == 1 and kept.read_bytes() == archive
     assert read_manifest(dataset_dir)["archive"]["sha256"] == hashlib.sha256(archive).hexdigest()
+
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("recorded", ["the archive's", "another file's"])
+def test_a_fingerprint_recorded_in_course_json_is_the_one_downloads_check(server, tmp_path, recorded):
+    """course.json -> (make notebooks) registry -> download: is the recorded fingerprint the one checked?"""
+    from autograde import build_notebooks as builder
+    from paysages.registry import load_registry
+
+    photos = photo_names()
+    archive = zip_bytes(dataset_members(photos))
+    served, _, _ = serve_dataset(server, archive, metadata_bodies(photos))
+    sha256 = hashlib.sha256(archive).hexdigest() if recorded == "the archive's" else "ef" * 32
+    registry = tmp_path / "registry.json"
+    registry.write_text(builder.REGISTRY_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    builder.sync_registry(registry_path=registry, config={"dataset_archive": {"sha256": sha256, "size": len(archive)}})
+    recorded_spec = load_registry(registry)["landscapes"]
+    spec = dataclasses.replace(served, archive_sha256=recorded_spec.archive_sha256,
+                               archive_size=recorded_spec.archive_size)
+
+    if recorded == "the archive's":
+        dataset_dir = fetch_landscapes(tmp_path / "root", spec=spec, progress=False)
+        assert read_manifest(dataset_dir)["archive"]["sha256_in_registry"] == sha256
+    else:
+        with pytest.raises(FingerprintError, match=f"SHA-256 attendu {sha256}, trouvé {hashlib.sha256(archive).hexdigest()}"):
+            fetch_landscapes(tmp_path / "root", spec=spec, progress=False)
+        assert (tmp_path / "root" / "_downloads" / "landscapes_small.zip.bad").read_bytes() == archive
+
+# `paysages data download`: what the command prints -------------------------------------------
+
+
+@pytest.mark.network
+def test_the_download_command_prints_the_archive_fingerprint_and_checks_the_recorded_one(
+    server, tmp_path, monkeypatch, capsys
+):
+    """Does `paysages data download` print SHA-256 and size, then refuse a changed archive with status 2?"""
+    photos = photo_names()
+    archive = zip_bytes(dataset_members(photos))
+    spec, archive_route, _ = serve_dataset(server, archive, metadata_bodies(photos))
+    monkeypatch.setattr(landscapes_module, "get_dataset_spec", lambda name: with_fingerprint(spec, archive))
+    root = tmp_path / "data"
+
+    assert paysages_main(["data", "download", "--root", str(root)]) == 0
+    output = capsys.readouterr().out
+    assert f"Archive landscapes_small.zip vérifiée : {_fingerprint_line(archive)}" in output
+    assert paysages_main(["data", "download", "--root", str(root)]) == 0  # Already there.
+    assert _fingerprint_line(archive) in capsys.readouterr().out
+
+    # The recorded fingerprint is now another file's (the server's file changed since): the dataset
+    # on disk no longer counts as installed, and the archive, downloaded again, is refused.
+    other = zip_bytes(dataset_members(dict(list(photos.items())[1:])))
+    monkeypatch.setattr(landscapes_module, "get_dataset_spec", lambda name: with_fingerprint(spec, other))
+    kept = root / "_downloads" / "landscapes_small.zip"
+    kept.unlink()  # As on a new runtime: the archive is downloaded again.
+
+    status = paysages_main(["data", "download", "--root", str(root)])
+
+    error = capsys.readouterr().err.splitlines()[-1]  # After the progress bars: one line.
+    assert status == 2 and error.startswith("error: L'archive ")
+    assert str(kept) in error
+    assert f"SHA-256 attendu {hashlib.sha256(other).hexdigest()}, trouvé {hashlib.sha256(archive).hexdigest()}" in error
+    assert f"taille attendue {len(other)} octets, trouvée {len(archive)} octets" in error
+    assert "ré-exécutez la cellule, ou `paysages data download`" in error
+    assert kept.with_name("landscapes_small.zip.bad").read_bytes() == archive
+    assert archive_route.hits == 2

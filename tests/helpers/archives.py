@@ -102,12 +102,22 @@ def serve_dataset(server: LocalServer, archive: bytes, metadata: dict[str, bytes
         archive_urls=(server.url(ARCHIVE_PATH),),
         metadata_url_templates=(server.url(METADATA_PATH),),
         archive_sha256=None,
+        archive_size=None,
         metadata_sha256={
             name: hashlib.sha256(body).hexdigest() for name, body in metadata.items()
         },
         expected_counts={name: PER_CLASS for name in CLASS_NAMES},
     )
     return spec, archive_route, metadata_routes
+
+
+def with_fingerprint(spec, archive: bytes, *, sha256: str | None = None, size: int | None = None):
+    """``spec`` with an archive fingerprint recorded: ``archive``'s own unless ``sha256``/``size`` say otherwise."""
+    return dataclasses.replace(
+        spec,
+        archive_sha256=hashlib.sha256(archive).hexdigest() if sha256 is None else sha256,
+        archive_size=len(archive) if size is None else size,
+    )
 
 
 def class_files(dataset_dir: Path) -> dict[str, set[str]]:
