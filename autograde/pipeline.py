@@ -33,7 +33,7 @@ Grading mode (:func:`autograde`):
   removed once the notebook ran. The decision is recorded in each student's journal entry, where
   the reports read it back;
 * the verdict stage (:mod:`autograde.verdicts`): for a notebook with registered verdicts
-  (notebook 00 today), the probes of a fresh seed are written before its kernel starts, the
+  (notebooks 00 and 01 today), the probes of a fresh seed are written before its kernel starts, the
   trusted verdict process judges the kernel's exports once it ended, and each registered cell
   scores ``points x verdict``, whatever its own outputs say (:func:`_grade_notebook`);
 * a grading kernel that is not sandboxed (``--unsandboxed``) can write anything the instructor's

@@ -66,6 +66,26 @@ def plain_number(value):
     return number if number == number and abs(number) != float("inf") else None
 
 
+def plain_integers(value):
+    """The elements of ``value`` as built-in ints when it is a 1-D array, list or tuple of integers, else None.
+
+    An empty list or tuple is an empty list of integers (NumPy would read it as floats).
+    """
+    import numpy
+
+    if not isinstance(value, (numpy.ndarray, list, tuple)):
+        return None
+    if isinstance(value, (list, tuple)) and not value:
+        return []
+    try:
+        array = numpy.array(value, copy=True)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if array.dtype.kind not in "iu" or array.ndim != 1:
+        return None
+    return [int(item) for item in array.tolist()]
+
+
 def type_name(value) -> str:
     """The name of ``value``'s exact type, as the grader compares it."""
     return type(value).__name__

@@ -160,53 +160,39 @@ if not np.array_equal(_again, _validation):
     checks.fail("Deux appels avec la même graine donnent deux séparations différentes : utilisez np.random.default_rng(seed).")
 print("stratified_split : OK")
 ### BEGIN HIDDEN TESTS
+# Graded outside this kernel (autograde/verdicts/nb01.py): stratified_split is called on the
+# grader's probes of this run (random labels, fractions and seeds), and only the indices it
+# returned are exported; nothing here decides the grade.
 import numpy as _np
-from paysages import checks as _checks
+from paysages import probes as _probes
 
 
-def _plain_split(result, length):
-    if not isinstance(result, tuple) or len(result) != 2:
-        raise AssertionError("stratified_split doit renvoyer un tuple (train_indices, validation_indices).")
-    train = _checks.plain_int_array(result[0], "train_indices")
-    validation = _checks.plain_int_array(result[1], "validation_indices")
-    if _np.intersect1d(train, validation).size or not _np.array_equal(
-        _np.sort(_np.concatenate([train, validation])), _np.arange(length)
-    ):
-        raise AssertionError("Les indices doivent être disjoints et couvrir toutes les images.")
-    if _np.any(_np.diff(train) <= 0) or _np.any(_np.diff(validation) <= 0):
-        raise AssertionError("Les indices doivent être triés.")
-    return train, validation
-
-
-from paysages.data import scan_and_decode as _scan_and_decode
-from paysages.settings import get_settings as _get_settings
-
-_dataset_labels = _np.asarray(_scan_and_decode(_get_settings())[2].labels, dtype=_np.int64).copy()
-for _fraction, _seed in ((0.2, 42), (0.2, 3), (0.3, 42)):
-    _train_h, _validation_h = _plain_split(stratified_split(_dataset_labels.copy(), _fraction, _seed), len(_dataset_labels))
-    _per_class = _np.bincount(_dataset_labels[_validation_h], minlength=7)
-    _totals = _np.bincount(_dataset_labels, minlength=7)
-    if _np.any(_np.abs(_per_class - _fraction * _totals) > 1.0 + 1e-9):
-        raise AssertionError(f"Une classe s'écarte de plus d'une image de {_fraction:.0%} en validation.")
-_first = _plain_split(stratified_split(_dataset_labels.copy(), 0.2, 42), len(_dataset_labels))
-_second = _plain_split(stratified_split(_dataset_labels.copy(), 0.2, 42), len(_dataset_labels))
-_other = _plain_split(stratified_split(_dataset_labels.copy(), 0.2, 43), len(_dataset_labels))
-if not _np.array_equal(_first[1], _second[1]):
-    raise AssertionError("La même graine doit redonner la même séparation.")
-if _np.array_equal(_first[1], _other[1]):
-    raise AssertionError("Une autre graine doit donner une autre séparation (la graine doit servir).")
-# The global NumPy state must not matter: only the seed argument does.
-_np.random.seed(12345)
-_third = _plain_split(stratified_split(_dataset_labels.copy(), 0.2, 42), len(_dataset_labels))
-if not _np.array_equal(_first[1], _third[1]):
-    raise AssertionError("La séparation dépend de l'état global de np.random : utilisez np.random.default_rng(seed).")
-for _bad_fraction in (0.0, 1.0, 1.5):
+def _exported_split(labels, fraction, seed):
     try:
-        stratified_split(_dataset_labels.copy(), _bad_fraction, 42)
-    except ValueError:
-        pass
-    else:
-        raise AssertionError(f"validation_fraction={_bad_fraction} doit lever ValueError.")
+        _value = stratified_split(_np.asarray(labels, dtype=_np.int64), fraction, seed)
+    except Exception as _error:
+        return {"error": _probes.type_name(_error), "value_error": isinstance(_error, ValueError)}
+    _result = {"type": _probes.type_name(_value)}
+    if isinstance(_value, tuple) and len(_value) == 2:
+        _result["train"] = _probes.plain_integers(_value[0])
+        _result["validation"] = _probes.plain_integers(_value[1])
+    return _result
+
+
+_probe = _probes.load_probes("test_stratified_split")
+if _probe is not None:
+    _results = []
+    for _case in _probe["cases"]:
+        _calls = {
+            "first": _exported_split(_case["labels"], _case["fraction"], _case["seed"]),
+            "again": _exported_split(_case["labels"], _case["fraction"], _case["seed"]),
+            "other_seed": _exported_split(_case["labels"], _case["fraction"], _case["other_seed"]),
+        }
+        _np.random.seed(_case["global_seed"])
+        _calls["after_global_seed"] = _exported_split(_case["labels"], _case["fraction"], _case["seed"])
+        _results.append(_calls)
+    _refusals = [_exported_split(_probe["labels"], _fraction, _probe["seed"]) for _fraction in _probe["bad_fractions"]]
+    _probes.export_results("test_stratified_split", {"results": _results, "bad_fractions": _refusals})
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -246,35 +232,32 @@ else:
     checks.fail("Une image présente des deux côtés doit provoquer une ValueError.")
 print("split_table : OK")
 ### BEGIN HIDDEN TESTS
+# Graded outside this kernel (autograde/verdicts/nb01.py): split_table is called on the grader's
+# probes of this run (random paths, classes and partitions, and indices it must refuse), and only
+# the table's columns and rows are exported as text.
 import numpy as _np
 import pandas as _pd
-from solutions.separation import split_table as _split_table
+from paysages import probes as _probes
 
 
-def _plain_rows(table):
-    if not isinstance(table, _pd.DataFrame):
-        raise AssertionError("split_table doit renvoyer un pandas.DataFrame.")
-    columns = [str(column) for column in table.columns]
-    if columns[:3] != ["path", "class", "subset"] or len(columns) != 3:
-        raise AssertionError("Les colonnes doivent être path, class, subset.")
-    values = [[str(item) for item in table[column].tolist()] for column in ("path", "class", "subset")]
-    return sorted(zip(*values))
-
-
-_rng_h = _np.random.default_rng(11)
-_validation_h = _np.sort(_rng_h.choice(len(relative_paths), size=len(relative_paths) // 5, replace=False))
-_train_h = _np.setdiff1d(_np.arange(len(relative_paths)), _validation_h)
-_student_rows = _plain_rows(split_table(list(relative_paths), list(class_names_of_files), _train_h.copy(), _validation_h.copy()))
-_reference_rows = _plain_rows(_split_table(list(relative_paths), list(class_names_of_files), _train_h, _validation_h))
-if _student_rows != _reference_rows:
-    raise AssertionError("split_table ne donne pas la bonne table sur le jeu de données.")
-for _bad_train, _bad_validation in (([0, 1], [2]), ([0, 1, 2, 3], [4, 5])):
+def _exported_table(case):
     try:
-        split_table(_paths, _classes, _np.array(_bad_train), _np.array(_bad_validation))
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("Des indices manquants ou hors limites doivent provoquer une ValueError.")
+        _value = split_table(list(case["paths"]), list(case["classes"]), _np.asarray(case["train"], dtype=_np.int64),
+                             _np.asarray(case["validation"], dtype=_np.int64))
+    except Exception as _error:
+        return {"error": _probes.type_name(_error), "value_error": isinstance(_error, ValueError)}
+    _result = {"type": _probes.type_name(_value), "dataframe": isinstance(_value, _pd.DataFrame)}
+    if isinstance(_value, _pd.DataFrame):
+        _result["columns"] = [str(_column) for _column in _value.columns]
+        if _result["columns"] == ["path", "class", "subset"]:
+            _result["rows"] = [[str(_item) for _item in _row] for _row in _value.itertuples(index=False, name=None)]
+    return _result
+
+
+_probe = _probes.load_probes("test_split_table")
+if _probe is not None:
+    _probes.export_results("test_split_table", {"results": [_exported_table(_case) for _case in _probe["cases"]],
+                                                "refusals": [_exported_table(_case) for _case in _probe["bad_cases"]]})
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -328,49 +311,49 @@ if _yours != dict(zip(_on_disk["path"], _on_disk["subset"])):
     )
 print(f"split.csv : {len(_on_disk)} lignes, identique à votre séparation, OK")
 ### BEGIN HIDDEN TESTS
+# Graded outside this kernel (autograde/verdicts/nb01.py): the images of the data set, split.csv
+# as the kit reads it, and what stratified_split and split_table give on these images are
+# exported as plain data; the verdict checks that split.csv is the student's split of these images.
 from pathlib import Path as _Path
 
 import numpy as _np
-from paysages import checks as _checks
-from paysages.data import scan_and_decode as _scan_and_decode
-from paysages.settings import get_settings as _get_settings
-from paysages.split import read_split as _read_split
+from paysages import probes as _probes
 
-# Everything is recomputed from the kit (the decoding is cached), not from notebook variables.
-_settings_h = _get_settings()
-_dataset_dir_h, _scan_h, _loaded_h = _scan_and_decode(_settings_h)
-_labels_h = _np.asarray(_loaded_h.labels, dtype=_np.int64)
-_paths_h = [_Path(path).relative_to(_dataset_dir_h).as_posix() for path in _loaded_h.paths]
-_classes_h = [_scan_h.class_names[label] for label in _labels_h]
-_disk = _read_split(_settings_h.split_path, _dataset_dir_h)
-_subset_of = dict(zip(_disk["path"].tolist(), _disk["subset"].tolist()))
-_class_of = dict(zip(_disk["path"].tolist(), _disk["class"].tolist()))
-if sorted(_subset_of) != sorted(_paths_h) or any(_class_of[path] != name for path, name in zip(_paths_h, _classes_h)):
-    raise AssertionError("split.csv doit lister chaque image utilisable une fois, avec sa classe.")
-_result_h = stratified_split(_labels_h.copy(), _settings_h.validation_fraction, _settings_h.seed)
-if not isinstance(_result_h, tuple) or len(_result_h) != 2:
-    raise AssertionError("stratified_split doit renvoyer un tuple (train_indices, validation_indices).")
-_train_h = _checks.plain_int_array(_result_h[0], "train_indices")
-_validation_h = _checks.plain_int_array(_result_h[1], "validation_indices")
-_expected = ["" for _ in _paths_h]
-for _index in _train_h.tolist():
-    _expected[_index] = "train"
-for _index in _validation_h.tolist():
-    _expected[_index] = "validation"
-if [str(_subset_of[path]) for path in _paths_h] != _expected:
-    raise AssertionError(
-        "split.csv ne correspond pas à la séparation que calcule votre stratified_split : "
-        "une séparation différente existait-elle déjà (OVERWRITE_SPLIT) ?"
-    )
-# The table must come from the student's own split_table (a stub must not pass on an old file).
-_rows_h = split_table(list(_paths_h), list(_classes_h), _train_h.copy(), _validation_h.copy())
-_student_subsets = dict(zip((str(item) for item in _rows_h["path"].tolist()), (str(item) for item in _rows_h["subset"].tolist())))
-if _student_subsets != {str(key): str(value) for key, value in _subset_of.items()}:
-    raise AssertionError("split_table ne reproduit pas split.csv.")
-_totals_h = _np.bincount(_labels_h, minlength=len(_scan_h.class_names))
-_in_validation_h = _np.bincount(_labels_h[_validation_h], minlength=len(_scan_h.class_names))
-if _np.any(_np.abs(_in_validation_h - _settings_h.validation_fraction * _totals_h) > 1.0 + 1e-9):
-    raise AssertionError("split.csv n'est pas stratifié (une classe s'écarte de plus d'une image).")
+if _probes.load_probes("test_split_file") is not None:
+    from paysages.data import scan_and_decode as _scan_and_decode
+    from paysages.settings import get_settings as _get_settings
+    from paysages.split import read_split as _read_split
+
+    # Everything is recomputed from the kit (the decoding is cached), not from notebook variables.
+    _settings_h = _get_settings()
+    _dataset_dir_h, _scan_h, _loaded_h = _scan_and_decode(_settings_h)
+    _labels_h = _np.asarray(_loaded_h.labels, dtype=_np.int64)
+    _paths_h = [_Path(path).relative_to(_dataset_dir_h).as_posix() for path in _loaded_h.paths]
+    _classes_h = [str(_scan_h.class_names[label]) for label in _labels_h]
+    _export = {"class_names": [str(name) for name in _scan_h.class_names], "paths": _paths_h,
+               "labels": [int(label) for label in _labels_h],
+               "validation_fraction": float(_settings_h.validation_fraction), "seed": int(_settings_h.seed)}
+    try:
+        _disk = _read_split(_settings_h.split_path, _dataset_dir_h)
+        _export["file"] = {column: [str(item) for item in _disk[column].tolist()] for column in ("path", "class", "subset")}
+    except Exception as _error:
+        _export["file"] = {"error": _probes.type_name(_error)}
+    try:
+        _value = stratified_split(_labels_h.copy(), _settings_h.validation_fraction, _settings_h.seed)
+        _export["split"] = {"type": _probes.type_name(_value)}
+        if isinstance(_value, tuple) and len(_value) == 2:
+            _export["split"].update(train=_probes.plain_integers(_value[0]), validation=_probes.plain_integers(_value[1]))
+    except Exception as _error:
+        _export["split"] = {"error": _probes.type_name(_error)}
+    if _export["split"].get("train") is not None and _export["split"].get("validation") is not None:
+        # The table must come from the student's own split_table (a stub must not pass on an old file).
+        try:
+            _rows_h = split_table(list(_paths_h), list(_classes_h), _np.asarray(_export["split"]["train"], dtype=_np.int64),
+                                  _np.asarray(_export["split"]["validation"], dtype=_np.int64))
+            _export["table"] = {column: [str(item) for item in _rows_h[column].tolist()] for column in ("path", "subset")}
+        except Exception as _error:
+            _export["table"] = {"error": _probes.type_name(_error)}
+    _probes.export_results("test_split_file", _export)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -452,57 +435,41 @@ with tempfile.TemporaryDirectory() as _folder:
         checks.fail(f"La paire attendue est ('city/a.jpg', 'lake/copy_of_a.jpg') (train d'abord) ; obtenu {_pair}.")
 print("leakage_report : OK")
 ### BEGIN HIDDEN TESTS
-import shutil as _shutil
+# Graded outside this kernel (autograde/verdicts/nb01.py): the grader's probes of this run describe
+# small files (random contents, some copied on both sides of a split, several times, or inside one
+# side); they are written in a temporary folder, leakage_report is called on their table, and only
+# the pairs it returned are exported as text.
 import tempfile as _tempfile
+from pathlib import Path as _Path
 
 import pandas as _pd
-from paysages.split import find_cross_duplicates as _find_cross_duplicates
-from solutions.separation import leakage_report as _leakage_report
+from paysages import probes as _probes
 
 
-def _plain_pairs(report):
-    if type(report) is not list:
-        raise AssertionError("leakage_report doit renvoyer une liste.")
-    pairs = []
-    for pair in report:
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(type(item) is str for item in pair):
-            raise AssertionError("Chaque élément doit être un tuple (chemin_train, chemin_validation) de chaînes.")
-        pairs.append((str.__str__(pair[0]), str.__str__(pair[1])))
-    return pairs
+def _exported_pairs(case):
+    with _tempfile.TemporaryDirectory() as _folder:
+        _folder = _Path(_folder)
+        for _file in case["files"]:
+            (_folder / _file["path"]).parent.mkdir(parents=True, exist_ok=True)
+            (_folder / _file["path"]).write_bytes(bytes.fromhex(_file["content"]))
+        _frame = _pd.DataFrame({column: [_file[column] for _file in case["files"]] for column in ("path", "class", "subset")})
+        try:
+            _value = leakage_report(_frame, _folder)
+        except Exception as _error:
+            return {"error": _probes.type_name(_error)}
+    _result = {"type": _probes.type_name(_value)}
+    if type(_value) is list:
+        _result["pairs"] = [
+            [str.__str__(_item) for _item in _pair]
+            if isinstance(_pair, (tuple, list)) and len(_pair) == 2 and all(type(_item) is str for _item in _pair) else None
+            for _pair in _value
+        ]
+    return _result
 
 
-def _kit_pairs(frame, folder):
-    duplicates = _find_cross_duplicates(frame, folder)
-    return sorted(
-        (train_path, validation_path)
-        for train_paths, validation_paths in zip(duplicates["train_paths"], duplicates["validation_paths"])
-        for train_path in train_paths
-        for validation_path in validation_paths
-    )
-
-
-with _tempfile.TemporaryDirectory() as _folder_h:
-    _folder_h = Path(_folder_h)
-    _rows = []
-    for _number, _index in enumerate((0, 1, 2, len(relative_paths) - 2, len(relative_paths) - 1)):
-        (_folder_h / f"class{_number % 2}").mkdir(exist_ok=True)
-        _name = f"class{_number % 2}/image{_number}.jpg"
-        _shutil.copy(dataset_dir / relative_paths[_index], _folder_h / _name)
-        _rows.append((_name, f"class{_number % 2}", "train" if _number < 3 else "validation"))
-    # Two copies of a training image in validation, one copy on the train side, one inside validation.
-    for _name, _source, _subset in (("class1/dup1.jpg", "class0/image0.jpg", "validation"),
-                                    ("class0/dup2.jpg", "class0/image0.jpg", "validation"),
-                                    ("class1/dup3.jpg", "class0/image0.jpg", "train"),
-                                    ("class0/dup4.jpg", "class1/image3.jpg", "validation")):
-        _shutil.copy(_folder_h / _source, _folder_h / _name)
-        _rows.append((_name, _name.split("/")[0], _subset))
-    _frame_h = _pd.DataFrame(_rows, columns=["path", "class", "subset"])
-    _student = _plain_pairs(leakage_report(_frame_h.copy(), _folder_h))
-    if _student != _leakage_report(_frame_h, _folder_h) or _student != _kit_pairs(_frame_h, _folder_h):
-        raise AssertionError("leakage_report se trompe quand une image a plusieurs copies (liste triée de toutes les paires train/validation).")
-_split_h = read_split(settings.split_path, dataset_dir)
-if _plain_pairs(leakage_report(_split_h.copy(), dataset_dir)) != _kit_pairs(_split_h, dataset_dir):
-    raise AssertionError("leakage_report ne trouve pas les mêmes doublons que find_cross_duplicates sur split.csv.")
+_probe = _probes.load_probes("test_leakage_report")
+if _probe is not None:
+    _probes.export_results("test_leakage_report", {"results": [_exported_pairs(_case) for _case in _probe["cases"]]})
 ### END HIDDEN TESTS
 
 # %% [code] id=leakage_01

@@ -1,12 +1,13 @@
-"""Attacks on the verdict of notebook 00, graded through the real pipeline in the sandbox (issue 10 item 2).
+"""Attacks on the verdicts of notebooks 00 and 01, graded through the real pipeline in the sandbox (issue 10 item 2).
 
-One ``paysages autograde`` call grades one-notebook submissions: the reference, the blank
-release, and a wrong ``imbalance_ratio`` whose cell also forges what nbgrader reads from the test
-cell (an execute_result published by a ``pre_run_cell`` hook, a custom exception handler or an
-input transformer kept installed by a thread) or plants files where the verdict stage might look
-(verdict files, a pickled export, a link). Notebook 00's cells are scored from the verdicts of
-the trusted process outside the sandbox: each attack loses the point of its wrong function, and
-the tests check that the forgeries did fool nbgrader's own reading of the outputs.
+One ``paysages autograde`` call grades small submissions: the reference (00 and 01), the blank
+release of 00, and a wrong ``imbalance_ratio`` whose cell also forges what nbgrader reads from the
+test cell (an execute_result published by a ``pre_run_cell`` hook, a custom exception handler or
+an input transformer kept installed by a thread) or plants files where the verdict stage might
+look (verdict files, a pickled export, a link); in 01, a split with the wrong ratio whose test
+cell gets its 2 points from a ``pre_run_cell`` hook. The cells of 00 and 01 are scored from the
+verdicts of the trusted process outside the sandbox: each attack loses the points of its wrong
+function, and the tests check that the forgeries did fool nbgrader's own reading of the outputs.
 
 Without bubblewrap these tests skip with the reason outside CI and fail under CI=true.
 """
@@ -33,6 +34,7 @@ from tests.helpers.sandbox import require_sandbox
 pytestmark = pytest.mark.slow
 
 NOTEBOOK = "00_prise_en_main"
+NOTEBOOK_01 = "01_separation"
 # The cases whose forgery fools nbgrader's reading of the outputs. The custom exception handler
 # does not: ipykernel still reports the swallowed failure as an error output (its verdict is
 # checked by the scores all the same).
@@ -65,28 +67,32 @@ def verdict_grading(released_course, tmp_path_factory) -> VerdictGrading:
                           journal=json.loads(layout.journal_path.read_text(encoding="utf-8")), marker=marker)
 
 
-def _autograded_cell(grading: VerdictGrading, student: str, grade_id: str):
-    path = grading.layout.autograded_dir(student) / f"{NOTEBOOK}.ipynb"
+def _autograded_cell(grading: VerdictGrading, student: str, grade_id: str, notebook: str = NOTEBOOK):
+    path = grading.layout.autograded_dir(student) / f"{notebook}.ipynb"
     notebook = nbformat.read(str(path), as_version=4)
     return next(cell for cell in notebook.cells if grade_id_of(cell) == grade_id)
 
 
 def test_each_case_earns_exactly_its_derived_score(verdict_grading, released_course):
-    """Do the reference earn full marks, the blank 0, and each forging case lose its wrong function's point?"""
+    """Do the reference earn full marks, the blank 0, and each forging case lose its wrong function's points?"""
     assert verdict_grading.autograde.code == 0, verdict_grading.autograde.output[-3000:]
-    auto_ids = {cell.grade_id for cell in released_course.cells if cell.notebook == NOTEBOOK and cell.kind == "auto"}
     for student, case in verdict_grading.cases.items():
         entry = verdict_grading.journal["students"][student]
         assert entry["status"] == "graded" and entry["sandbox"]["sandboxed"] is True, student
-        expected = corpus.expected_scores(case, released_course.cells, released_course.notebook_names)[NOTEBOOK]
-        grades = notebook_grades(verdict_grading.layout, student, NOTEBOOK)
-        actual = sum(float(grades[grade_id]["auto"] or 0) for grade_id in auto_ids)
-        assert actual == expected["auto"], f"{student}: {case.description}: {grades}"
-    assert verdict_grading.journal["students"]["verdictref"]["notebooks"][NOTEBOOK]["auto_score"] == 2.0
+        scores = corpus.expected_scores(case, released_course.cells, released_course.notebook_names)
+        for notebook in corpus.included_notebooks(case, released_course.notebook_names):
+            auto_ids = {cell.grade_id for cell in released_course.cells
+                        if cell.notebook == notebook and cell.kind == "auto"}
+            grades = notebook_grades(verdict_grading.layout, student, notebook)
+            actual = sum(float(grades[grade_id]["auto"] or 0) for grade_id in auto_ids)
+            assert actual == scores[notebook]["auto"], f"{student}/{notebook}: {case.description}: {grades}"
+    reference = verdict_grading.journal["students"]["verdictref"]["notebooks"]
+    assert reference[NOTEBOOK]["auto_score"] == 2.0
+    assert reference[NOTEBOOK_01]["auto_score"] == 6.0
 
 
 def test_the_verdicts_were_computed_outside_the_kernel(verdict_grading):
-    """Does the journal hold, for each student, this run's seed and the verdict of each cell of notebook 00?"""
+    """Does the journal hold, for each student, this run's seed and the verdict of each cell of 00 (and 01)?"""
     seeds = set()
     for student in verdict_grading.cases:
         record = verdict_grading.journal["students"][student]["notebooks"][NOTEBOOK]["verdicts"]
@@ -94,6 +100,10 @@ def test_the_verdicts_were_computed_outside_the_kernel(verdict_grading):
         assert set(record["cells"]) == {"test_class_counts", "test_imbalance_ratio"}
         seeds.add(record["seed"])
     assert len(seeds) == len(verdict_grading.cases)
+    for student in ("verdictref", "hooksplit"):
+        record = verdict_grading.journal["students"][student]["notebooks"][NOTEBOOK_01]["verdicts"]
+        assert set(record["cells"]) == {"test_stratified_split", "test_split_table", "test_split_file",
+                                        "test_leakage_report"}
 
 
 @pytest.mark.parametrize("student", FORGING)
@@ -104,6 +114,19 @@ def test_the_forgery_fooled_nbgraders_reading_of_the_outputs(verdict_grading, st
     assert earned == maximum == 1.0, cell.outputs
     record = verdict_grading.journal["students"][student]["notebooks"][NOTEBOOK]["verdicts"]
     assert record["cells"]["test_imbalance_ratio"]["fraction"] == 0.0
+
+
+def test_a_forged_pass_in_notebook_01_earns_nothing(verdict_grading):
+    """Would nbgrader have given the hooked split's cells their points, which the verdicts refuse with their reasons?"""
+    record = verdict_grading.journal["students"]["hooksplit"]["notebooks"][NOTEBOOK_01]["verdicts"]["cells"]
+    # The visible check of test_stratified_split fails before its hidden part exports anything;
+    # test_split_file's visible check passes (split.csv is the student's) and its export is judged.
+    for grade_id, points, reason in (("test_stratified_split", 2.0, "exported nothing"),
+                                     ("test_split_file", 1.0, "wrong ratio")):
+        earned, maximum = determine_grade(_autograded_cell(verdict_grading, "hooksplit", grade_id, NOTEBOOK_01))
+        assert earned == maximum == points, grade_id
+        assert record[grade_id]["fraction"] == 0.0 and reason in record[grade_id]["reason"], record[grade_id]
+    assert record["test_split_table"]["fraction"] == record["test_leakage_report"]["fraction"] == 1.0
 
 
 def test_planted_files_are_ignored_and_never_unpickled(verdict_grading):

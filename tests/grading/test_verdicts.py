@@ -12,18 +12,25 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from autograde.layout import COURSE_NOTEBOOK_DIR
-from autograde.verdicts import nb00, registry, stage
+from autograde.verdicts import nb00, nb01, registry, stage
 from autograde.verdicts.cells import Judgement
 from autograde.verdicts.exports import load_exports
+from paysages.probes import plain_integers
 from solutions import separation
-from tests.helpers.verdicts import export_like_the_kernel
+from tests.helpers.verdicts import export_like_the_kernel, split_file_export
 
 NOTEBOOK = nb00.NOTEBOOK
 NOTEBOOK_PATH = COURSE_NOTEBOOK_DIR / f"{NOTEBOOK}.ipynb"
 GRADE_IDS = {"test_class_counts", "test_imbalance_ratio"}
+NOTEBOOK_01 = nb01.NOTEBOOK
+NOTEBOOK_01_PATH = COURSE_NOTEBOOK_DIR / f"{NOTEBOOK_01}.ipynb"
+GRADE_IDS_01 = {"test_stratified_split", "test_split_table", "test_split_file", "test_leakage_report"}
+# The cells of notebook 01 judged on probes; test_split_file reads the run's split.csv instead.
+PROBED_IDS_01 = GRADE_IDS_01 - {"test_split_file"}
 
 
 def _wrong_imbalance_ratio(counts):
@@ -54,10 +61,11 @@ def test_probes_repeat_with_their_seed_and_change_with_another():
     assert stage.new_seed() != stage.new_seed()
 
 
-def test_every_autograded_cell_of_notebook_00_is_covered():
-    """Is notebook 00 judged entirely outside the kernel, and notebook 01 not yet?"""
+def test_every_autograded_cell_of_notebooks_00_and_01_is_covered():
+    """Are notebooks 00 and 01 judged entirely outside the kernel, and notebook 02 not yet?"""
     assert registry.covers(NOTEBOOK, GRADE_IDS)
-    assert not registry.covers("01_separation", {"test_stratified_split"})
+    assert registry.covers(NOTEBOOK_01, GRADE_IDS_01)
+    assert not registry.covers("02_cnn", {"test_build_cnn"})
 
 
 # Judgements ----------------------------------------------------------------------------------------
@@ -108,6 +116,330 @@ def test_a_judgement_is_a_fraction():
     """Does a verdict outside [0, 1] fail loudly?"""
     with pytest.raises(ValueError, match="fraction between 0 and 1"):
         Judgement(1.5, "too generous")
+
+
+# Notebook 01 ---------------------------------------------------------------------------------------
+REFERENCE_01 = {"stratified_split": separation.stratified_split, "split_table": separation.split_table,
+                "leakage_report": separation.leakage_report}
+
+
+def _leaking_split(labels, validation_fraction, seed):
+    """Every image in train, and a stratified fifth of them in validation as well."""
+    _, validation = separation.stratified_split(labels, validation_fraction, seed)
+    return np.arange(len(labels), dtype=np.int64), validation
+
+
+def _unstratified_split(labels, validation_fraction, seed):
+    """One draw over all the images, whatever their classes."""
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError("validation_fraction must lie in (0, 1).")
+    order = np.random.default_rng(seed).permutation(len(labels))
+    num_validation = round(len(labels) * validation_fraction)
+    return np.sort(order[num_validation:]), np.sort(order[:num_validation])
+
+
+def _wrong_ratio_split(labels, validation_fraction, seed):
+    """Stratified, but with the complement of the fraction: 80 % of each class in validation."""
+    return separation.stratified_split(labels, 1.0 - validation_fraction, seed)
+
+
+def _accepting_split(labels, validation_fraction, seed):
+    """The reference, with a fraction outside (0, 1) clamped instead of refused."""
+    return separation.stratified_split(labels, min(max(validation_fraction, 0.05), 0.95), seed)
+
+
+def _global_state_split(labels, validation_fraction, seed):
+    """The reference with the seed shifted by NumPy's global state: the same twice in a row, not after np.random.seed."""
+    return separation.stratified_split(labels, validation_fraction, seed + int(np.random.get_state()[1][0]))
+
+
+def _global_generator_split(labels, validation_fraction, seed):
+    """Stratified with NumPy's global generator: the seed argument is ignored."""
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError("validation_fraction must lie in (0, 1).")
+    labels = np.asarray(labels)
+    validation = []
+    for label in np.unique(labels):
+        members = np.random.permutation(np.flatnonzero(labels == label))
+        validation.extend(members[:round(len(members) * validation_fraction)].tolist())
+    validation = np.sort(np.asarray(validation, dtype=np.int64))
+    return np.setdiff1d(np.arange(len(labels)), validation), validation
+
+
+def _fixed_seed_split(labels, validation_fraction, seed):
+    """The reference with seed 0, whatever the seed asked for."""
+    return separation.stratified_split(labels, validation_fraction, 0)
+
+
+def _unsorted_split(labels, validation_fraction, seed):
+    """The reference's subsets in decreasing order."""
+    train, validation = separation.stratified_split(labels, validation_fraction, seed)
+    return train[::-1], validation[::-1]
+
+
+def _list_split(labels, validation_fraction, seed):
+    """The reference's split as a list, not a tuple."""
+    return list(separation.stratified_split(labels, validation_fraction, seed))
+
+
+def _unchecked_split_table(relative_paths, class_names_of_files, train_indices, validation_indices):
+    """A table without the partition checks: a missing image gets the subset "train"."""
+    subsets = ["train"] * len(relative_paths)
+    for index in validation_indices:
+        subsets[index] = "validation"
+    return pd.DataFrame({"path": list(relative_paths), "class": list(class_names_of_files), "subset": subsets})
+
+
+def _reordered_split_table(relative_paths, class_names_of_files, train_indices, validation_indices):
+    """The reference's table with its columns in another order."""
+    table = separation.split_table(relative_paths, class_names_of_files, train_indices, validation_indices)
+    return table[["subset", "path", "class"]]
+
+
+def _swapped_subsets_split_table(relative_paths, class_names_of_files, train_indices, validation_indices):
+    """The reference's table with train and validation swapped."""
+    return separation.split_table(relative_paths, class_names_of_files, validation_indices, train_indices)
+
+
+def _one_pair_per_image(frame, dataset_dir):
+    """Only the first train copy and the first validation copy of each image."""
+    pairs, seen = [], set()
+    for train_path, validation_path in separation.leakage_report(frame, dataset_dir):
+        first_of_train = all(pair[0] != train_path for pair in pairs)
+        if validation_path not in seen and first_of_train:
+            pairs.append((train_path, validation_path))
+            seen.add(validation_path)
+    return pairs
+
+
+def _unsorted_leakage_report(frame, dataset_dir):
+    return separation.leakage_report(frame, dataset_dir)[::-1]
+
+
+def _tuple_leakage_report(frame, dataset_dir):
+    return tuple(separation.leakage_report(frame, dataset_dir))
+
+
+def _listed_pairs_leakage_report(frame, dataset_dir):
+    """Pairs in the wrong order: validation path first."""
+    return sorted((validation, train) for train, validation in separation.leakage_report(frame, dataset_dir))
+
+
+def _exchange_01(tmp_path: Path, seed: int, namespace: dict) -> Path:
+    """Write notebook 01's probes of ``seed``, run its probed hidden tests; return the export folder."""
+    probes, export = tmp_path / "probes", tmp_path / "export"
+    registry.write_probes(NOTEBOOK_01, seed, probes)
+    export.mkdir()
+    export_like_the_kernel(NOTEBOOK_01_PATH, {**REFERENCE_01, **namespace}, probes, export, PROBED_IDS_01)
+    return export
+
+
+def _probed_verdicts_01(tmp_path: Path, seed: int, namespace: dict) -> dict:
+    result = registry.judge_notebook(NOTEBOOK_01, seed, _exchange_01(tmp_path, seed, namespace))
+    assert result["ignored"] == []
+    return {grade_id: result["verdicts"][grade_id] for grade_id in PROBED_IDS_01}
+
+
+def _random_listing(seed: int) -> tuple[list[str], list[int], list[str]]:
+    """Paths, labels and class names of a small made-up data set (a stand-in for the kit's listing)."""
+    rng = np.random.default_rng(seed)
+    class_names = ["city", "field", "forest", "lake"]
+    labels = rng.permutation(np.repeat(np.arange(4), [7, 30, 25, 41]))
+    paths = [f"{class_names[label]}/{index:04d}.jpg" for index, label in enumerate(labels)]
+    return paths, [int(label) for label in labels], class_names
+
+
+def _split_file_verdict(export) -> dict:
+    judgement = nb01.judge_split_file({}, export)
+    return {"fraction": judgement.fraction, "reason": judgement.reason}
+
+
+def test_plain_integers_keeps_only_one_dimensional_integer_data():
+    """Does the kernel's converter give built-in ints for integer arrays and lists, and None otherwise?"""
+    assert plain_integers(np.array([3, 1], dtype=np.int32)) == [3, 1]
+    assert all(type(item) is int for item in plain_integers(np.arange(3, dtype=np.uint8)))
+    assert plain_integers([]) == [] and plain_integers((2, 5)) == [2, 5]
+    for value in (np.array([1.0, 2.0]), np.zeros((2, 2), dtype=int), "12", {1, 2}, [1, "a"], 7, None):
+        assert plain_integers(value) is None, value
+
+
+def test_notebook_01_probes_change_with_the_seed():
+    """Do notebook 01's probes repeat with their seed, and hold other labels and file names with another?"""
+    assert registry.make_probes(NOTEBOOK_01, 5) == registry.make_probes(NOTEBOOK_01, 5)
+    first, second = registry.make_probes(NOTEBOOK_01, 5), registry.make_probes(NOTEBOOK_01, 6)
+    for grade_id in PROBED_IDS_01:
+        assert first[grade_id] != second[grade_id], grade_id
+    assert first["test_split_file"] == second["test_split_file"] == {}
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23, 24])
+def test_the_reference_of_notebook_01_earns_every_probed_verdict(tmp_path, seed):
+    """Do the reference functions, exported the kernel's way, earn every probed cell of 01 on fresh probes?"""
+    verdicts = _probed_verdicts_01(tmp_path, seed, {})
+    assert {grade_id: verdict["fraction"] for grade_id, verdict in verdicts.items()} == dict.fromkeys(PROBED_IDS_01, 1.0)
+
+
+@pytest.mark.parametrize(("grade_id", "namespace", "reason"), [
+    ("test_stratified_split", {"stratified_split": _leaking_split}, "both in train and in validation (leakage)"),
+    ("test_stratified_split", {"stratified_split": _unstratified_split}, "not stratified"),
+    ("test_stratified_split", {"stratified_split": _wrong_ratio_split}, "wrong ratio"),
+    ("test_stratified_split", {"stratified_split": _accepting_split}, "must raise ValueError"),
+    ("test_stratified_split", {"stratified_split": _global_state_split}, "global random state"),
+    ("test_stratified_split", {"stratified_split": _global_generator_split}, "(not deterministic)"),
+    ("test_stratified_split", {"stratified_split": _fixed_seed_split}, "another seed gave the same split"),
+    ("test_stratified_split", {"stratified_split": _unsorted_split}, "not sorted"),
+    ("test_stratified_split", {"stratified_split": _list_split}, "not a tuple"),
+    ("test_split_table", {"split_table": _unchecked_split_table}, "must raise ValueError"),
+    ("test_split_table", {"split_table": _reordered_split_table}, "columns are not path, class, subset"),
+    ("test_split_table", {"split_table": _swapped_subsets_split_table}, "wrong rows"),
+    ("test_leakage_report", {"leakage_report": _one_pair_per_image}, "expected"),
+    ("test_leakage_report", {"leakage_report": _unsorted_leakage_report}, "not sorted"),
+    ("test_leakage_report", {"leakage_report": _tuple_leakage_report}, "not a list"),
+    ("test_leakage_report", {"leakage_report": _listed_pairs_leakage_report}, "expected"),
+])
+def test_a_wrong_function_of_notebook_01_loses_exactly_its_cell(tmp_path, grade_id, namespace, reason):
+    """Does each wrong function lose its own cell, with a reason that says why, and only that cell?"""
+    verdicts = _probed_verdicts_01(tmp_path, 31, namespace)
+    assert verdicts[grade_id]["fraction"] == 0.0
+    assert reason in verdicts[grade_id]["reason"]
+    assert all(verdicts[other]["fraction"] == 1.0 for other in PROBED_IDS_01 - {grade_id}), verdicts
+
+
+def test_a_function_raising_on_one_probe_of_01_loses_its_cell(tmp_path):
+    """Is a release stub (NotImplementedError) reported by name?"""
+    def stub(*arguments):
+        raise NotImplementedError()
+
+    verdicts = _probed_verdicts_01(tmp_path, 32, {"leakage_report": stub, "split_table": stub})
+    assert verdicts["test_leakage_report"]["reason"] == "probe 1: leakage_report raised NotImplementedError"
+    assert verdicts["test_split_table"]["reason"] == "probe 1: split_table raised NotImplementedError"
+
+
+def test_answers_exported_for_other_probes_of_01_earn_nothing(tmp_path):
+    """Are the reference's answers to another run's probes (a replayed export) worth nothing in 01?"""
+    export = _exchange_01(tmp_path, 33, {})
+    verdicts = registry.judge_notebook(NOTEBOOK_01, 34, export)["verdicts"]
+    assert {grade_id: verdicts[grade_id]["fraction"] for grade_id in PROBED_IDS_01} == dict.fromkeys(PROBED_IDS_01, 0.0)
+
+
+def test_malformed_exports_of_01_earn_nothing(tmp_path):
+    """Do exports of the wrong shape, with huge or non-integer indices, score 0 without crashing the judge?"""
+    export = tmp_path / "export"
+    export.mkdir()
+    probes = registry.make_probes(NOTEBOOK_01, 35)
+    huge = {"type": "tuple", "train": [10**30], "validation": [0.5]}
+    malformed = {
+        "test_stratified_split": {"results": [dict.fromkeys(nb01.SPLIT_CALLS, huge)] * 3,
+                                  "bad_fractions": [{"value_error": True}] * 5},
+        "test_split_table": {"results": [{"dataframe": True, "columns": ["path", "class", "subset"], "rows": "all"}] * 3,
+                             "refusals": [{"value_error": True}] * 3},
+        "test_split_file": {"paths": 5, "labels": "many"},
+        "test_leakage_report": {"results": [{"type": "list", "pairs": [[1, 2]]}] * 3},
+    }
+    for grade_id, content in malformed.items():
+        (export / f"{grade_id}.json").write_text(json.dumps(content), encoding="utf-8")
+    result = registry.judge_notebook(NOTEBOOK_01, 35, export)
+    assert _fractions(result) == dict.fromkeys(GRADE_IDS_01, 0.0)
+    assert result["verdicts"]["test_split_file"]["reason"] == "the export does not describe the images of the data set"
+    assert len(probes["test_stratified_split"]["cases"]) == 3
+
+
+def test_the_honest_split_file_export_passes():
+    """Does split.csv holding the reference's split of the listed images, reproduced by split_table, pass?"""
+    paths, labels, class_names = _random_listing(41)
+    export = split_file_export(paths, labels, class_names, validation_fraction=0.2, seed=42,
+                               stratified_split=separation.stratified_split, split_table=separation.split_table)
+    assert _split_file_verdict(export) == {"fraction": 1.0, "reason": "every probe agrees with the reference"}
+
+
+def _edited_file(edit) -> dict:
+    paths, labels, class_names = _random_listing(42)
+    export = split_file_export(paths, labels, class_names, validation_fraction=0.2, seed=42,
+                               stratified_split=separation.stratified_split, split_table=separation.split_table)
+    edit(export)
+    return export
+
+
+def _older_split(export):
+    """split.csv holds the reference's split of another seed (an older file kept)."""
+    classes = [export["class_names"][label] for label in export["labels"]]
+    train, validation = separation.stratified_split(np.asarray(export["labels"]), 0.2, 7)
+    table = separation.split_table(export["paths"], classes, train, validation)
+    export["file"]["subset"] = table["subset"].tolist()
+
+
+def _missing_image(export):
+    for column in ("path", "class", "subset"):
+        export["file"][column] = export["file"][column][:-1]
+
+
+def _wrong_class(export):
+    export["file"]["class"] = export["file"]["class"][1:] + export["file"]["class"][:1]
+
+
+def _unreadable_file(export):
+    export["file"] = {"error": "SplitError"}
+
+
+def _stub_split_table(export):
+    export["table"] = {"error": "NotImplementedError"}
+
+
+def _split_table_disagrees(export):
+    export["table"]["subset"] = ["train"] * len(export["table"]["subset"])
+
+
+def _unstratified_file(export):
+    """The unstratified split, written to split.csv and reproduced by split_table: consistent, but wrong."""
+    paths, labels, class_names = export["paths"], export["labels"], export["class_names"]
+    export.update(split_file_export(paths, labels, class_names, validation_fraction=0.2, seed=3,
+                                    stratified_split=_unstratified_split, split_table=separation.split_table))
+
+
+@pytest.mark.parametrize(("edit", "reason"), [
+    (_older_split, "does not hold the split that stratified_split computes"),
+    (_missing_image, "does not list every usable image exactly once"),
+    (_wrong_class, "another class"),
+    (_unreadable_file, "split.csv could not be read (SplitError)"),
+    (_stub_split_table, "split_table raised NotImplementedError"),
+    (_split_table_disagrees, "split_table does not reproduce split.csv"),
+    (_unstratified_file, "not stratified"),
+])
+def test_a_wrong_split_file_earns_nothing(edit, reason):
+    """Does each way split.csv or the student's functions disagree lose the point, with its reason?"""
+    verdict = _split_file_verdict(_edited_file(edit))
+    assert verdict["fraction"] == 0.0
+    assert reason in verdict["reason"]
+
+
+@pytest.mark.slow
+def test_the_hidden_part_of_test_split_file_exports_the_run_split(tmp_path):
+    """On the sample data set, does the real hidden region export split.csv so that the reference passes,
+    and an older split kept in split.csv fails?"""
+    from autograde.execute import fast_environment, patched_environment
+    from paysages.data import scan_and_decode
+    from paysages.settings import get_settings
+    from paysages.split import write_split
+
+    with patched_environment(fast_environment(tmp_path / "data", tmp_path / "run")):
+        settings = get_settings()
+        dataset_dir, scan, loaded = scan_and_decode(settings)
+        labels = np.asarray(loaded.labels, dtype=np.int64)
+        paths = [Path(path).relative_to(dataset_dir).as_posix() for path in loaded.paths]
+        classes = [scan.class_names[label] for label in labels]
+        verdicts = {}
+        for name, seed in (("reference", settings.seed), ("older", settings.seed + 1)):
+            train, validation = separation.stratified_split(labels, settings.validation_fraction, seed)
+            write_split(separation.split_table(paths, classes, train, validation), settings.split_path, overwrite=True)
+            folder = tmp_path / name
+            registry.write_probes(NOTEBOOK_01, 51, folder / "probes")
+            (folder / "export").mkdir()
+            export_like_the_kernel(NOTEBOOK_01_PATH, dict(REFERENCE_01), folder / "probes", folder / "export",
+                                   {"test_split_file"})
+            verdicts[name] = registry.judge_notebook(NOTEBOOK_01, 51, folder / "export")["verdicts"]["test_split_file"]
+    assert verdicts["reference"]["fraction"] == 1.0, verdicts
+    assert verdicts["older"]["fraction"] == 0.0
+    assert "an older split kept" in verdicts["older"]["reason"]
 
 
 # The export loader -----------------------------------------------------------------------------------

@@ -454,8 +454,7 @@ CASES = (
     Case("alwaysequal", "stratified_split returns objects equal to everything", ("01",),
          mutations=(replace_source("01", "stratified_split", ALWAYS_EQUAL_SPLIT),),
          lost={"01/test_stratified_split": "the results are converted to integer arrays first: they are not arrays",
-               "01/test_split_file": "write_split_01 cannot build a split from them: no split.csv",
-               "01/test_leakage_report": "its hidden part reads split.csv, which was never written"},
+               "01/test_split_file": "write_split_01 cannot build a split from them: no split.csv"},
          catalogue=(1,)),
     Case("duplicates", "a test cell and a solution cell duplicated (graded copies intact)", ("01",),
          mutations=(duplicate_cell("01", "test_split_table", copy_source='print("split_table : OK")'),
@@ -877,8 +876,35 @@ print("reference solutions readable:", _os.path.exists("/opt/paysages/reference/
 '''
 
 
+# A stratified split with the complement of the fraction (80 % of each class in validation), and
+# a pre_run_cell hook that publishes the cell's 2 points as test_stratified_split's execute_result.
+WRONG_RATIO_SPLIT_WITH_HOOK = '''
+def stratified_split(labels, validation_fraction, seed):
+    """Split image indices (wrong: the validation subset gets 1 - validation_fraction of each class)."""
+    labels = np.asarray(labels)
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError("validation_fraction must lie in (0, 1).")
+    rng = np.random.default_rng(seed)
+    validation = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        members = members[rng.permutation(len(members))]
+        validation.extend(members[:round(len(members) * (1.0 - validation_fraction))].tolist())
+    validation = np.sort(np.asarray(validation, dtype=np.int64))
+    return np.setdiff1d(np.arange(len(labels)), validation), validation
+
+
+def _forge_split_credit(info):
+    if "Vérifie que stratified_split" in (info.raw_cell or ""):
+        get_ipython().displayhook(2)
+
+
+get_ipython().events.register("pre_run_cell", _forge_split_credit)
+'''
+
+
 def verdict_cases(*, marker_path: str) -> tuple[Case, ...]:
-    """The attacks on the verdict of notebook 00, with the reference and the blank beside them.
+    """The attacks on the verdicts of notebooks 00 and 01, with the reference and the blank beside them.
 
     ``marker_path``: a path on the grader's machine that exists only if the grader unpickled a
     kernel's export.
@@ -891,7 +917,7 @@ def verdict_cases(*, marker_path: str) -> tuple[Case, ...]:
                     lost=lost, limits=SANDBOXED, catalogue=(27, 28))
 
     return (
-        Case("verdictref", "the reference notebook 00", ("00",), limits=SANDBOXED),
+        Case("verdictref", "the reference notebooks 00 and 01", ("00", "01"), limits=SANDBOXED),
         Case("verdictblank", "the release of notebook 00 as is", ("00",), blank=True,
              lost={"00/*": "the stubs raise NotImplementedError: nothing is exported"}, limits=SANDBOXED),
         forging("hookcredit", "a pre_run_cell hook that publishes 1 as the test cell's execute_result",
@@ -902,4 +928,10 @@ def verdict_cases(*, marker_path: str) -> tuple[Case, ...]:
                 TRANSFORMER_ATTACK),
         forging("forgedexport", "verdict files, a pickled export and a link planted where the verdict stage reads",
                 FORGED_EXPORT_ATTACK.format(marker=marker_path)),
+        Case("hooksplit", "the reference 00, and in 01 a split with the wrong ratio whose test cell gets 2 from a "
+             "pre_run_cell hook", ("00", "01"),
+             mutations=(replace_source("01", "stratified_split", WRONG_RATIO_SPLIT_WITH_HOOK.strip() + "\n"),),
+             lost={"01/test_stratified_split": "80 % of each class in validation: wrong ratio",
+                   "01/test_split_file": "split.csv holds that split: not stratified"},
+             limits=SANDBOXED, catalogue=(27,)),
     )
