@@ -36,6 +36,59 @@ def plain_str(value, what: str) -> str:
     return str.__getitem__(value, slice(None))
 
 
+def plain_key(value, what: str) -> tuple:
+    """Return a sort key as a tuple of built-in floats and strs, refusing anything else.
+
+    A lone number or string counts as a key of one element; a bool counts as 0 or 1. NaN is
+    refused: it compares neither below nor above anything, so a sort would depend on the order.
+    """
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if not items:
+        fail(f"{what} est un tuple vide : il faut au moins une mesure.")
+    plain = []
+    for position, item in enumerate(items):
+        if isinstance(item, str):
+            plain.append(plain_str(item, what))
+        elif isinstance(item, (bool, np.bool_)):
+            plain.append(1.0 if item else 0.0)
+        elif isinstance(item, (numbers.Real, np.floating, np.integer)) and float(item) != float(item):
+            fail(
+                f"L'élément {position} de {what} vaut NaN (une mesure absente, comme une durée "
+                "non mesurée ?) : un NaN ne se compare à rien, le tri dépendrait de l'ordre des lignes."
+            )
+        else:
+            plain.append(plain_float(item, f"L'élément {position} de {what}"))
+    return tuple(plain)
+
+
+def sort_key_of(key_function, row, what: str = "selection_key") -> tuple:
+    """Call a student's sort key on one table row and return the key as :func:`plain_key` does.
+
+    The messages name the usual mistakes: a key that is not a function of one row, and a key that
+    reads a column the row does not have (a test score, a training accuracy).
+    """
+    if not callable(key_function):
+        fail(
+            f"{what} doit être une fonction d'une ligne du tableau (def {what}(row): ...), "
+            f"pas un objet de type {type(key_function).__name__}."
+        )
+    try:
+        value = key_function(row)
+    except (KeyError, AttributeError) as error:
+        columns = ", ".join(str(column) for column in getattr(row, "index", []))
+        fail(
+            f"{what} lit une colonne absente de la ligne ({error}) : la règle ne peut lire que les "
+            f"mesures de validation du tableau ({columns}). Ni jeu de test, ni exactitude "
+            "d'entraînement : on choisit sur le jeu de validation."
+        )
+    except TypeError as error:
+        fail(
+            f"{what}(row) a levé TypeError ({error}) : la fonction prend un seul argument, la ligne, "
+            "et ne calcule que sur des nombres."
+        )
+    return plain_key(value, f"{what}(row)")
+
+
 def plain_int_array(value, what: str, *, length: int | None = None) -> np.ndarray:
     """Return ``value`` as a fresh NumPy integer array (1-D), checking its length."""
     if not isinstance(value, (np.ndarray, list, tuple)):

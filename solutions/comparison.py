@@ -31,20 +31,34 @@ def model_family(name):
     return "autre"
 
 
-def sort_results(table):
-    """Sort a results table by the selection rule: best model first, index reset.
+def selection_key(row):
+    """Return the sort key of one row of the results table under your selection rule.
 
-    The rule: highest ``macro_f1`` first; ties broken by the lowest ``loss``, then by the fewest
-    ``num_params``, then by the model name (so that the order never depends on chance).
+    ``row`` is one row of the table (a pandas Series, as ``table.iloc[0]``). The model with the
+    smallest key is the best: to prefer the highest value of a measure, put its opposite in the
+    key (``-row["macro_f1"]``). The key is a tuple of numbers (the model name may come last, as a
+    string, to break the ties that remain). It may read only the validation measures of the
+    table (``accuracy``, ``macro_f1``, ``loss``, ``num_params``, ``training_seconds``,
+    ``epochs``) and the name ``model``, never a test set nor a name written in the code.
     """
-    missing = [column for column in ("model", "macro_f1", "loss", "num_params") if column not in table.columns]
-    if missing:
-        raise ValueError(f"The table lacks the column(s) {', '.join(missing)}.")
-    return table.sort_values(
-        ["macro_f1", "loss", "num_params", "model"],
-        ascending=[False, True, True, True],
-        kind="mergesort",
-    ).reset_index(drop=True)
+    return (
+        -float(row["macro_f1"]),  # the highest validation macro-F1 first: the classes are imbalanced
+        float(row["loss"]),  # at equal macro-F1, the lowest validation loss (the better calibrated)
+        int(row["num_params"]),  # then the fewest parameters (the cheaper model)
+        str(row["model"]),  # then the name, so that no tie is left to the order of the rows
+    )
+
+
+def sort_results(table):
+    """Sort a results table by ``selection_key``: best model (smallest key) first, index reset.
+
+    The table need not be sorted and its index need not be 0..n-1; the table itself is left
+    unchanged. Raises ValueError when it has no ``model`` column.
+    """
+    if "model" not in table.columns:
+        raise ValueError("The table lacks the column model.")
+    order = sorted(range(len(table)), key=lambda position: selection_key(table.iloc[position]))
+    return table.iloc[order].reset_index(drop=True)
 
 
 def results_table(run, model_names, data, batch_size):
@@ -89,12 +103,9 @@ def results_table(run, model_names, data, batch_size):
 
 
 def choose_best(table):
-    """Return the name (a str) of the best model of a results table, by the selection rule.
+    """Return the name (a str) of the best model of a results table: the smallest ``selection_key``.
 
-    The rule: the highest validation ``macro_f1`` wins, because the classes are imbalanced and
-    accuracy favours the large classes; ties are broken by the lowest validation ``loss`` (the
-    better calibrated model), then by the fewest ``num_params`` (the cheaper model), then by
-    the name. The table need not be sorted. Raises ValueError when it is empty.
+    The table need not be sorted. Raises ValueError when it is empty.
     """
     if len(table) == 0:
         raise ValueError("The results table is empty: there is no model to choose.")

@@ -7,7 +7,7 @@
 #   fichiers de modèles eux-mêmes (et non des journaux d'entraînement) ;
 # - comprendre pourquoi l'exactitude (*accuracy*) ne suffit pas quand les classes sont
 #   déséquilibrées, et ce qu'apportent le **F1-macro** et la **perte** (entropie croisée) ;
-# - énoncer une **règle de choix** du meilleur modèle, la coder, et la justifier ;
+# - énoncer **votre** règle de choix du meilleur modèle, la coder, et la justifier ;
 # - comparer trois démarches (CNN maison, régularisation, apprentissage par transfert) en
 #   tenant compte de leur **coût** (paramètres, temps) et de leur **sur-apprentissage**.
 #
@@ -167,33 +167,151 @@ else:
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 3. La règle de choix, énoncée avant de regarder les chiffres
+# ## 3. Votre règle de choix, énoncée avant de regarder les chiffres
 #
 # Choisir « le meilleur modèle » après avoir regardé le tableau, avec le critère qui arrange,
-# c'est se raconter une histoire. On fixe donc la règle **avant** :
+# c'est se raconter une histoire. C'est donc **vous** qui fixez la règle, **avant** de voir les
+# chiffres, et vous la justifierez. Plusieurs règles sont défendables (le F1-macro parce que les
+# classes sont déséquilibrées, l'exactitude, la perte, un compromis avec le coût...) : ce qui
+# est évalué, c'est qu'elle soit **argumentée** et **appliquée de façon cohérente**.
 #
-# > **Règle** : le meilleur modèle est celui dont le **F1-macro de validation est le plus
-# > haut** ; à égalité, celui dont la **perte de validation est la plus basse** ; à égalité
-# > encore, celui qui a le **moins de paramètres** (puis l'ordre alphabétique, pour que le
-# > résultat ne dépende jamais du hasard).
+# Vous l'écrivez sous forme de code : `selection_key(row)` reçoit **une ligne** du tableau des
+# résultats (une `Series` pandas, comme `table.iloc[0]` : `row["macro_f1"]`, `row["loss"]`...)
+# et renvoie un **tuple** ; le modèle dont la clé est la **plus petite** gagne, comme avec
+# `min` ou `sorted` en Python. Les tuples se comparent élément par élément : le deuxième
+# élément ne compte qu'en cas d'égalité sur le premier, et ainsi de suite. Pour préférer la
+# valeur **la plus haute** d'une mesure, mettez son **opposé**. Par exemple, la clé
+# `(row["loss"], -row["accuracy"])` préfère la perte la plus basse puis, à perte égale,
+# l'exactitude la plus haute.
 #
-# Pourquoi cet ordre ?
+# Les contraintes (les tests les vérifient) :
 #
-# - le **F1-macro** d'abord, parce que les classes sont déséquilibrées (voir le notebook 00) :
-#   on veut un modèle bon sur **toutes** les classes, pas seulement sur les grandes ;
-# - la **perte** ensuite : à F1 égal, on préfère le modèle dont les probabilités sont les
-#   plus fiables (il se trompe avec moins d'assurance) ;
-# - le **nombre de paramètres** enfin : à performances égales, le modèle le plus simple est
-#   le moins cher à entraîner et à déployer, et le moins exposé au sur-apprentissage.
+# - la règle ne lit **que la ligne reçue**, et dans cette ligne que les mesures de validation du
+#   tableau : `accuracy`, `macro_f1`, `loss`, `num_params`, `training_seconds` et `epochs`.
+#   Jamais un jeu de test, jamais l'exactitude d'entraînement (elle mesure ce que le modèle a
+#   appris par cœur), jamais le tableau entier ni une variable du notebook ;
+# - **aucun nom de modèle écrit dans le code** (`if row["model"] == "transfer_finetuned"`, c'est
+#   choisir le gagnant d'avance). Le nom `row["model"]` ne peut servir qu'en **dernier** élément,
+#   pour départager des ex æquo par ordre alphabétique ;
+# - la règle départage **toutes** les égalités : le choix ne doit jamais dépendre de l'ordre des
+#   lignes ;
+# - à coût égal (mêmes paramètres, durée et époques), un modèle meilleur sur toutes les mesures
+#   de validation doit passer devant : attention au **sens** de chaque critère ;
+# - `training_seconds` peut être vide (NaN) quand une durée n'a pas été mesurée : un NaN ne se
+#   compare à rien, évitez cette colonne ou remplacez les NaN.
+#
+# Écrivez aussi `rule`, une phrase en français qui énonce votre règle : elle sera enregistrée
+# dans `best.json` et affichée par les notebooks suivants et la soutenance.
+
+# %% [solution] id=selection_rule
+#| solution: solutions.comparison.selection_key
+
+
+# Votre règle en une phrase, en français (elle sera enregistrée dans best.json) :
+### BEGIN SOLUTION
+rule = (
+    "F1-macro de validation le plus haut (les classes sont déséquilibrées) ; à égalité, perte de "
+    "validation la plus basse, puis le moins de paramètres, puis l'ordre alphabétique du nom."
+)
+### END SOLUTION
+
+# %% [tests] id=test_selection_rule points=1
+"""Vérifie que votre règle est une fonction de la ligne, qui ne lit que des mesures de validation."""
+if not isinstance(rule, str) or len(str(rule).strip()) < 20:
+    checks.fail("rule doit être une phrase (str) qui énonce votre règle de choix, en français.")
+if not callable(selection_key):
+    checks.fail(
+        "selection_key doit être une fonction de la ligne (def selection_key(row): ...), pas une liste "
+        "de colonnes ni une valeur."
+    )
+_measure_names = ["accuracy", "macro_f1", "loss", "num_params", "training_seconds", "epochs"]
+
+
+def _example_row(name, **changes):
+    """One row as selection_key receives it: the name and the validation measures only."""
+    values = {"accuracy": 0.80, "macro_f1": 0.70, "loss": 0.60, "num_params": 50_000, "training_seconds": 90.0, "epochs": 8}
+    values.update(changes)
+    return pd.Series({"model": name, **values}, dtype=object)
+
+
+_good = _example_row("modele_a", accuracy=0.90, macro_f1=0.85, loss=0.30)
+_key_good = checks.sort_key_of(selection_key, _good)
+if checks.sort_key_of(selection_key, _good.copy()) != _key_good:
+    checks.fail("selection_key ne donne pas deux fois la même clé pour la même ligne : elle ne doit dépendre que de la ligne.")
+for _name in sorted(set(model_names) | {"cnn", "reg_dropout", "transfer_frozen", "transfer_finetuned"}):
+    _key_bad = checks.sort_key_of(selection_key, _example_row(_name))
+    try:
+        _better_first = _key_good < _key_bad
+        _same = _key_good == _key_bad
+    except TypeError:
+        checks.fail("Les clés de selection_key doivent avoir toujours la même forme (des nombres, le nom éventuellement en dernier).")
+    if _same:
+        checks.fail(
+            "selection_key donne la même clé à deux modèles aux mesures différentes : elle doit être calculée "
+            "à partir des mesures de la ligne reçue (row[...]), pas d'une valeur fixe ni du tableau entier."
+        )
+    if not _better_first:
+        checks.fail(
+            f"À coût égal, le modèle meilleur sur toutes les mesures (F1-macro, exactitude, perte) doit avoir la "
+            f"plus petite clé ; selection_key lui préfère « {_name} ». Vérifiez le sens de chaque critère "
+            "(la plus petite clé gagne : -row[\"macro_f1\"] pour préférer le F1 le plus haut) et qu'aucun nom "
+            "de modèle n'est écrit dans la règle."
+        )
+print("selection_key :", _key_good, "pour une ligne d'exemple")
+print("Règle :", rule)
+print("selection_key et rule : OK")
+### BEGIN HIDDEN TESTS
+from paysages.runs import RunFolder as _RunFolder
+from paysages.settings import get_settings as _get_settings
+from solutions.grading import check_rule_reads_only_the_row as _check_rule
+
+# The run's model names come from the disk, never from the notebook's variables.
+_run_h = _RunFolder(_get_settings().run_dir)
+if not isinstance(rule, str) or len(str.strip(rule)) < 20:
+    raise AssertionError("rule doit être une phrase qui énonce la règle.")
+_check_rule(selection_key, _run_h.model_names(), seed=11)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# **Justifiez votre règle** dans la cellule ci-dessous (quelques lignes) :
+#
+# 1. Pourquoi ce **premier critère** ? Les classes sont déséquilibrées (notebook 00) : que
+#    deviendrait le choix avec l'exactitude seule, avec le F1-macro ?
+# 2. Quelle place donnez-vous au **coût** (paramètres, durée d'entraînement), et pourquoi ?
+# 3. Comment départagez-vous les **égalités**, et pourquoi faut-il fixer la règle **avant** de
+#    regarder les chiffres ? Un écart de 0,005 de F1-macro est-il une vraie différence ?
+
+# %% [answer] id=rule_answer_05 points=2
+# Réponse de référence (correcteur) — toute règle cohérente avec le code de selection_key et
+# avec la phrase rule est acceptée ; on note l'argumentation, jamais la règle elle-même :
+#
+# - premier critère justifié par le déséquilibre des classes : le F1-macro donne le même poids à
+#   chaque classe, l'exactitude favorise les grandes classes (un modèle qui néglige `city` ou
+#   `ocean` perd peu d'exactitude) ; une règle fondée sur l'exactitude ou la perte est acceptée
+#   si l'étudiant en dit la limite ;
+# - le coût (paramètres, durée) est discuté : critère de départage, ou compromis assumé
+#   (un modèle bien plus léger pour un score à peine inférieur) ;
+# - les égalités sont départagées de façon déterministe (nom en dernier recours) ; fixer la règle
+#   avant évite de choisir le critère qui arrange ; un écart de l'ordre de quelques images sur
+#   le jeu de validation n'est pas significatif, et le score du modèle retenu est un peu
+#   optimiste (il a gagné une compétition sur ces images-là).
+#
+# Barème indicatif : 1 point pour le premier critère argumenté (déséquilibre des classes), 1 point
+# pour le coût et les égalités ; 0 si la justification contredit le code.
+
+# %% [markdown]
+# ### Appliquer la règle
+#
+# Écrivez `sort_results(table)`, qui trie un tableau selon `selection_key` (meilleur modèle en
+# tête, index remis à 0, 1, 2...), puis `choose_best(table)`, qui renvoie le **nom** (`str`) du
+# meilleur modèle. Ne supposez pas que le tableau reçu est déjà trié, et n'écrivez aucun nom de
+# modèle : ces fonctions seront aussi essayées sur des tableaux inventés. Astuces :
+# `table.iloc[position]` est la ligne numéro `position` ; `sorted(range(len(table)), key=...)`
+# trie des positions selon une fonction ; `table.iloc[liste_de_positions]` réordonne les lignes.
 #
 # Attention : on choisit sur le jeu de validation, donc le score du modèle retenu est
 # **légèrement optimiste** (il a « gagné » une compétition sur ces images-là). Un jeu de test
 # jamais utilisé pour choisir donnerait une estimation honnête.
-#
-# Écrivez `sort_results(table)` (qui trie un tableau selon la règle, meilleur en tête) puis
-# `choose_best(table)` (qui renvoie le **nom** du meilleur modèle). Ne supposez pas que le
-# tableau reçu par `choose_best` est déjà trié. Astuce : `DataFrame.sort_values` accepte une
-# liste de colonnes et une liste `ascending`.
 
 # %% [solution] id=sort_results
 #| solution: solutions.comparison.sort_results
@@ -202,54 +320,54 @@ else:
 #| solution: solutions.comparison.choose_best
 
 # %% [tests] id=test_choose_best points=1
-"""Vérifie que choose_best applique la règle : F1-macro, puis perte, puis nombre de paramètres."""
+"""Vérifie que choose_best et sort_results appliquent votre selection_key, sans nom de modèle écrit en dur."""
 _table = pd.DataFrame({
-    "model": ["cnn", "reg_dropout", "transfer_frozen"],
-    "accuracy": [0.90, 0.85, 0.86],
-    "macro_f1": [0.70, 0.80, 0.75],
-    "loss": [0.40, 0.50, 0.30],
-    "num_params": [100, 100, 50],
-})
-_got = choose_best(_table)
+    "model": ["modele_b", "modele_a", "modele_c", "modele_d"],
+    "family": ["autre"] * 4,
+    "accuracy": [0.90, 0.85, 0.86, 0.55],
+    "macro_f1": [0.70, 0.80, 0.75, 0.50],
+    "loss": [0.40, 0.50, 0.30, 1.20],
+    "num_params": [100, 100, 50, 20],
+    "training_seconds": [30.0, 60.0, 45.0, 10.0],
+    "epochs": [5, 8, 6, 3],
+}, index=[7, 3, 5, 1])
+_keys = {str(row["model"]): checks.sort_key_of(selection_key, row) for _, row in _table.iterrows()}
+_expected_order = sorted(_keys, key=_keys.__getitem__)
+_got = choose_best(_table.copy())
 if not isinstance(_got, str):
     checks.fail(f"choose_best doit renvoyer le nom du modèle (str), pas {type(_got).__name__}.")
-if str(_got) == "cnn":
-    checks.fail("choose_best a choisi la meilleure exactitude : la règle porte sur le F1-macro.")
-if str(_got) != "reg_dropout":
-    checks.fail(f"Le meilleur F1-macro est celui de reg_dropout, choose_best a renvoyé {_got!r}.")
-_sorted = sort_results(_table)
-if not isinstance(_sorted, pd.DataFrame) or [str(name) for name in _sorted["model"]] != ["reg_dropout", "transfer_frozen", "cnn"]:
-    checks.fail("sort_results doit trier par F1-macro décroissant (meilleur modèle en tête).")
+if str(_got) not in _keys:
+    checks.fail(
+        f"choose_best a renvoyé {_got!r}, qui n'est pas dans le tableau reçu : appliquez selection_key aux "
+        "lignes de ce tableau, sans écrire de nom de modèle ni lire la variable table du notebook."
+    )
+if _keys[str(_got)] != _keys[_expected_order[0]]:
+    checks.fail(
+        f"Selon votre selection_key, le meilleur modèle de ce tableau est {_expected_order[0]!r}, choose_best a "
+        f"renvoyé {_got!r} : choose_best doit appliquer la règle, pas la recopier à la main."
+    )
+if str(choose_best(_table.iloc[::-1].copy())) != str(_got):
+    checks.fail("choose_best change d'avis quand on inverse l'ordre des lignes : ne supposez pas le tableau trié.")
+_sorted = sort_results(_table.copy())
+if not isinstance(_sorted, pd.DataFrame) or [str(name) for name in _sorted["model"]] != _expected_order:
+    checks.fail(f"sort_results doit ranger les lignes selon selection_key (plus petite clé en tête) : {_expected_order}.")
+if [int(position) for position in _sorted.index] != list(range(len(_table))):
+    checks.fail("sort_results doit remettre l'index à 0, 1, 2... (reset_index(drop=True)).")
+_twins = pd.concat([_table.iloc[[0]], _table.iloc[[0]]]).reset_index(drop=True)
+_twins["model"] = ["jumeau_2", "jumeau_1"]
+if str(choose_best(_twins.copy())) != str(choose_best(_twins.iloc[::-1].copy())):
+    checks.fail(
+        "Deux modèles aux mesures identiques : choose_best dépend de l'ordre des lignes. Votre règle doit "
+        "départager toutes les égalités (par exemple le nom, row[\"model\"], en dernier élément)."
+    )
 print("choose_best et sort_results : OK")
 ### BEGIN HIDDEN TESTS
-import pandas as _pd
-from paysages import checks as _checks
-from solutions.comparison import choose_best as _reference_choose, sort_results as _reference_sort
+from paysages.runs import RunFolder as _RunFolder
+from paysages.settings import get_settings as _get_settings
+from solutions.grading import check_choose_best_follows_the_key as _check_choose
 
-_plain_name = _checks.plain_str
-
-
-_tables = [
-    # Tie on macro-F1: the lower loss wins; the table is not sorted.
-    _pd.DataFrame({"model": ["a", "b", "c"], "accuracy": [0.9, 0.8, 0.7], "macro_f1": [0.6, 0.8, 0.8],
-                   "loss": [0.1, 0.5, 0.4], "num_params": [10, 10, 10]}),
-    # Tie on macro-F1 and loss: fewer parameters win.
-    _pd.DataFrame({"model": ["big", "small", "worse"], "accuracy": [0.8, 0.8, 0.9], "macro_f1": [0.7, 0.7, 0.65],
-                   "loss": [0.3, 0.3, 0.2], "num_params": [5000, 300, 10]}),
-    # Best model last, with an index that is not 0..n-1.
-    _pd.DataFrame({"model": ["x", "y", "z"], "accuracy": [0.5, 0.6, 0.7], "macro_f1": [0.5, 0.6, 0.7],
-                   "loss": [1.0, 0.9, 0.8], "num_params": [1, 2, 3]}, index=[7, 3, 5]),
-    # Complete tie: the name decides.
-    _pd.DataFrame({"model": ["m2", "m1"], "accuracy": [0.5, 0.5], "macro_f1": [0.5, 0.5],
-                   "loss": [0.7, 0.7], "num_params": [4, 4]}),
-]
-for _table_h in _tables:
-    _expected = _reference_choose(_table_h.copy())
-    if _plain_name(choose_best(_table_h.copy()), "choose_best(...)") != _expected:
-        raise AssertionError("choose_best ne respecte pas la règle (égalités : perte, puis paramètres, puis nom).")
-    _sorted_h = sort_results(_table_h.copy())
-    if [_plain_name(name, "model") for name in _pd.DataFrame.to_dict(_sorted_h, orient="list")["model"]] != list(_reference_sort(_table_h.copy())["model"]):
-        raise AssertionError("sort_results ne trie pas selon la règle.")
+_run_h = _RunFolder(_get_settings().run_dir)
+_check_choose(selection_key, choose_best, sort_results, _run_h.model_names(), seed=13)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -260,7 +378,7 @@ for _table_h in _tables:
 # mesures avec **votre** `classification_scores`. Ajoutez sa famille, son nombre de paramètres
 # (`model.count_params()`, compté sur le modèle chargé) et, depuis sa fiche
 # (`run.model_meta(name)`), sa durée d'entraînement et son nombre d'époques. Renvoyez le tableau
-# trié par `sort_results`.
+# trié par `sort_results` (donc selon votre règle, meilleur modèle en tête).
 #
 # Pourquoi recalculer au lieu de recopier la dernière `val_accuracy` des historiques ? Parce
 # que le tableau doit décrire **les modèles qu'on va réutiliser** : un historique peut venir
@@ -296,8 +414,9 @@ if sorted(_names) != sorted(model_names):
 _f1_column = [checks.plain_float(value, "macro_f1") for value in table["macro_f1"].tolist()]
 if any(not 0.0 <= value <= 1.0 for value in _f1_column):
     checks.fail("Le F1-macro doit être compris entre 0 et 1.")
-if any(later > earlier + 1e-12 for earlier, later in zip(_f1_column, _f1_column[1:])):
-    checks.fail("Le tableau doit être trié par F1-macro décroissant : utilisez sort_results.")
+_table_keys = [checks.sort_key_of(selection_key, row) for _, row in table.iterrows()]
+if any(later < earlier for earlier, later in zip(_table_keys, _table_keys[1:])):
+    checks.fail("Le tableau doit être trié selon votre règle (plus petite clé de selection_key en tête) : utilisez sort_results.")
 print(f"Tableau : OK ({len(_names)} modèles)")
 ### BEGIN HIDDEN TESTS
 import numpy as _np
@@ -337,6 +456,7 @@ def _student_rows(frame):
 
 
 _saved_names = _run_h.model_names()
+_measures_h = ("accuracy", "macro_f1", "loss", "num_params", "training_seconds", "epochs")
 _rows_h, _order_h = _student_rows(table)
 if sorted(_rows_h) != sorted(_saved_names):
     raise AssertionError("Le tableau doit contenir exactement les modèles sauvegardés dans le dossier de run.")
@@ -365,27 +485,26 @@ for _name in _saved_names:
             _expected_h is not None and abs(_got_h - float(_expected_h)) > 1e-6 * max(1.0, float(_expected_h))
         ):
             raise AssertionError(f"{_key} de {_name} doit être lu dans run.model_meta({_name!r}).")
-# The order must follow the rule on the student's own (verified) numbers.
-for _first_h, _second_h in zip(_order_h, _order_h[1:]):
-    _a, _b = _rows_h[_first_h], _rows_h[_second_h]
-    if _b["macro_f1"] > _a["macro_f1"] + 1e-9 or (
-        abs(_b["macro_f1"] - _a["macro_f1"]) <= 1e-9 and _b["loss"] < _a["loss"] - 1e-9
-    ):
-        raise AssertionError("Le tableau n'est pas trié selon la règle (F1-macro décroissant, puis perte croissante).")
+# The order must follow the student's own rule on the student's own (verified) numbers.
+_keys_h = []
+for _name in _order_h:
+    # A duration that was not measured is an empty cell (NaN), as in the table.
+    _values_h = {_key: float("nan") if _rows_h[_name][_key] is None else _rows_h[_name][_key] for _key in _measures_h}
+    _keys_h.append(_checks.sort_key_of(selection_key, _pd.Series({"model": _name, **_values_h}, dtype=object)))
+for _earlier_h, _later_h in zip(_keys_h, _keys_h[1:]):
+    if _later_h < _earlier_h:
+        raise AssertionError("Le tableau n'est pas trié selon votre règle (selection_key, plus petite clé en tête).")
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 5. Le meilleur modèle, et la sauvegarde des résultats
 #
-# On applique la règle et on écrit deux fichiers dans le dossier de run : `results.json` (le
-# tableau) et `best.json` (le nom du modèle retenu et la règle, que le notebook 06 relira).
+# On applique votre règle et on écrit deux fichiers dans le dossier de run : `results.json` (le
+# tableau) et `best.json` (le nom du modèle retenu et votre phrase `rule`, que le notebook 06
+# relira).
 
 # %% [code] id=save_05
 best_name = choose_best(table)
-rule = (
-    "F1-macro de validation la plus haute (les classes sont déséquilibrées) ; à égalité, "
-    "perte de validation la plus basse, puis le moins de paramètres."
-)
 # Missing values (NaN) become null so that results.json stays valid JSON.
 records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
 run.save_json("results", records)
@@ -396,7 +515,7 @@ print(f"Modèle retenu : {best_name} ({best_row['family']}) — F1-macro {best_r
 print("Règle :", rule)
 
 # %% [tests] id=test_saved_results points=1
-"""Vérifie results.json et best.json : ils décrivent les modèles sauvegardés et suivent la règle."""
+"""Vérifie results.json et best.json : ils décrivent les modèles sauvegardés et suivent votre règle."""
 _saved_best = run.load_json("best")
 if not isinstance(_saved_best, dict) or not isinstance(_saved_best.get("name"), str) or not isinstance(_saved_best.get("rule"), str):
     checks.fail("best.json doit contenir {\"name\": ..., \"rule\": ...} (deux chaînes).")
@@ -404,6 +523,8 @@ if _saved_best["name"] not in model_names:
     checks.fail(f"best.json désigne {_saved_best['name']!r}, qui n'est pas un modèle sauvegardé.")
 if not isinstance(best_name, str) or str(best_name) != _saved_best["name"]:
     checks.fail("best.json ne désigne pas best_name : réexécutez la cellule précédente.")
+if not isinstance(rule, str) or str(rule) != _saved_best["rule"]:
+    checks.fail("best.json n'enregistre pas votre phrase rule : réexécutez la cellule précédente.")
 _saved_results = run.load_json("results")
 if not isinstance(_saved_results, list) or len(_saved_results) != len(model_names):
     checks.fail("results.json doit contenir une ligne par modèle sauvegardé : réexécutez la cellule précédente.")
@@ -418,13 +539,14 @@ from paysages import checks as _checks
 from paysages.data import load_split_arrays as _load_split_arrays
 from paysages.runs import RunFolder as _RunFolder
 from paysages.settings import get_settings as _get_settings
-from solutions.comparison import choose_best as _reference_choose, results_table as _reference_table
+from solutions.comparison import results_table as _reference_table
 
 _settings_h = _get_settings()
 _run_h = _RunFolder(_settings_h.run_dir)
 _data_h = _load_split_arrays(_settings_h)
 _expected_table = _reference_table(_run_h, _run_h.model_names(), _data_h, 64)
 _expected = {row["model"]: row for row in _expected_table.to_dict(orient="records")}
+_measures = ("accuracy", "macro_f1", "loss", "num_params", "training_seconds", "epochs")
 
 # results.json: read from disk as plain JSON, one row per saved model, numbers recomputed.
 _file_rows = _json.loads(_run_h.json_path("results").read_text(encoding="utf-8"))
@@ -444,23 +566,25 @@ for _row in _file_rows:
 if _seen != set(_expected):
     raise AssertionError("results.json doit contenir tous les modèles sauvegardés.")
 
-# best.json and best_name: the rule applied to the recomputed numbers (ties within rounding accepted).
+# best.json and best_name: the student's own rule applied to the rows of results.json (checked above).
 _file_best = _json.loads(_run_h.json_path("best").read_text(encoding="utf-8"))
 if not isinstance(_file_best, dict) or not isinstance(_file_best.get("name"), str):
     raise AssertionError("best.json doit contenir le nom du modèle retenu.")
 if not isinstance(best_name, str) or str.__getitem__(best_name, slice(None)) != _file_best["name"]:
     raise AssertionError("best_name et best.json doivent désigner le même modèle.")
-_reference_best = _reference_choose(_expected_table)
+if not isinstance(rule, str) or _file_best.get("rule") != str.__getitem__(rule, slice(None)) or len(str.strip(rule)) < 20:
+    raise AssertionError("best.json doit enregistrer la phrase rule qui énonce votre règle.")
 _chosen = _file_best["name"]
 if _chosen not in _expected:
     raise AssertionError("best.json désigne un modèle qui n'est pas sauvegardé.")
-if _chosen != _reference_best:
-    _gap_f1 = _expected[_reference_best]["macro_f1"] - _expected[_chosen]["macro_f1"]
-    _gap_loss = _expected[_chosen]["loss"] - _expected[_reference_best]["loss"]
-    if _gap_f1 > 1e-6 or (abs(_gap_f1) <= 1e-6 and _gap_loss > 1e-4):
-        raise AssertionError(
-            f"Selon la règle (F1-macro, puis perte, puis paramètres), le meilleur modèle est {_reference_best}, pas {_chosen}."
-        )
+_file_keys = {}
+for _row in _file_rows:
+    _values = {_key: float("nan") if _row.get(_key) is None else _row[_key] for _key in _measures}
+    _file_keys[_row["model"]] = _checks.sort_key_of(selection_key, _pd.Series({"model": _row["model"], **_values}, dtype=object))
+_smallest = min(_file_keys.values())
+if _file_keys[_chosen] != _smallest:
+    _first = min(_file_keys, key=_file_keys.__getitem__)
+    raise AssertionError(f"Selon votre selection_key, le meilleur modèle de results.json est {_first}, pas {_chosen}.")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -532,7 +656,7 @@ display(diagnostics.style.format({"train_accuracy": "{:.3f}", "val_accuracy": "{
 # Répondez dans la cellule ci-dessous, chiffres du tableau à l'appui (une dizaine de lignes) :
 #
 # 1. Comparez les **trois démarches** (02 CNN, 03 régularisation, 04 transfert) : laquelle
-#    l'emporte selon la règle, et de combien ? L'écart est-il grand devant ce que change une
+#    l'emporte selon votre règle, et de combien ? L'écart est-il grand devant ce que change une
 #    ou deux images mal classées sur ce jeu de validation ?
 # 2. Parmi les techniques du notebook 03, lesquelles réduisent l'écart train/validation ?
 #    Lesquelles améliorent vraiment le F1-macro, et lesquelles ne font que déplacer le
@@ -542,7 +666,7 @@ display(diagnostics.style.format({"train_accuracy": "{:.3f}", "val_accuracy": "{
 # 4. Le classement par exactitude est-il le même que par F1-macro ? Qu'en concluez-vous sur la
 #    classe ou les classes que certains modèles négligent ?
 
-# %% [answer] id=analysis_05 points=8
+# %% [answer] id=analysis_05 points=7
 # Réponse de référence (correcteur) — les chiffres varient d'un run à l'autre ; on attend une
 # comparaison argumentée, pas une exactitude brute :
 #
@@ -561,7 +685,8 @@ display(diagnostics.style.format({"train_accuracy": "{:.3f}", "val_accuracy": "{
 #   généralement ce coût ; le CNN régularisé reste le meilleur compromis si l'on doit
 #   entraîner sans GPU ;
 # - si le classement change entre exactitude et F1-macro, c'est qu'un modèle néglige une petite
-#   classe (souvent `city` ou `ocean`, confondue avec `lake`) : d'où la règle sur le F1-macro.
+#   classe (souvent `city` ou `ocean`, confondue avec `lake`) : d'où l'intérêt d'une règle fondée
+#   sur le F1-macro ; l'étudiant relie ce constat à sa propre règle.
 
 # %% [code] id=finish_05
 #| include: finish

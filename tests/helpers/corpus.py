@@ -390,6 +390,27 @@ def build_regularised_cnn(input_shape, num_classes, *, augmentation=False, dropo
     return keras.Sequential(stack, name="my_regularised_cnn")
 '''
 
+# Another student's own selection rule in 05 (issue 11: the student writes the rule, the tests
+# check it is applied consistently): the highest validation accuracy, then the fewest parameters.
+OWN_DESIGN_SELECTION_RULE = '''
+def selection_key(row):
+    """My rule: the highest validation accuracy, then the fewest parameters, then the name."""
+    return (-float(row["accuracy"]), int(row["num_params"]), str(row["model"]))
+
+
+rule = (
+    "Exactitude de validation la plus haute ; à égalité, le moins de paramètres (le modèle le "
+    "moins cher), puis l'ordre alphabétique du nom."
+)
+'''
+
+# A choose_best that names its winner instead of applying the rule.
+HARD_CODED_CHOOSE_BEST = '''
+def choose_best(table):
+    """The best model: my CNN of notebook 02."""
+    return "cnn"
+'''
+
 # A design that breaks one constraint: the output size is fixed at seven, whatever num_classes.
 FIXED_OUTPUT_BUILD_CNN = '''
 import keras
@@ -468,10 +489,17 @@ CASES = (
                "02/test_train_classifier": "keras.Model.predict is restored: the untrained saved model does not "
                                            "learn and disagrees with the typed history"},
          catalogue=(3, 7, 12)),
-    Case("owndesign", "another student's own design in 02 (a Sequential CNN unlike the reference) and its "
-         "regularised builder in 03: full marks, like the reference", ("01", "02", "03"),
+    Case("owndesign", "another student's own design in 02 (a Sequential CNN unlike the reference), its "
+         "regularised builder in 03 and its own selection rule in 05 (accuracy, then fewest parameters): "
+         "full marks, like the reference", ("01", "02", "03", "05"),
          mutations=(replace_source("02", "build_cnn", OWN_DESIGN_BUILD_CNN),
-                    replace_source("03", "build_regularised_cnn", OWN_DESIGN_BUILD_REGULARISED_CNN))),
+                    replace_source("03", "build_regularised_cnn", OWN_DESIGN_BUILD_REGULARISED_CNN),
+                    replace_source("05", "selection_rule", OWN_DESIGN_SELECTION_RULE))),
+    Case("hardcodedbest", "choose_best returns the name of the only model the run has (cnn) instead of "
+         "applying selection_key", ("01", "02", "05"),
+         mutations=(replace_source("05", "choose_best", HARD_CODED_CHOOSE_BEST),),
+         lost={"05/test_choose_best": "on tables whose names are not cnn, it returns a model that is not there; "
+                                      "best.json (cnn, the run's only model) still follows the rule"}),
     Case("fixedoutput", "a CNN whose output ignores num_classes (always 7): it trains on the seven classes",
          ("01", "02"),
          mutations=(replace_source("02", "build_cnn", FIXED_OUTPUT_BUILD_CNN),),

@@ -11,7 +11,10 @@ import pytest
 from keras import layers
 
 from paysages.runs import RunFolder
-from solutions.comparison import choose_best, model_family, results_table, sort_results
+from paysages import checks
+from solutions import comparison
+from solutions.comparison import choose_best, model_family, results_table, selection_key, sort_results
+from solutions.grading import check_choose_best_follows_the_key, check_rule_reads_only_the_row, selection_row
 
 INPUT_SHAPE = (8, 8, 3)
 NUM_CLASSES = 3
@@ -105,6 +108,8 @@ def test_results_table_is_sorted_by_the_rule(saved_run):
     pd.testing.assert_frame_equal(table, sort_results(table.sample(frac=1.0, random_state=3)))
     assert choose_best(table) == table["model"].iloc[0]
     assert np.all(np.diff(table["macro_f1"].to_numpy()) <= 0)
+    keys = [selection_key(table.iloc[position]) for position in range(len(table))]
+    assert keys == sorted(keys)
 
 
 def test_results_table_only_describes_the_requested_models(saved_run):
@@ -149,7 +154,180 @@ def test_choose_best_does_not_trust_the_row_order_or_index():
 
 
 def test_choose_best_and_sort_results_reject_bad_tables():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="empty"):
         choose_best(results([]))
-    with pytest.raises(ValueError):
-        sort_results(pd.DataFrame({"model": ["a"], "accuracy": [0.5]}))
+    with pytest.raises(ValueError, match="lacks the column model"):
+        sort_results(pd.DataFrame({"name": ["a"], "accuracy": [0.5]}))
+
+
+def test_sort_results_leaves_the_table_unchanged():
+    table = results([("x", 0.5, 0.5, 1.0, 1), ("y", 0.6, 0.6, 0.9, 2)])
+    before = table.copy()
+    sort_results(table)
+    pd.testing.assert_frame_equal(table, before)
+
+
+# ---------------------------------------------------------------------------------------------
+# The hidden checks of notebook 05 (solutions/grading.py): any consistent rule passes, a rule
+# that reads a name, a test score or the order of the rows does not.
+
+
+def measures(**values):
+    base = {"accuracy": 0.8, "macro_f1": 0.7, "loss": 0.5, "num_params": 1000, "training_seconds": 60.0, "epochs": 10}
+    return {**base, **values}
+
+
+def accuracy_then_fewest_parameters(row):
+    """Another student's rule: the highest accuracy, then the fewest parameters, then the name."""
+    return (-row["accuracy"], row["num_params"], row["model"])
+
+
+def loss_rounded_then_cost(row):
+    """A rule that treats close losses as equal, then prefers the fastest training, then the name."""
+    return (round(row["loss"], 1), row["training_seconds"], row["model"])
+
+
+def wrong_direction(row):
+    return (row["macro_f1"], row["model"])
+
+
+def favours_transfer(row):
+    return (row["model"] != "transfer_finetuned", -row["macro_f1"], row["model"])
+
+
+def reads_a_test_score(row):
+    return (-row["test_macro_f1"],)
+
+
+def reads_the_family(row):
+    return (row["family"] != "04 transfert", -row["macro_f1"])
+
+
+def no_tie_break(row):
+    return (-row["macro_f1"],)
+
+
+def constant(row):
+    return (0.0,)
+
+
+@pytest.mark.parametrize("key", [selection_key, accuracy_then_fewest_parameters, loss_rounded_then_cost, no_tie_break])
+def test_any_consistent_rule_passes_the_rule_checks(key):
+    check_rule_reads_only_the_row(key, ["cnn", "reg_dropout", "my_model"], seed=1)
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        (wrong_direction, "Vérifiez le sens"),
+        (favours_transfer, "aucun nom de modèle"),
+        (constant, "Vérifiez le sens"),
+        (reads_a_test_score, "test_macro_f1"),
+        (reads_the_family, "family"),
+        (["macro_f1", "loss"], "doit être une fonction d'une ligne"),
+    ],
+)
+def test_rules_that_read_more_than_the_measures_fail_the_rule_checks(key, message):
+    with pytest.raises(AssertionError, match=message):
+        check_rule_reads_only_the_row(key, ["cnn"], seed=2)
+
+
+def test_a_rule_that_prefers_a_name_among_the_run_models_is_caught():
+    def favours_my_model(row):
+        return (-row["macro_f1"] - (1.0 if row["model"] == "my_own_cnn" else 0.0), row["model"])
+
+    check_rule_reads_only_the_row(favours_my_model, ["cnn"], seed=3)  # a name the checks do not know
+    with pytest.raises(AssertionError, match="aucun nom de modèle"):
+        check_rule_reads_only_the_row(favours_my_model, ["cnn", "my_own_cnn"], seed=3)
+
+
+def test_a_name_used_before_the_measures_is_caught():
+    def name_first(row):
+        return (row["model"], -row["macro_f1"])
+
+    with pytest.raises(AssertionError, match="seul leur nom change|Vérifiez le sens"):
+        check_rule_reads_only_the_row(name_first, ["cnn"], seed=4)
+
+
+def student_functions(key):
+    """choose_best and sort_results written, as the notebook asks, over a given key."""
+    def sort(table):
+        order = sorted(range(len(table)), key=lambda position: key(table.iloc[position]))
+        return table.iloc[order].reset_index(drop=True)
+
+    def choose(table):
+        return str(sort(table)["model"].iloc[0])
+
+    return choose, sort
+
+
+@pytest.mark.parametrize("key", [selection_key, accuracy_then_fewest_parameters, loss_rounded_then_cost])
+def test_choose_best_over_any_consistent_rule_passes(key):
+    choose, sort = student_functions(key)
+    check_choose_best_follows_the_key(key, choose, sort, ["cnn", "reg_dropout", "transfer_frozen"], seed=5)
+
+
+def test_the_reference_choose_best_passes_its_own_checks():
+    check_choose_best_follows_the_key(selection_key, choose_best, sort_results, ["cnn", "reg_l2"], seed=6)
+
+
+def test_a_hard_coded_choose_best_is_caught():
+    choose, sort = student_functions(selection_key)
+
+    def hard_coded(table):
+        names = [str(name) for name in table["model"]]
+        return "transfer_finetuned" if "transfer_finetuned" in names else choose(table)
+
+    with pytest.raises(AssertionError, match="sans nom de modèle écrit en dur"):
+        check_choose_best_follows_the_key(selection_key, hard_coded, sort, ["cnn"], seed=7)
+
+    def returns_the_run_model(table):
+        return "my_cnn"
+
+    with pytest.raises(AssertionError, match="nom absent du tableau"):
+        check_choose_best_follows_the_key(selection_key, returns_the_run_model, sort, ["cnn"], seed=7)
+
+
+def test_a_rule_that_leaves_ties_to_the_row_order_is_caught():
+    choose, sort = student_functions(no_tie_break)
+    with pytest.raises(AssertionError, match="change d'avis"):
+        check_choose_best_follows_the_key(no_tie_break, choose, sort, ["cnn"], seed=8)
+
+
+def test_a_sort_that_ignores_the_key_is_caught():
+    choose, _ = student_functions(accuracy_then_fewest_parameters)
+
+    def by_macro_f1(table):
+        return table.sort_values("macro_f1", ascending=False).reset_index(drop=True)
+
+    with pytest.raises(AssertionError, match="sort_results ne range pas"):
+        check_choose_best_follows_the_key(accuracy_then_fewest_parameters, choose, by_macro_f1, ["cnn"], seed=9)
+
+
+def test_keys_are_made_plain_with_french_hints():
+    row = selection_row("cnn", measures(training_seconds=float("nan")))
+    assert checks.sort_key_of(selection_key, row) == (-0.7, 0.5, 1000.0, "cnn")
+    assert checks.plain_key(np.float32(0.5), "clé") == (0.5,)
+    assert checks.plain_key([True, 2, "a"], "clé") == (1.0, 2.0, "a")
+    with pytest.raises(checks.CheckFailed, match="NaN"):
+        checks.sort_key_of(lambda row: (row["training_seconds"],), row)
+    with pytest.raises(checks.CheckFailed, match="tuple vide"):
+        checks.plain_key((), "clé")
+    with pytest.raises(checks.CheckFailed, match="nombre réel"):
+        checks.plain_key((object(),), "clé")
+    with pytest.raises(checks.CheckFailed, match="train_accuracy"):
+        checks.sort_key_of(lambda row: (-row.train_accuracy,), row)
+    with pytest.raises(checks.CheckFailed, match="un seul argument"):
+        checks.sort_key_of(lambda row, table: (0,), row)
+
+
+def test_the_reference_rule_is_the_course_rule():
+    """The reference student keeps the kit's former rule: macro-F1, then loss, then parameters, then name."""
+    keys = [selection_key(selection_row(name, measures(**values))) for name, values in (
+        ("b", {"macro_f1": 0.8, "loss": 0.4, "num_params": 10}),
+        ("a", {"macro_f1": 0.8, "loss": 0.4, "num_params": 10}),
+        ("c", {"macro_f1": 0.8, "loss": 0.3, "num_params": 99}),
+        ("d", {"macro_f1": 0.9, "loss": 0.9, "num_params": 999, "accuracy": 0.1}),
+    )]
+    assert sorted(range(4), key=keys.__getitem__) == [3, 2, 1, 0]
+    assert comparison.selection_key is selection_key
