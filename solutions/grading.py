@@ -102,18 +102,20 @@ def selection_row(model, measures):
     return pd.Series({"model": model, **{key: measures[key] for key in SELECTION_MEASURES}}, dtype=object)
 
 
-def _key(selection_key, row):
+def _as_test_failure(check, *arguments):
+    """Run a visible check of ``paysages.checks``; its French hint becomes the hidden test's failure."""
     try:
-        return checks.sort_key_of(selection_key, row)
+        return check(*arguments)
     except checks.CheckFailed as error:
         raise AssertionError(str(error)) from None
+
+
+def _key(selection_key, row):
+    return _as_test_failure(checks.sort_key_of, selection_key, row)
 
 
 def _plain_name(value, what):
-    try:
-        return checks.plain_str(value, what)
-    except checks.CheckFailed as error:
-        raise AssertionError(str(error)) from None
+    return _as_test_failure(checks.plain_str, value, what)
 
 
 def _order(left, right, what="selection_key"):

@@ -40,3 +40,29 @@ def passed(reason: str = "every probe agrees with the reference") -> Judgement:
 
 def failed(reason: str) -> Judgement:
     return Judgement(0.0, reason)
+
+
+# Helpers shared by the notebooks' verdicts --------------------------------------------------------
+NOTHING_EXPORTED = "the test cell exported nothing (it failed or did not run)"
+
+
+def random_class_names(rng: np.random.Generator, count: int) -> list[str]:
+    """``count`` distinct made-up class names, so that no answer can be written in advance."""
+    numbers = rng.choice(np.arange(100, 1000), size=count, replace=False)
+    return [f"classe_{int(number)}" for number in numbers]
+
+
+def error_name(result) -> str:
+    """The exception name a kernel exported for one probe (``"nothing"`` when none)."""
+    name = result.get("error") if isinstance(result, dict) else None
+    return str(name)[:80] if name else "nothing"
+
+
+def exported_list(export, key: str, expected_length: int, what: str = "probe"):
+    """``export[key]``, a list of one result per probe, or the failing judgement."""
+    if export is None:
+        return failed(NOTHING_EXPORTED)
+    results = export.get(key) if isinstance(export, dict) else None
+    if not isinstance(results, list) or len(results) != expected_length:
+        return failed(f"the export does not hold one result per {what}")
+    return results

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograde.verdicts.cells import CellVerdict, Judgement, failed, passed
+from autograde.verdicts.cells import (CellVerdict, Judgement, error_name, exported_list, failed, passed,
+                                      random_class_names)
 from solutions.separation import class_counts, imbalance_ratio
 
 NOTEBOOK = "00_prise_en_main"
 RATIO_TOLERANCE = 1e-9
-
-
-def _class_names(rng: np.random.Generator, count: int) -> list[str]:
-    numbers = rng.choice(np.arange(100, 1000), size=count, replace=False)
-    return [f"classe_{int(number)}" for number in numbers]
 
 
 def class_counts_probes(rng: np.random.Generator) -> dict:
@@ -27,7 +23,7 @@ def class_counts_probes(rng: np.random.Generator) -> dict:
     cases = []
     for size in (0, 1, int(rng.integers(20, 60)), int(rng.integers(150, 400))):
         num_classes = int(rng.integers(3, 10))
-        names = _class_names(rng, num_classes)
+        names = random_class_names(rng, num_classes)
         used = rng.choice(num_classes, size=int(rng.integers(1, num_classes)), replace=False)
         labels = rng.choice(used, size=size) if size else np.zeros(0, dtype=np.int64)
         cases.append({"labels": [int(label) for label in labels], "class_names": names})
@@ -35,13 +31,13 @@ def class_counts_probes(rng: np.random.Generator) -> dict:
 
 
 def judge_class_counts(probes: dict, export) -> Judgement:
-    results = _results(probes, export)
+    results = exported_list(export, "results", len(probes["cases"]))
     if isinstance(results, Judgement):
         return results
     for number, (case, result) in enumerate(zip(probes["cases"], results), start=1):
         expected = class_counts(np.asarray(case["labels"], dtype=np.int64), tuple(case["class_names"]))
         if not isinstance(result, dict) or "error" in result:
-            return failed(f"probe {number}: class_counts raised {_error_name(result)}")
+            return failed(f"probe {number}: class_counts raised {error_name(result)}")
         if result.get("type") != "dict":
             return failed(f"probe {number}: class_counts returned a {result.get('type')!r}, not a dict")
         if result.get("keys") != list(expected):
@@ -55,19 +51,19 @@ def imbalance_ratio_probes(rng: np.random.Generator) -> dict:
     """Random class-count dicts, a balanced one, and the two inputs that must raise ValueError."""
     cases = []
     for _ in range(4):
-        names = _class_names(rng, int(rng.integers(2, 9)))
+        names = random_class_names(rng, int(rng.integers(2, 9)))
         cases.append({name: int(rng.integers(1, 1000)) for name in names})
-    names = _class_names(rng, 3)
+    names = random_class_names(rng, 3)
     cases.append({name: 42 for name in names})
     cases.append({})
-    with_empty_class = {name: int(rng.integers(1, 1000)) for name in _class_names(rng, 4)}
+    with_empty_class = {name: int(rng.integers(1, 1000)) for name in random_class_names(rng, 4)}
     with_empty_class[next(iter(with_empty_class))] = 0
     cases.append(with_empty_class)
     return {"cases": cases}
 
 
 def judge_imbalance_ratio(probes: dict, export) -> Judgement:
-    results = _results(probes, export)
+    results = exported_list(export, "results", len(probes["cases"]))
     if isinstance(results, Judgement):
         return results
     for number, (case, result) in enumerate(zip(probes["cases"], results), start=1):
@@ -81,25 +77,10 @@ def judge_imbalance_ratio(probes: dict, export) -> Judgement:
             continue
         value = result.get("value")
         if "error" in result or isinstance(value, bool) or not isinstance(value, (int, float)):
-            return failed(f"probe {number}: imbalance_ratio raised {_error_name(result)} or returned no number")
+            return failed(f"probe {number}: imbalance_ratio raised {error_name(result)} or returned no number")
         if abs(float(value) - expected) > RATIO_TOLERANCE * max(1.0, abs(expected)):
             return failed(f"probe {number}: wrong ratio")
     return passed()
-
-
-def _results(probes: dict, export):
-    """The export's list of results, one per probe, or the failing judgement."""
-    if export is None:
-        return failed("the test cell exported nothing (it failed or did not run)")
-    results = export.get("results") if isinstance(export, dict) else None
-    if not isinstance(results, list) or len(results) != len(probes["cases"]):
-        return failed("the export does not hold one result per probe")
-    return results
-
-
-def _error_name(result) -> str:
-    name = result.get("error") if isinstance(result, dict) else None
-    return str(name)[:80] if name else "nothing"
 
 
 VERDICTS = (

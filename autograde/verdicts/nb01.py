@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autograde.verdicts.cells import CellVerdict, Judgement, failed, passed
+from autograde.verdicts.cells import (NOTHING_EXPORTED, CellVerdict, Judgement, error_name, exported_list,
+                                      failed, passed, random_class_names)
 from solutions.separation import leakage_report, split_table, stratified_split
 
 NOTEBOOK = "01_separation"
@@ -47,16 +48,6 @@ SPLIT_CALLS = ("first", "again", "other_seed", "after_global_seed")
 
 
 # Shared checks -----------------------------------------------------------------------------------
-def _class_names(rng: np.random.Generator, count: int) -> list[str]:
-    numbers = rng.choice(np.arange(100, 1000), size=count, replace=False)
-    return [f"classe_{int(number)}" for number in numbers]
-
-
-def _error_name(result) -> str:
-    name = result.get("error") if isinstance(result, dict) else None
-    return str(name)[:80] if name else "nothing"
-
-
 def _indices(values, length: int):
     """``values`` as a NumPy array of indices in ``0 .. length - 1``, or None when it is not one."""
     if not isinstance(values, list) or not all(type(value) is int and 0 <= value < length for value in values):
@@ -67,7 +58,7 @@ def _indices(values, length: int):
 def _split_problem(result, labels: np.ndarray, fraction: float, *, require_sorted: bool = True):
     """Why an exported split of ``labels`` is wrong, or None with the validation indices when it is right."""
     if not isinstance(result, dict) or "error" in result:
-        return f"stratified_split raised {_error_name(result)}", None
+        return f"stratified_split raised {error_name(result)}", None
     if "train" not in result or "validation" not in result:
         return f"stratified_split returned a {str(result.get('type'))[:40]!r}, not a tuple (train, validation)", None
     train, validation = _indices(result.get("train"), len(labels)), _indices(result.get("validation"), len(labels))
@@ -121,14 +112,12 @@ def stratified_split_probes(rng: np.random.Generator) -> dict:
 
 
 def judge_stratified_split(probes: dict, export) -> Judgement:
-    if export is None:
-        return failed("the test cell exported nothing (it failed or did not run)")
-    results = export.get("results") if isinstance(export, dict) else None
-    refusals = export.get("bad_fractions") if isinstance(export, dict) else None
-    if not isinstance(results, list) or len(results) != len(probes["cases"]):
-        return failed("the export does not hold one result per probe")
-    if not isinstance(refusals, list) or len(refusals) != len(probes["bad_fractions"]):
-        return failed("the export does not hold one result per refused fraction")
+    results = exported_list(export, "results", len(probes["cases"]))
+    if isinstance(results, Judgement):
+        return results
+    refusals = exported_list(export, "bad_fractions", len(probes["bad_fractions"]), "refused fraction")
+    if isinstance(refusals, Judgement):
+        return refusals
     for number, (case, calls) in enumerate(zip(probes["cases"], results), start=1):
         if not isinstance(calls, dict):
             return failed(f"probe {number}: no result")
@@ -172,11 +161,11 @@ def split_table_probes(rng: np.random.Generator) -> dict:
     """Random files and partitions, and the index sets the reference refuses."""
     cases = []
     for count in (1, int(rng.integers(5, 12)), int(rng.integers(40, 120))):
-        paths, classes = _file_names(rng, _class_names(rng, int(rng.integers(2, 6))), count)
+        paths, classes = _file_names(rng, random_class_names(rng, int(rng.integers(2, 6))), count)
         validation = np.sort(rng.choice(count, size=int(rng.integers(0, count // 2 + 1)), replace=False))
         cases.append(_table_case(paths, classes, np.setdiff1d(np.arange(count), validation), validation))
     count = int(rng.integers(6, 15))
-    paths, classes = _file_names(rng, _class_names(rng, 3), count)
+    paths, classes = _file_names(rng, random_class_names(rng, 3), count)
     order = rng.permutation(count)
     half = count // 2
     bad_cases = [
@@ -198,17 +187,15 @@ def _reference_rows(case: dict) -> list[list[str]]:
 
 
 def judge_split_table(probes: dict, export) -> Judgement:
-    if export is None:
-        return failed("the test cell exported nothing (it failed or did not run)")
-    results = export.get("results") if isinstance(export, dict) else None
-    refusals = export.get("refusals") if isinstance(export, dict) else None
-    if not isinstance(results, list) or len(results) != len(probes["cases"]):
-        return failed("the export does not hold one result per probe")
-    if not isinstance(refusals, list) or len(refusals) != len(probes["bad_cases"]):
-        return failed("the export does not hold one result per refused partition")
+    results = exported_list(export, "results", len(probes["cases"]))
+    if isinstance(results, Judgement):
+        return results
+    refusals = exported_list(export, "refusals", len(probes["bad_cases"]), "refused partition")
+    if isinstance(refusals, Judgement):
+        return refusals
     for number, (case, result) in enumerate(zip(probes["cases"], results), start=1):
         if not isinstance(result, dict) or "error" in result:
-            return failed(f"probe {number}: split_table raised {_error_name(result)}")
+            return failed(f"probe {number}: split_table raised {error_name(result)}")
         if result.get("dataframe") is not True:
             return failed(f"probe {number}: split_table returned a {str(result.get('type'))[:40]!r}, not a DataFrame")
         if result.get("columns") != SPLIT_COLUMNS:
@@ -237,7 +224,7 @@ def split_file_probes(rng: np.random.Generator) -> dict:
 
 def judge_split_file(probes: dict, export) -> Judgement:
     if not isinstance(export, dict):
-        return failed("the test cell exported nothing (it failed or did not run)")
+        return failed(NOTHING_EXPORTED)
     paths, labels, class_names = export.get("paths"), export.get("labels"), export.get("class_names")
     fraction, seed = export.get("validation_fraction"), export.get("seed")
     if (not isinstance(class_names, list) or not class_names or not all(type(name) is str for name in class_names)
@@ -250,7 +237,7 @@ def judge_split_file(probes: dict, export) -> Judgement:
     classes = [class_names[label] for label in labels]
     on_disk = export.get("file")
     if not isinstance(on_disk, dict) or "error" in on_disk:
-        return failed(f"split.csv could not be read ({_error_name(on_disk)})")
+        return failed(f"split.csv could not be read ({error_name(on_disk)})")
     columns = [on_disk.get(column) for column in SPLIT_COLUMNS]
     if not all(isinstance(column, list) and len(column) == len(columns[0]) for column in columns):
         return failed("split.csv could not be read (its columns differ in length)")
@@ -269,7 +256,7 @@ def judge_split_file(probes: dict, export) -> Judgement:
         return failed("split.csv does not hold the split that stratified_split computes (an older split kept?)")
     table = export.get("table")
     if not isinstance(table, dict) or "error" in table:
-        return failed(f"split_table raised {_error_name(table)} on the split of the data set")
+        return failed(f"split_table raised {error_name(table)} on the split of the data set")
     if (not isinstance(table.get("path"), list) or not isinstance(table.get("subset"), list)
             or len(table["path"]) != len(table["subset"])
             or dict(zip(table["path"], table["subset"])) != subset_of or len(table["path"]) != len(paths)):
@@ -286,7 +273,7 @@ def leakage_report_probes(rng: np.random.Generator) -> dict:
     """Small files of random contents: cross copies (several per image), copies inside one side, none."""
     cases = []
     for with_leaks in (False, True, True):
-        class_names = _class_names(rng, int(rng.integers(2, 4)))
+        class_names = random_class_names(rng, int(rng.integers(2, 4)))
         originals = [_random_content(rng) for _ in range(int(rng.integers(4, 9)))]
         contents = list(originals)
         if with_leaks:
@@ -325,14 +312,12 @@ def _reference_pairs(case: dict) -> list[list[str]]:
 
 
 def judge_leakage_report(probes: dict, export) -> Judgement:
-    if export is None:
-        return failed("the test cell exported nothing (it failed or did not run)")
-    results = export.get("results") if isinstance(export, dict) else None
-    if not isinstance(results, list) or len(results) != len(probes["cases"]):
-        return failed("the export does not hold one result per probe")
+    results = exported_list(export, "results", len(probes["cases"]))
+    if isinstance(results, Judgement):
+        return results
     for number, (case, result) in enumerate(zip(probes["cases"], results), start=1):
         if not isinstance(result, dict) or "error" in result:
-            return failed(f"probe {number}: leakage_report raised {_error_name(result)}")
+            return failed(f"probe {number}: leakage_report raised {error_name(result)}")
         if result.get("type") != "list":
             return failed(f"probe {number}: leakage_report returned a {str(result.get('type'))[:40]!r}, not a list")
         pairs = result.get("pairs")
