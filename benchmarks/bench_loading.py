@@ -9,7 +9,8 @@ Prints images per second (best and median of several alternating rounds) for
 
 and the ratios against the goals: cold >= 1.5x the Keras pass, cached >= 50x.
 
-By default it generates a temporary folder of 700 JPEGs of 256x256 pixels (7 classes) with
+By default it generates a temporary folder of 700 JPEGs of 500x375 pixels (7 classes), the size
+of the Landscapes photos (Flickr's default 500-pixel size, as the licence metadata's URLs show), with
 the statistics of natural images (detail at every scale, amplitude falling as 1/frequency), so
 the figures do not depend on a download (``--generator sample`` uses the kit's sample dataset):
 
@@ -49,37 +50,42 @@ CLASS_NAMES = get_dataset_spec("sample").class_names
 COLD_GOAL = 1.5
 CACHED_GOAL = 50.0
 
+# The Landscapes photos are Flickr's default size: the licence metadata's URLs
+# (``https://farm*.staticflickr.com/.../<id>_<secret>.jpg``, no size suffix) serve images of
+# 500 pixels on their longer side, most of them landscape 4:3.
+SOURCE_SIZE = (500, 375)
 
-def _smooth_noise(generator: np.random.Generator, cells: int, size: int) -> np.ndarray:
-    """Return a ``size`` x ``size`` field of random values interpolated from a coarse grid."""
+
+def _smooth_noise(generator: np.random.Generator, cells: int, width: int, height: int) -> np.ndarray:
+    """Return a ``height`` x ``width`` field of random values interpolated from a coarse grid."""
     coarse = generator.normal(0.0, 1.0, (cells, cells)).astype(np.float32)
-    return np.asarray(Image.fromarray(coarse).resize((size, size), Image.Resampling.BICUBIC))
+    return np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC))
 
 
-def make_photo_like_image(generator: np.random.Generator, size: int, tint: np.ndarray) -> Image.Image:
+def make_photo_like_image(generator: np.random.Generator, width: int, height: int, tint: np.ndarray) -> Image.Image:
     """Return an image with natural-image statistics: a sky-to-ground gradient, detail at every
     scale with amplitude falling as 1/frequency (as in photographs), and a little sensor noise.
     Saved as JPEG quality 90 such images take about 1.5 bits per pixel, like web photos."""
-    luminance = np.zeros((size, size), dtype=np.float32)
-    chroma = np.zeros((size, size, 3), dtype=np.float32)
+    luminance = np.zeros((height, width), dtype=np.float32)
+    chroma = np.zeros((height, width, 3), dtype=np.float32)
     for cells in (2, 4, 8, 16, 32, 64, 128):
-        luminance += _smooth_noise(generator, cells, size) * (140.0 / cells)
+        luminance += _smooth_noise(generator, cells, width, height) * (140.0 / cells)
         if cells <= 16:
             for channel in range(3):
-                chroma[..., channel] += _smooth_noise(generator, cells, size) * (40.0 / cells)
-    rows = np.linspace(0.0, 1.0, size, dtype=np.float32)[:, None, None]
+                chroma[..., channel] += _smooth_noise(generator, cells, width, height) * (40.0 / cells)
+    rows = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
     pixels = (
         110.0 * (1.0 - rows) * tint
         + 50.0
         + luminance[..., None]
         + chroma
-        + generator.normal(0.0, 4.0, (size, size, 3)).astype(np.float32)
+        + generator.normal(0.0, 4.0, (height, width, 3)).astype(np.float32)
     )
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
-def generate_benchmark_folder(out_dir: Path, per_class: int, size: int, seed: int) -> None:
-    """Write ``per_class`` JPEGs of ``size`` x ``size`` pixels in each of the seven classes."""
+def generate_benchmark_folder(out_dir: Path, per_class: int, width: int, height: int, seed: int) -> None:
+    """Write ``per_class`` JPEGs of ``width`` x ``height`` pixels in each of the seven classes."""
     generator = np.random.default_rng(seed)
     for class_index, class_name in enumerate(CLASS_NAMES):
         class_dir = out_dir / class_name
@@ -88,7 +94,7 @@ def generate_benchmark_folder(out_dir: Path, per_class: int, size: int, seed: in
             [0.5 + 0.5 * np.cos(class_index + offset) for offset in (0.0, 2.1, 4.2)], dtype=np.float32
         )
         for number in range(per_class):
-            image = make_photo_like_image(generator, size, tint)
+            image = make_photo_like_image(generator, width, height, tint)
             image.save(class_dir / f"{class_name}-{number:04d}.jpg", quality=90)
 
 
@@ -179,8 +185,10 @@ def compare_parallelism(files, image_size: int, workers: int, repeats: int = 3) 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images-dir", type=Path, default=None,
-                        help="a folder of class sub-folders (default: generate ~700 JPEGs of 256x256)")
+                        help="a folder of class sub-folders (default: generate 700 photo-like JPEGs)")
     parser.add_argument("--image-size", type=int, default=64, help="square size of the decoded images")
+    parser.add_argument("--source-size", type=int, nargs=2, default=SOURCE_SIZE, metavar=("WIDTH", "HEIGHT"),
+                        help="size of the generated JPEGs (default: Flickr's 500-pixel photos, as in Landscapes)")
     parser.add_argument("--per-class", type=int, default=100, help="generated images per class")
     parser.add_argument("--generator", choices=("photo-like", "sample"), default="photo-like",
                         help="what to generate without --images-dir: 256x256 photo-like JPEGs, or "
@@ -202,8 +210,9 @@ def main(argv=None) -> int:
                 generate_sample_dataset(images_dir, per_class=arguments.per_class, seed=0, image_size=256)
                 print(f"Generated the sample dataset in {images_dir} ({time.perf_counter() - start:.1f} s).")
             else:
-                generate_benchmark_folder(images_dir, arguments.per_class, 256, seed=0)
-                print(f"Generated {arguments.per_class * len(CLASS_NAMES)} JPEGs of 256x256 in "
+                width, height = arguments.source_size
+                generate_benchmark_folder(images_dir, arguments.per_class, width, height, seed=0)
+                print(f"Generated {arguments.per_class * len(CLASS_NAMES)} JPEGs of {width}x{height} in "
                       f"{images_dir} ({time.perf_counter() - start:.1f} s).")
             class_names = CLASS_NAMES
         else:
