@@ -14,10 +14,10 @@ cell; the kinds are:
 * ``answer``: a manually graded markdown answer (``points=N``); its text is the instructor's
   reference answer and becomes "VOTRE RÉPONSE ICI" in the release.
 
-In a ``code`` cell, a line ``#| definition: module.NAME`` is replaced by the top-level
-assignment of ``NAME`` in ``solutions/`` (a constant students read, such as the 03 variants):
-it is defined once there and copied as is into the notebook, which needs no ``solutions``
-package to run.
+In a ``code`` or ``free`` cell, a line ``#| definition: module.NAME`` is replaced by the
+top-level assignment of ``NAME`` in ``solutions/`` (a constant students read, or a reference
+choice they may change in a ``free`` cell, such as the 03 variants): it is defined once there and
+copied as is into the notebook, which needs no ``solutions`` package to run.
 
 Every cell needs ``id=...`` except ``markdown``, ``code`` and ``free`` cells, which get one
 derived from their position. Run ``python -m autograde.build_notebooks`` (``make notebooks``)
@@ -330,7 +330,7 @@ def build_notebook(source_path: Path) -> nbformat.NotebookNode:
             new = nbformat.v4.new_markdown_cell(text)
         else:
             lines = _strip_blank_edges(_expand_includes(cell.lines))
-            if cell.kind == "code":
+            if cell.kind in ("code", "free"):
                 lines = _expand_definition_directives(lines)
             if cell.kind == "solution":
                 lines = _expand_solution_directives(lines)

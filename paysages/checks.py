@@ -157,3 +157,29 @@ def iter_layers(model):
         yield layer
         if hasattr(layer, "layers"):
             yield from iter_layers(layer)
+
+
+# Notebook 03: the variants every student trains, the improved model, and the options a variant
+# may set (those of build_regularised_cnn, plus early stopping's patience).
+REQUIRED_VARIANTS = ("baseline", "augmentation", "dropout", "l2", "batch_norm", "early_stopping")
+IMPROVED_VARIANT = "improved"
+VARIANT_OPTIONS = ("augmentation", "dropout_rate", "l2_factor", "batch_norm", "patience")
+
+
+def variant_options(options, what: str) -> list[str]:
+    """Check a variant's options (a dict of known options); return those that switch a technique on."""
+    if not isinstance(options, dict) or any(key not in VARIANT_OPTIONS for key in options):
+        fail(f"Les options de {what} doivent être un dictionnaire de clés prises parmi {', '.join(VARIANT_OPTIONS)}.")
+    return [key for key in VARIANT_OPTIONS if options.get(key) not in (None, False, 0, 0.0)]
+
+
+def extra_experiments(variants, run) -> list[str]:
+    """The experiments of notebook 03 beyond the required variants and the improved model.
+
+    The variants added to ``VARIANTS``, and the class-weighted model of the bonus part when it
+    was saved.
+    """
+    names = [name for name in variants if name not in REQUIRED_VARIANTS and name != IMPROVED_VARIANT]
+    if run.model_path("reg_class_weights").is_file():
+        names.append("class_weights")
+    return names

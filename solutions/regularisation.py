@@ -1,11 +1,13 @@
-"""Reference solution of notebook 03: generalisation techniques, one at a time.
+"""Reference solution of notebook 03: generalisation techniques, one at a time, then combined.
 
 The notebook receives the bodies of ``build_regularised_cnn``, ``variant_callbacks``,
 ``train_variant`` and ``summarise_histories`` as its solution regions (see
-autograde/build_notebooks.py). ``VARIANTS`` is defined here only: the notebook source names it
-(``#| definition: solutions.regularisation.VARIANTS``) and the builder copies it as is into a
-locked cell. ``model_techniques`` and ``core_signature`` are reference
-helpers for the hidden tests: they describe a built model, whoever wrote it.
+autograde/build_notebooks.py). ``VARIANTS`` and ``IMPROVED`` are the reference *choices*: the
+notebook source names them (``#| definition: solutions.regularisation.VARIANTS``) and the builder
+copies them into cells the student edits (settings of each technique, variants of their own, the
+combination of the improved model). ``model_techniques``, ``core_signature``,
+``variant_options`` and ``option_techniques`` are reference helpers for the hidden tests: they
+describe a variant or a built model, whoever wrote it.
 """
 
 import keras
@@ -13,22 +15,32 @@ import numpy as np
 import pandas as pd
 from keras import layers
 
+# The hidden tests take the course's variant names from here, as from every reference helper.
+from paysages.checks import IMPROVED_VARIANT, REQUIRED_VARIANTS, VARIANT_OPTIONS  # noqa: F401
 from paysages.training import training_seconds
 from solutions.cnn import compile_classifier
 
 # Each variant changes exactly one thing with respect to the baseline. The values are the
-# keyword arguments of build_regularised_cnn; "early_stopping" keeps the baseline architecture
-# and differs only by its callback (see variant_callbacks).
+# keyword arguments of build_regularised_cnn, plus "patience" for early stopping (a training
+# setting, not a layer: see variant_callbacks). The settings are the student's choice; the
+# notebook then asks for at least one variant of their own (the reference adds two, in the
+# notebook source: a stronger dropout and a stronger L2 penalty).
 VARIANTS = {
     "baseline": {},
     "augmentation": {"augmentation": True},
     "dropout": {"dropout_rate": 0.3},
     "l2": {"l2_factor": 1e-4},
     "batch_norm": {"batch_norm": True},
-    "early_stopping": {},
+    "early_stopping": {"patience": 3},
 }
 
+# The improved model: the techniques that helped, combined (the student's choice, justified).
+IMPROVED = {"augmentation": True, "batch_norm": True, "patience": 3}
+
 TECHNIQUES = ("augmentation", "dropout", "l2", "batch_norm")
+
+# The option that makes a variant use early stopping (the other options are build_regularised_cnn's).
+TRAINING_OPTIONS = ("patience",)
 
 
 def build_regularised_cnn(
@@ -37,17 +49,21 @@ def build_regularised_cnn(
     """Build your CNN of notebook 02 with optional generalisation techniques.
 
     With every switch left at its default, the network is exactly your ``build_cnn`` of
-    notebook 02 (same layers, same sizes). Each switch adds one technique and nothing else:
+    notebook 02 (same layers, same sizes). Each switch adds one technique and nothing else; where
+    and how is your choice, to justify in your analysis:
 
-    * ``augmentation``: random horizontal flips, small rotations, zooms, translations and
-      contrast changes, right after the input (these layers only act during training);
-    * ``dropout_rate`` > 0: a Dropout layer before the dense layer and another before the output;
-    * ``l2_factor`` > 0: an L2 penalty (``kernel_regularizer``) on every convolution and dense layer;
-    * ``batch_norm``: a BatchNormalization (``momentum=0.9``) after every convolution
-      (convolution without bias, then normalisation, then ReLU).
+    * ``augmentation``: random transformations that keep a landscape plausible (no vertical
+      flip: the sky stays on top), applied to the images before the first convolution;
+    * ``dropout_rate`` > 0: one or more Dropout layers, all of rate ``dropout_rate``;
+    * ``l2_factor`` > 0: an L2 penalty of factor ``l2_factor`` (``kernel_regularizer``) on the
+      convolutions and dense layers you choose (at least one);
+    * ``batch_norm``: BatchNormalization after one or more convolutions.
 
     Raises ValueError for a dropout rate outside [0, 1) or a negative L2 factor.
     """
+    # Reference choices: the five usual transformations with modest factors; two Dropout layers
+    # (before the dense layer and before the output); the penalty on every convolution and dense
+    # layer; a normalisation after every convolution (without bias, then ReLU, momentum 0.9).
     if not 0.0 <= dropout_rate < 1.0:
         raise ValueError(f"dropout_rate must lie in [0, 1), got {dropout_rate}.")
     if l2_factor < 0.0:
@@ -97,16 +113,20 @@ def build_regularised_cnn(
 def variant_callbacks(name, settings):
     """Return the extra Keras callbacks of the variant ``name`` (a key of ``VARIANTS``).
 
-    Only ``"early_stopping"`` has one: an EarlyStopping that watches the validation loss, stops
-    after ``patience`` epochs without improvement (2 in fast mode, 5 in full mode) and puts
-    back the weights of the best epoch. Every other variant gets an empty list. Raises
-    ValueError for an unknown variant.
+    A variant whose options hold ``"patience"`` gets an EarlyStopping that watches the
+    validation loss, stops after ``patience`` epochs without improvement and puts back the
+    weights of the best epoch; every other variant gets an empty list. Raises ValueError for an
+    unknown variant, or a patience that is not an integer between 1 and the number of epochs.
     """
     if name not in VARIANTS:
         raise ValueError(f"Unknown variant {name!r}: choose one of {', '.join(VARIANTS)}.")
-    if name != "early_stopping":
+    patience = VARIANTS[name].get("patience")
+    if patience is None:
         return []
-    patience = 2 if settings.mode == "fast" else 5
+    if isinstance(patience, bool) or not isinstance(patience, int) or not 1 <= patience < settings.num_epochs:
+        raise ValueError(
+            f"The patience of {name!r} must be an integer from 1 to {settings.num_epochs - 1}, got {patience!r}."
+        )
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=patience, restore_best_weights=True, verbose=1
     )
@@ -118,16 +138,20 @@ def train_variant(name, data, settings, run):
 
     The random seed is reset to ``settings.seed`` first, so that every variant starts from the
     same initial weights and sees the batches in the same order: the only difference between
-    two variants is then their technique. The model is compiled with ``compile_classifier``,
-    trained for ``settings.num_epochs`` epochs (early stopping may stop sooner) with the
-    validation set as ``validation_data`` and the run folder's callbacks, then saved as
-    ``reg_<name>`` with its history and training time. Raises ValueError for an unknown variant.
+    two variants is then their technique. The model is built from the variant's options (all
+    but ``"patience"``, which goes to ``variant_callbacks``), compiled with
+    ``compile_classifier``, trained for ``settings.num_epochs`` epochs (early stopping may stop
+    sooner) with the validation set as ``validation_data`` and the run folder's callbacks, then
+    saved as ``reg_<name>`` with its history and training time. Raises ValueError for an
+    unknown variant.
     """
     if name not in VARIANTS:
         raise ValueError(f"Unknown variant {name!r}: choose one of {', '.join(VARIANTS)}.")
+    # "patience" is a training setting (variant_callbacks); the other options build the network.
+    architecture = {key: value for key, value in VARIANTS[name].items() if key != "patience"}
     keras.utils.set_random_seed(seed=settings.seed)
     model = compile_classifier(
-        build_regularised_cnn(settings.image_shape, len(data.class_names), **VARIANTS[name]),
+        build_regularised_cnn(settings.image_shape, len(data.class_names), **architecture),
         settings.learning_rate,
     )
     callbacks = run.training_callbacks(f"reg_{name}") + variant_callbacks(name, settings)
@@ -239,13 +263,44 @@ def core_signature(model):
     return signature
 
 
-def evaluated_epoch(name, history):
+def option_techniques(options):
+    """Return the techniques a variant's options ask for: build switches, and "early_stopping".
+
+    ``augmentation`` (truthy), ``dropout_rate`` > 0, ``l2_factor`` > 0, ``batch_norm`` (truthy)
+    and ``patience`` (present and not None). Raises ValueError for an option the notebook does
+    not know, naming it.
+    """
+    known = set(VARIANT_OPTIONS)
+    unknown = sorted(str(key) for key in options if key not in known)
+    if unknown:
+        raise ValueError(f"Unknown variant options {unknown}: expected some of {sorted(known)}.")
+    found = set()
+    if options.get("augmentation"):
+        found.add("augmentation")
+    if float(options.get("dropout_rate", 0.0) or 0.0) > 0:
+        found.add("dropout")
+    if float(options.get("l2_factor", 0.0) or 0.0) > 0:
+        found.add("l2")
+    if options.get("batch_norm"):
+        found.add("batch_norm")
+    if options.get("patience") is not None:
+        found.add("early_stopping")
+    return found
+
+
+def architecture_options(options):
+    """The options of a variant that build_regularised_cnn takes (all but the training ones)."""
+    return {key: value for key, value in options.items() if key not in TRAINING_OPTIONS}
+
+
+def evaluated_epoch(history, restores_best_weights):
     """The epoch index (from 0) whose weights a saved variant holds.
 
-    A variant trained with ``restore_best_weights`` keeps the weights of its lowest validation
-    loss (the first one, on ties); every other variant keeps those of its last epoch.
+    A variant trained with ``restore_best_weights`` (early stopping) keeps the weights of its
+    lowest validation loss (the first one, on ties); every other variant keeps those of its last
+    epoch.
     """
     validation_losses = np.asarray(history["val_loss"], dtype=float)
-    if name == "early_stopping":
+    if restores_best_weights:
         return int(validation_losses.argmin())
     return len(validation_losses) - 1

@@ -8,11 +8,14 @@
 #   lots (*batch normalization*) et arrêt précoce (*early stopping*) ;
 # - comprendre **pourquoi** chacune agit contre le sur-apprentissage constaté au notebook 02 ;
 # - mener une **comparaison équitable** : une seule différence entre deux entraînements ;
-# - lire des courbes superposées et un tableau, et conclure avec des chiffres, coût compris.
+# - **choisir** vous-même le réglage de chaque technique, et le justifier ;
+# - lire des courbes superposées et un tableau, et conclure avec des chiffres, coût compris ;
+# - finir par un **modèle amélioré** qui combine ce qui a aidé.
 #
 # Ce notebook relit la séparation écrite par `01_separation.ipynb` (exécutez-le d'abord) et
 # sauvegarde dans le dossier de run un modèle par variante : `reg_baseline`, `reg_augmentation`,
-# `reg_dropout`, `reg_l2`, `reg_batch_norm` et `reg_early_stopping`.
+# `reg_dropout`, `reg_l2`, `reg_batch_norm`, `reg_early_stopping`, vos variantes en plus, et
+# `reg_improved`.
 
 # %% [code] id=bootstrap_03
 #| include: bootstrap
@@ -76,27 +79,27 @@ print(data.describe())
 #
 # ## 2. Un constructeur, une option par technique
 #
-# Pour que la comparaison soit **équitable**, chaque variante doit être le CNN du
-# notebook 02 **plus une seule technique**. Écrivez `build_regularised_cnn` en suivant sa
-# docstring :
+# Pour que la comparaison soit **équitable**, chaque variante doit être **votre** CNN du
+# notebook 02 **plus une seule technique**. Écrivez `build_regularised_cnn` : avec toutes les
+# options par défaut, il construit **exactement** le réseau de votre `build_cnn` (mêmes couches,
+# mêmes tailles) ; chaque option ajoute sa technique, et rien d'autre. **Où** et **comment**
+# l'ajouter est votre choix, à justifier dans l'analyse. Quelques repères :
 #
-# - avec toutes les options par défaut, il construit **exactement** le réseau de `build_cnn`
-#   (mêmes couches, mêmes tailles) ;
-# - `augmentation=True` ajoute, juste après l'entrée, `layers.RandomFlip("horizontal")`,
-#   `RandomRotation`, `RandomZoom`, `RandomTranslation` et `RandomContrast`. Un paysage a le
-#   ciel en haut : un retournement **vertical** ou une grande rotation fabriqueraient des
-#   images qui n'existent pas (facteurs modestes : rotation 0,05 tour, zoom et translation
-#   10 %, contraste 20 %) ;
-# - `dropout_rate > 0` ajoute une couche `Dropout` avant la couche dense et une autre avant
-#   la sortie ;
-# - `l2_factor > 0` passe `kernel_regularizer=keras.regularizers.L2(l2_factor)` à **toutes**
-#   les convolutions et couches denses ;
-# - `batch_norm=True` insère une `BatchNormalization` après chaque convolution. Le choix
+# - `augmentation=True` : des couches `layers.Random...` juste après l'entrée (par exemple
+#   `RandomFlip("horizontal")`, `RandomRotation`, `RandomZoom`, `RandomTranslation`,
+#   `RandomContrast`). Un paysage a le ciel en haut : un retournement **vertical** ou une grande
+#   rotation fabriqueraient des images qui n'existent pas ; des facteurs modestes (rotation
+#   0,05 tour, zoom et translation 10 %) restent plausibles ;
+# - `dropout_rate > 0` : une ou plusieurs couches `Dropout(dropout_rate)` (souvent avant la
+#   couche dense et avant la sortie, là où les paramètres sont nombreux) ;
+# - `l2_factor > 0` : `kernel_regularizer=keras.regularizers.L2(l2_factor)` sur les
+#   convolutions et couches denses que vous choisissez (au moins une) ;
+# - `batch_norm=True` : une `BatchNormalization` après une ou plusieurs convolutions. Le choix
 #   soigneux : convolution **sans biais** (`use_bias=False`, le décalage $\beta$ de la
 #   normalisation le remplace) et **sans activation**, puis la normalisation, puis
 #   `layers.Activation("relu")`. Avec peu d'étapes d'entraînement (quelques centaines en mode
 #   rapide), le `momentum` par défaut (0,99) laisse des moyennes mobiles très loin des vraies
-#   statistiques et le modèle s'effondre à l'inférence : prenez `momentum=0.9`.
+#   statistiques et le modèle s'effondre à l'inférence : prenez par exemple `momentum=0.9`.
 
 # %% [solution] id=build_regularised_cnn
 #| solution: solutions.regularisation.build_regularised_cnn
@@ -135,34 +138,88 @@ if int(_student.count_params()) != int(_reference.count_params()):
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Les six variantes comparées : chacune est un jeu d'arguments de `build_regularised_cnn`.
-# `early_stopping` garde l'architecture de base : elle ne diffère que par son *callback*
-# (partie 3).
+# ### Vos variantes
+#
+# Chaque variante est un dictionnaire d'options : celles de `build_regularised_cnn`
+# (`augmentation`, `dropout_rate`, `l2_factor`, `batch_norm`), plus `patience` pour l'arrêt
+# précoce (un réglage de l'entraînement, pas une couche : partie 3). Les six variantes
+# ci-dessous sont obligatoires ; **leurs réglages sont les vôtres** : changez les valeurs
+# proposées si vous le jugez utile, et dites pourquoi dans l'analyse.
 
-# %% [code] id=variants_03
+# %% [free]
 #| definition: solutions.regularisation.VARIANTS
 
+# %% [markdown]
+# Ajoutez ensuite à `VARIANTS` **au moins une variante de votre choix**, avec **une seule**
+# technique : un autre réglage d'une technique (un second taux de *dropout*, un autre facteur
+# L2, une autre patience, une augmentation plus forte...) montre si le résultat tient au
+# réglage. Donnez-lui un nom parlant, par exemple
+# `VARIANTS["dropout_0.5"] = {"dropout_rate": 0.5}`. Au-delà de la première, chaque expérience
+# de plus, bien formée, rapporte un point de bonus de variété (partie 10).
+
+# %% [solution] id=own_variants_03
+### BEGIN SOLUTION
+# A stronger setting of two techniques: does the effect grow, or does the network underfit?
+VARIANTS["dropout_strong"] = {"dropout_rate": 0.5}
+VARIANTS["l2_strong"] = {"l2_factor": 1e-3}
+### END SOLUTION
+
 # %% [tests] id=test_variants_one_technique points=3
-"""Vérifie que chaque variante ne diffère du modèle de base que par sa propre technique."""
-for _name, _arguments in VARIANTS.items():
+"""Vérifie que chaque variante ne diffère de votre modèle de base que par sa propre technique."""
+if not isinstance(VARIANTS, dict) or any(_name not in VARIANTS for _name in checks.REQUIRED_VARIANTS):
+    checks.fail(f"VARIANTS doit être un dictionnaire qui contient au moins les variantes {', '.join(checks.REQUIRED_VARIANTS)}.")
+for _name, _options in VARIANTS.items():
+    _asked = checks.variant_options(_options, f"la variante {_name}")
+    if len(_asked) > 1:
+        checks.fail(f"La variante {_name} combine {', '.join(_asked)} : une seule technique par variante (le modèle amélioré vient à la partie 7).")
     _model = checks.keras_model(
-        build_regularised_cnn(settings.image_shape, len(data.class_names), **_arguments), f"la variante {_name}"
+        build_regularised_cnn(
+            settings.image_shape, len(data.class_names), **{_key: _value for _key, _value in _options.items() if _key != "patience"}
+        ),
+        f"la variante {_name}",
     )
     checks.model_io(_model, f"la variante {_name}", input_shape=settings.image_shape, num_classes=len(data.class_names))
+if not [_name for _name in VARIANTS if _name not in checks.REQUIRED_VARIANTS]:
+    checks.fail("Ajoutez à VARIANTS au moins une variante de votre choix (une seule technique).")
+if VARIANTS["baseline"] or list(VARIANTS["early_stopping"]) != ["patience"]:
+    checks.fail("baseline n'a aucune option ; early_stopping n'a que sa patience, par exemple {\"patience\": 3}.")
 checks.uses_layer(build_regularised_cnn(settings.image_shape, len(data.class_names), augmentation=True), layers.RandomFlip, "la variante augmentation")
 checks.uses_layer(build_regularised_cnn(settings.image_shape, len(data.class_names), dropout_rate=0.3), layers.Dropout, "la variante dropout")
 checks.uses_layer(build_regularised_cnn(settings.image_shape, len(data.class_names), batch_norm=True), layers.BatchNormalization, "la variante batch_norm")
 if not any(getattr(layer, "kernel_regularizer", None) is not None
            for layer in checks.iter_layers(build_regularised_cnn(settings.image_shape, len(data.class_names), l2_factor=1e-4))):
-    checks.fail("La variante l2 doit passer kernel_regularizer=keras.regularizers.L2(l2_factor) aux couches.")
+    checks.fail("La variante l2 doit passer kernel_regularizer=keras.regularizers.L2(l2_factor) à au moins une couche.")
 print("Chaque variante contient sa technique : OK")
 ### BEGIN HIDDEN TESTS
 import keras as _keras
 import numpy as _np
 from keras import layers as _layers
 from paysages import checks as _checks
-from solutions.regularisation import core_signature as _core_signature, model_techniques as _techniques
+from solutions.regularisation import (
+    architecture_options as _architecture_options,
+    core_signature as _core_signature,
+    model_techniques as _techniques,
+    option_techniques as _option_techniques,
+)
 
+# The student's own variants, at the notebook's input size: each holds exactly the techniques
+# its options ask for (early stopping is a callback, not a layer), on the baseline's architecture.
+_baseline_h = build_regularised_cnn(settings.image_shape, len(data.class_names))
+for _name, _options in VARIANTS.items():
+    _asked = _option_techniques(_options) - {"early_stopping"}
+    _built = build_regularised_cnn(settings.image_shape, len(data.class_names), **_architecture_options(_options))
+    if _techniques(_built) != _asked:
+        raise AssertionError(f"La variante {_name} contient {sorted(_techniques(_built))}, ses options demandent {sorted(_asked)}.")
+    if _core_signature(_built) != _core_signature(_baseline_h):
+        raise AssertionError(f"La variante {_name} ne doit rien changer d'autre à l'architecture de base.")
+    if len(_option_techniques(_options)) > 1:
+        raise AssertionError(f"La variante {_name} combine plusieurs techniques.")
+for _name in ("baseline", "augmentation", "dropout", "l2", "batch_norm", "early_stopping"):
+    _expected_h = set() if _name == "baseline" else {_name}
+    if _option_techniques(VARIANTS[_name]) != _expected_h:
+        raise AssertionError(f"La variante {_name} doit utiliser {sorted(_expected_h) or 'aucune technique'}.")
+
+# Settings the notebook does not know in advance: each option must take its value.
 _shape = (40, 40, 3)
 _baseline = build_regularised_cnn(_shape, 5)
 _expected = {"augmentation": {"augmentation": True}, "dropout": {"dropout_rate": 0.45},
@@ -174,20 +231,17 @@ for _technique, _arguments in _expected.items():
         raise AssertionError(f"La variante {_technique} doit contenir sa seule technique, elle contient {sorted(_found)}.")
     if _core_signature(_variant) != _core_signature(_baseline):
         raise AssertionError(f"La variante {_technique} ne doit rien changer d'autre à l'architecture de base.")
-_all_layers = list(_checks.iter_layers(build_regularised_cnn(_shape, 5, dropout_rate=0.45)))
-if sorted(round(float(layer.rate), 6) for layer in _all_layers if isinstance(layer, _layers.Dropout)) != [0.45, 0.45]:
-    raise AssertionError("Il faut deux couches Dropout de taux dropout_rate (avant la couche dense et avant la sortie).")
-_penalised = build_regularised_cnn(_shape, 5, l2_factor=3e-3)
-_weighted = [layer for layer in _checks.iter_layers(_penalised) if isinstance(layer, (_layers.Conv2D, _layers.Dense))]
-for _layer in _weighted:
-    _regulariser = getattr(_layer, "kernel_regularizer", None)
-    if _regulariser is None or abs(float(_regulariser.get_config().get("l2", -1.0)) - 3e-3) > 1e-9:
-        raise AssertionError(f"La couche {_layer.name} doit avoir kernel_regularizer=L2(l2_factor).")
-_normalised = build_regularised_cnn(_shape, 5, batch_norm=True)
-_num_convolutions = sum(isinstance(layer, _layers.Conv2D) for layer in _checks.iter_layers(_normalised))
-_num_normalisations = sum(isinstance(layer, _layers.BatchNormalization) for layer in _checks.iter_layers(_normalised))
-if _num_normalisations != _num_convolutions:
-    raise AssertionError("Il faut une BatchNormalization après chaque convolution.")
+_rates = [round(float(layer.rate), 6) for layer in _checks.iter_layers(build_regularised_cnn(_shape, 5, dropout_rate=0.45))
+          if isinstance(layer, _layers.Dropout)]
+if not _rates or any(rate != 0.45 for rate in _rates):
+    raise AssertionError(f"Chaque couche Dropout doit avoir le taux dropout_rate (0.45 ici) ; trouvé {_rates}.")
+_penalised = [layer for layer in _checks.iter_layers(build_regularised_cnn(_shape, 5, l2_factor=3e-3))
+              if getattr(layer, "kernel_regularizer", None) is not None]
+if not _penalised:
+    raise AssertionError("Avec l2_factor > 0, au moins une couche doit avoir kernel_regularizer=L2(l2_factor).")
+for _layer in _penalised:
+    if abs(float(_layer.kernel_regularizer.get_config().get("l2", -1.0)) - 3e-3) > 1e-9:
+        raise AssertionError(f"La pénalité de la couche {_layer.name} doit valoir l2_factor (3e-3 ici).")
 _augmented = build_regularised_cnn(_shape, 5, augmentation=True)
 _order = [type(layer).__name__ for layer in _checks.iter_layers(_augmented)]
 if _order.index("Conv2D") < max(index for index, name in enumerate(_order) if name.startswith("Random")):
@@ -211,7 +265,7 @@ if _np.abs(_trained - _first).max() < 1e-5:
 
 # %% [code] id=augmentation_preview_03
 augmenter = keras.Sequential(
-    [layer for layer in build_regularised_cnn(settings.image_shape, len(data.class_names), augmentation=True).layers
+    [layer for layer in checks.iter_layers(build_regularised_cnn(settings.image_shape, len(data.class_names), augmentation=True))
      if type(layer).__name__.startswith("Random")],
     name="augmenter",
 )
@@ -226,24 +280,25 @@ plt.show()
 #
 # L'arrêt précoce ne change pas le réseau mais la **boucle d'entraînement** : c'est un
 # *callback* Keras, appelé à la fin de chaque époque. Écrivez `variant_callbacks(name, settings)`
-# qui renvoie la liste des *callbacks* propres à une variante : une liste vide pour toutes,
-# sauf `"early_stopping"` qui reçoit
+# qui renvoie la liste des *callbacks* propres à une variante : une liste vide, sauf pour une
+# variante dont les options contiennent `"patience"`, qui reçoit
 # `keras.callbacks.EarlyStopping(monitor="val_loss", patience=..., restore_best_weights=True)`.
 #
 # - on surveille la **perte de validation** (plus fine que l'exactitude, qui change par
 #   paliers d'une image) ;
 # - `patience` : combien d'époques sans amélioration on tolère (le bruit fait remonter la
-#   courbe d'une époque à l'autre) ; 2 en mode rapide (6 époques), 5 en mode complet ;
+#   courbe d'une époque à l'autre) ; c'est **votre** réglage, entre 1 et
+#   `settings.num_epochs - 1` (au-delà, l'arrêt précoce ne pourrait jamais agir) ;
 # - `restore_best_weights=True` : à la fin, on garde les poids de la **meilleure** époque, pas
 #   ceux de la dernière.
 #
-# Un nom de variante inconnu doit lever une `ValueError`.
+# Un nom de variante inconnu, ou une patience hors de ces bornes, doit lever une `ValueError`.
 
 # %% [solution] id=variant_callbacks
 #| solution: solutions.regularisation.variant_callbacks
 
 # %% [tests] id=test_variant_callbacks points=1
-"""Vérifie que seule la variante early_stopping reçoit un EarlyStopping bien réglé."""
+"""Vérifie que seules les variantes qui ont une patience reçoivent un EarlyStopping bien réglé."""
 _callbacks = variant_callbacks("early_stopping", settings)
 if not isinstance(_callbacks, list) or len(_callbacks) != 1 or not isinstance(_callbacks[0], keras.callbacks.EarlyStopping):
     checks.fail("variant_callbacks('early_stopping', settings) doit renvoyer une liste contenant un keras.callbacks.EarlyStopping.")
@@ -258,19 +313,38 @@ from paysages.settings import get_settings as _get_settings
 
 _num_epochs_h = _get_settings().num_epochs
 _patience = int(_callbacks[0].patience)
-if not 1 <= _patience < _num_epochs_h:
-    raise AssertionError(f"La patience ({_patience}) doit être d'au moins 1 et inférieure au nombre d'époques ({_num_epochs_h}).")
-for _name in VARIANTS:
-    if _name != "early_stopping":
-        _other = variant_callbacks(_name, settings)
-        if not isinstance(_other, list) or any(isinstance(callback, _keras.callbacks.EarlyStopping) for callback in _other):
-            raise AssertionError(f"La variante {_name} ne doit pas recevoir d'arrêt précoce.")
+if _patience != int(VARIANTS["early_stopping"]["patience"]) or not 1 <= _patience < _num_epochs_h:
+    raise AssertionError(
+        f"La patience ({_patience}) doit être celle de VARIANTS, d'au moins 1 et inférieure au nombre d'époques ({_num_epochs_h})."
+    )
+for _name, _options in VARIANTS.items():
+    _other = variant_callbacks(_name, settings)
+    _stoppers = [callback for callback in _other if isinstance(callback, _keras.callbacks.EarlyStopping)] if isinstance(_other, list) else None
+    if _stoppers is None:
+        raise AssertionError(f"variant_callbacks({_name!r}, settings) doit renvoyer une liste.")
+    if _options.get("patience") is None and _stoppers:
+        raise AssertionError(f"La variante {_name} n'a pas de patience : elle ne doit pas recevoir d'arrêt précoce.")
+    if _options.get("patience") is not None and [int(callback.patience) for callback in _stoppers] != [int(_options["patience"])]:
+        raise AssertionError(f"La variante {_name} doit recevoir un seul EarlyStopping, de patience {_options['patience']}.")
 try:
     variant_callbacks("mixup", settings)
 except ValueError:
     pass
 else:
     raise AssertionError("Un nom de variante inconnu doit lever une ValueError.")
+_saved_variants = dict(VARIANTS)
+try:
+    for _bad_patience in (0, _num_epochs_h):
+        VARIANTS["_probe"] = {"patience": _bad_patience}
+        try:
+            variant_callbacks("_probe", settings)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(f"Une patience de {_bad_patience} (hors de 1..num_epochs - 1) doit lever une ValueError.")
+finally:
+    VARIANTS.clear()
+    VARIANTS.update(_saved_variants)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -280,7 +354,7 @@ else:
 # étudiée. `train_variant(name, data, settings, run)` garantit donc, pour chaque variante :
 #
 # - la **même graine** : `keras.utils.set_random_seed(settings.seed)` juste avant de
-#   construire le modèle. Les poids initiaux et l'ordre des lots sont alors les mêmes ; sans
+#   construire le modèle (avec les options de la variante, sauf `patience`). Les poids initiaux et l'ordre des lots sont alors les mêmes ; sans
 #   cela, une variante pourrait « gagner » simplement grâce à une meilleure initialisation
 #   (sur quelques centaines d'images de validation, ce hasard pèse plusieurs points) ;
 # - les **mêmes données** (la séparation du notebook 01), le même optimiseur et le même taux
@@ -299,7 +373,7 @@ else:
 #| solution: solutions.regularisation.train_variant
 
 # %% [markdown]
-# Six entraînements complets : comptez une à deux minutes en mode rapide, une vingtaine de
+# Un entraînement complet par variante : comptez une à deux minutes en mode rapide, une vingtaine de
 # minutes sur un GPU Colab en mode complet. Si Colab vous déconnecte, la variante en cours
 # reprend à sa dernière époque ; pour ne pas réentraîner les variantes déjà terminées, mettez
 # `retrain_existing = False` dans la cellule suivante avant de relancer.
@@ -319,61 +393,33 @@ for name in VARIANTS:
 
 # %% [tests] id=test_trained_variants points=2
 """Vérifie que chaque variante a été entraînée, validée à chaque époque et sauvegardée."""
-for _name in VARIANTS:
+for _name, _options in VARIANTS.items():
     _history = run.load_history(f"reg_{_name}")
     for _key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         if _key not in _history:
             checks.fail(f"L'historique de reg_{_name} ne contient pas « {_key} » : avez-vous passé validation_data à fit ?")
     _epochs = len(_history["val_loss"])
-    if _name == "early_stopping":
+    if _options.get("patience") is not None:
         if not 1 <= _epochs <= settings.num_epochs:
             checks.fail(f"L'arrêt précoce doit s'arrêter au plus tard après {settings.num_epochs} époques, pas {_epochs}.")
     elif _epochs != settings.num_epochs:
         checks.fail(f"reg_{_name} doit être entraînée {settings.num_epochs} époques, comme les autres ; elle l'a été {_epochs}.")
-print("Six variantes entraînées et sauvegardées : OK")
+print(f"{len(VARIANTS)} variantes entraînées et sauvegardées : OK")
 ### BEGIN HIDDEN TESTS
-import math as _math
-
-from solutions.evaluation import classification_scores as _scores, predict_probabilities as _predict
-from solutions.grading import fresh_context as _fresh_context, student_baseline_cnn as _student_baseline_cnn
-from solutions.regularisation import (
-    core_signature as _core_signature,
-    evaluated_epoch as _evaluated_epoch,
-    model_techniques as _techniques,
+from solutions.grading import (
+    check_saved_variant as _check_saved_variant,
+    fresh_context as _fresh_context,
+    student_baseline_cnn as _student_baseline_cnn,
 )
+from solutions.regularisation import REQUIRED_VARIANTS as _required, core_signature as _core_signature
 
 _settings_h, _run_h, _data_h = _fresh_context()
 _baseline_model_h, _origin_h = _student_baseline_cnn(_run_h, _settings_h.image_shape, len(_data_h.class_names))
-_reference_signature = _core_signature(_baseline_model_h)
-_steps_per_epoch_h = _math.ceil(len(_data_h.y_train) / _settings_h.batch_size)
-_technique_of = {"baseline": set(), "augmentation": {"augmentation"}, "dropout": {"dropout"},
-                 "l2": {"l2"}, "batch_norm": {"batch_norm"}, "early_stopping": set()}
-for _name, _expected_techniques in _technique_of.items():
-    _saved = _run_h.load_model(f"reg_{_name}")
-    if _techniques(_saved) != _expected_techniques:
-        raise AssertionError(f"Le modèle sauvegardé reg_{_name} contient {sorted(_techniques(_saved))}, attendu {sorted(_expected_techniques)}.")
-    if _core_signature(_saved) != _reference_signature:
-        raise AssertionError(f"Le modèle sauvegardé reg_{_name} n'a pas l'architecture de {_origin_h}.")
-    _history = _run_h.load_history(f"reg_{_name}")
-    _num_epochs_h = len(_history["val_loss"])
-    if (_name == "early_stopping" and not 1 <= _num_epochs_h <= _settings_h.num_epochs) or (
-        _name != "early_stopping" and _num_epochs_h != _settings_h.num_epochs
-    ):
-        raise AssertionError(f"reg_{_name} : {_num_epochs_h} époques au lieu de {_settings_h.num_epochs}.")
-    # The same optimiser settings for every variant: learning rate, and batch size through the step count.
-    if abs(float(_saved.optimizer.learning_rate.numpy()) - _settings_h.learning_rate) > 1e-9:
-        raise AssertionError(f"reg_{_name} doit être compilée avec settings.learning_rate, comme les autres variantes.")
-    if int(_saved.optimizer.iterations.numpy()) != _num_epochs_h * _steps_per_epoch_h:
-        raise AssertionError(
-            f"reg_{_name} : {int(_saved.optimizer.iterations.numpy())} pas d'optimisation au lieu de "
-            f"{_num_epochs_h * _steps_per_epoch_h} : même taille de lot (settings.batch_size) et mêmes données pour toutes."
-        )
-    _recomputed = _scores(_data_h.y_validation, _predict(_saved, _data_h.x_validation))["accuracy"]
-    _logged = float(_history["val_accuracy"][_evaluated_epoch(_name, _history)])
-    if abs(_recomputed - _logged) > 0.03:
-        raise AssertionError(
-            f"reg_{_name} : l'exactitude recalculée ({_recomputed:.3f}) ne correspond pas à l'historique ({_logged:.3f})."
-        )
+for _name in _required:
+    if _name not in VARIANTS:
+        raise AssertionError(f"La variante {_name} manque à VARIANTS.")
+for _name, _options in VARIANTS.items():
+    _check_saved_variant(_run_h, _data_h, _settings_h, _name, dict(_options), _core_signature(_baseline_model_h))
 # Same seed, same network, same data: early stopping must coincide with the baseline at first.
 _baseline_history, _early_history = _run_h.load_history("reg_baseline"), _run_h.load_history("reg_early_stopping")
 if abs(float(_baseline_history["loss"][0]) - float(_early_history["loss"][0])) > 5e-3 or abs(
@@ -474,15 +520,17 @@ display(table.style.format({"best_val_accuracy": "{:.3f}", "best_val_loss": "{:.
 # Répondez dans la cellule ci-dessous, chiffres du tableau et des courbes à l'appui
 # (une dizaine de lignes) :
 #
-# 1. Quelle(s) technique(s) améliore(nt) la validation par rapport au modèle de base, et
+# 1. Vos **réglages** : pourquoi ce taux de *dropout* et ces emplacements, ce facteur L2, ces
+#    transformations, cette patience ? Si vous avez ajouté des variantes, que montrent-elles ?
+# 2. Quelle(s) technique(s) améliore(nt) la validation par rapport au modèle de base, et
 #    lesquelles réduisent l'écart entre entraînement et validation ? Expliquez **pourquoi**
 #    d'après ce que fait chaque technique.
-# 2. Une différence de un ou deux points d'exactitude est-elle significative ici ? (Combien
+# 3. Une différence de un ou deux points d'exactitude est-elle significative ici ? (Combien
 #    d'images de validation cela représente-t-il ?)
-# 3. Le **coût** : durée par époque, nombre d'époques nécessaires (certaines techniques
+# 4. Le **coût** : durée par époque, nombre d'époques nécessaires (certaines techniques
 #    ralentissent l'apprentissage et demanderaient plus d'époques), paramètres ajoutés.
-# 4. Que garderiez-vous pour le modèle final, et pourquoi pas « toutes les techniques à la
-#    fois » sans vérification ?
+# 5. Que garderiez-vous pour le modèle amélioré (partie 8), et pourquoi pas « toutes les
+#    techniques à la fois » sans vérification ?
 
 # %% [answer] id=analysis_03 points=8
 # Réponse de référence (correcteur) — les chiffres varient d'un run à l'autre ; on attend des
@@ -496,6 +544,11 @@ display(table.style.format({"best_val_accuracy": "{:.3f}", "best_val_loss": "{:.
 #   après 6 époques) mais réduisent l'écart train/validation : elles paient sur des
 #   entraînements longs (mode complet), pas en 6 époques ; la courbe d'entraînement y est
 #   mesurée sur des images transformées ou un réseau amputé ;
+# - réglages : on attend une raison par choix (taux de *dropout* courant 0,2-0,5 et placé là où
+#   sont les paramètres, facteur L2 petit pour ne pas écraser l'apprentissage, transformations
+#   plausibles pour un paysage, patience assez grande pour le bruit d'une époque à l'autre mais
+#   plus petite que le nombre d'époques) ; une variante ajoutée (ex. *dropout* 0,5 contre 0,3)
+#   doit être lue contre la base et contre sa sœur, pas seule ;
 # - la **pénalité L2** (1e-4) change peu : son effet est faible à ce facteur et sur peu
 #   d'époques ; la perte affichée inclut la pénalité ;
 # - l'**arrêt précoce** suit exactement la base (même graine) tant qu'il ne s'arrête pas ; en
@@ -512,7 +565,85 @@ display(table.style.format({"best_val_accuracy": "{:.3f}", "best_val_loss": "{:.
 #   donne du sous-apprentissage).
 
 # %% [markdown]
-# ## 8. Bonus : pondérer les classes
+# ## 8. Un modèle amélioré : combiner ce qui a aidé
+#
+# Choisissez, d'après votre tableau et vos courbes, les techniques qui ont aidé, et combinez-les
+# dans `IMPROVED` : les mêmes options que dans `VARIANTS`, plusieurs à la fois cette fois
+# (`patience` si vous gardez l'arrêt précoce). N'y mettez que des techniques que vous avez
+# d'abord essayées **seules** : c'est la comparaison une à une qui justifie de les garder. Les
+# effets ne s'additionnent pas toujours (trop de régularisation fait sous-apprendre) : ce
+# dernier entraînement le vérifie. Le modèle est sauvegardé sous `reg_improved` et rejoint le
+# tableau du notebook 05.
+
+# %% [free]
+#| definition: solutions.regularisation.IMPROVED
+
+# %% [code] id=train_improved_03
+VARIANTS["improved"] = IMPROVED
+if not retrain_existing and run.model_path("reg_improved").is_file():
+    print("Modèle amélioré : déjà entraîné, on garde le modèle sauvegardé.")
+else:
+    print("=== Modèle amélioré ===")
+    train_variant("improved", data, settings, run)
+histories["improved"] = run.load_history("reg_improved")
+display(summarise_histories(histories).style.format({"best_val_accuracy": "{:.3f}", "best_val_loss": "{:.3f}"}))
+figure = plot_histories({"baseline": histories["baseline"], "improved": histories["improved"]}, title="improved contre baseline")
+figure.savefig(run.figure_path("03_courbes_improved.png"), dpi=300)
+plt.show()
+
+# %% [tests] id=test_improved_model points=1
+"""Vérifie que le modèle amélioré combine des techniques d'abord essayées seules, sur votre modèle de base."""
+_combined = checks.variant_options(IMPROVED, "IMPROVED")
+if len(_combined) < 2:
+    checks.fail(f"Le modèle amélioré doit combiner au moins deux techniques ; IMPROVED n'en demande que {_combined or 'aucune'}.")
+_history = run.load_history("reg_improved")
+if "val_accuracy" not in _history:
+    checks.fail("L'historique de reg_improved n'a pas de mesures de validation : entraînez-le avec train_variant.")
+print(f"Modèle amélioré ({', '.join(_combined)}) : OK")
+### BEGIN HIDDEN TESTS
+from solutions.grading import (
+    check_saved_variant as _check_saved_variant,
+    fresh_context as _fresh_context,
+    student_baseline_cnn as _student_baseline_cnn,
+)
+from solutions.regularisation import (
+    IMPROVED_VARIANT as _improved_name,
+    core_signature as _core_signature,
+    option_techniques as _option_techniques,
+)
+
+_settings_h, _run_h, _data_h = _fresh_context()
+_baseline_model_h, _origin_h = _student_baseline_cnn(_run_h, _settings_h.image_shape, len(_data_h.class_names))
+_improved_options = dict(IMPROVED)
+_combined_h = _option_techniques(_improved_options)
+if len(_combined_h) < 2:
+    raise AssertionError(f"Le modèle amélioré doit combiner au moins deux techniques, il en a {sorted(_combined_h)}.")
+_tried_alone = set()
+for _name, _options in VARIANTS.items():
+    if _name != _improved_name:
+        _alone = _option_techniques(dict(_options))
+        if len(_alone) == 1:
+            _tried_alone |= _alone
+if not _combined_h <= _tried_alone:
+    raise AssertionError(f"Le modèle amélioré utilise {sorted(_combined_h - _tried_alone)} sans l'avoir d'abord essayé seul.")
+_check_saved_variant(_run_h, _data_h, _settings_h, _improved_name, _improved_options, _core_signature(_baseline_model_h))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Répondez, chiffres à l'appui (cinq lignes environ) : quelles techniques avez-vous combinées,
+# et pourquoi celles-là ? Le modèle amélioré fait-il mieux que chacune d'elles seule, et que la
+# base ? Sinon, quelle explication proposez-vous, et que testeriez-vous ensuite ?
+
+# %% [answer] id=improved_answer_03 points=2
+# Réponse de référence (correcteur) : le choix doit découler du tableau (garder ce qui a
+# amélioré la validation ou réduit l'écart, écarter ce qui n'a rien changé) ; la comparaison du
+# modèle amélioré se fait contre la base **et** contre la meilleure technique seule, sur la
+# validation. Un résultat décevant n'est pas une faute : on attend une explication argumentée
+# (effets qui ne s'additionnent pas, sous-apprentissage en 6 époques avec augmentation et
+# *dropout*, interaction BN/dropout, bruit d'une seule graine) et une expérience suivante.
+
+# %% [markdown]
+# ## 9. Bonus : pondérer les classes
 #
 # Les classes sont déséquilibrées (la ville a deux fois moins d'images que la montagne) : en
 # minimisant la perte moyenne, le réseau a intérêt à bien classer les grandes classes. La
@@ -578,6 +709,46 @@ display(recall_table.sort_values("effectif (train)"))
 # Réponse de référence (correcteur) : la pondération remonte le rappel des petites classes
 # (ville, océan) au prix d'un peu de rappel sur les grandes ; le macro-F1 compte davantage que
 # l'exactitude pour juger l'effet. Avec peu d'époques, l'effet peut être noyé dans le bruit.
+
+# %% [markdown]
+# ## 10. Bonus : la variété des expériences
+#
+# Vos expériences en plus des six variantes et du modèle amélioré : les variantes que vous avez
+# ajoutées à `VARIANTS` et le modèle pondéré de la partie 9. La première est demandée ; chaque
+# autre, bien formée, rapporte un point de bonus (deux au plus). « Bien formée » : le réseau de
+# votre modèle de base, **une seule** différence, les mêmes réglages d'entraînement que les
+# autres variantes, le modèle sauvegardé avec son historique. Toutes rejoignent le tableau du
+# notebook 05 ; commentez-les dans l'analyse.
+
+# %% [tests] id=test_variety_1 points=1
+"""Bonus : vérifie que deux expériences en plus des variantes demandées sont bien formées."""
+_extra_names = checks.extra_experiments(VARIANTS, run)
+if len(_extra_names) < 2:
+    checks.fail(f"Expériences en plus : {', '.join(_extra_names) or 'aucune'} ; le premier point en demande deux (une variante de plus, ou la partie 9).")
+print(f"Expériences de plus : {', '.join(_extra_names)}")
+### BEGIN HIDDEN TESTS
+from solutions.grading import fresh_context as _fresh_context, well_formed_extra_experiments as _well_formed
+
+_settings_h, _run_h, _data_h = _fresh_context()
+_accepted, _refused = _well_formed(_run_h, _data_h, _settings_h, dict(VARIANTS))
+if len(_accepted) < 2:
+    raise AssertionError(f"{len(_accepted)} expérience(s) en plus bien formée(s) ; refusées : {'; '.join(_refused) or 'aucune'}.")
+### END HIDDEN TESTS
+
+# %% [tests] id=test_variety_2 points=1
+"""Bonus : vérifie que trois expériences en plus des variantes demandées sont bien formées."""
+_extra_names = checks.extra_experiments(VARIANTS, run)
+if len(_extra_names) < 3:
+    checks.fail(f"Expériences en plus : {', '.join(_extra_names) or 'aucune'} ; le second point en demande trois.")
+print("Trois expériences en plus : OK")
+### BEGIN HIDDEN TESTS
+from solutions.grading import fresh_context as _fresh_context, well_formed_extra_experiments as _well_formed
+
+_settings_h, _run_h, _data_h = _fresh_context()
+_accepted, _refused = _well_formed(_run_h, _data_h, _settings_h, dict(VARIANTS))
+if len(_accepted) < 3:
+    raise AssertionError(f"{len(_accepted)} expérience(s) en plus bien formée(s) ; refusées : {'; '.join(_refused) or 'aucune'}.")
+### END HIDDEN TESTS
 
 # %% [code] id=finish_03
 #| include: finish

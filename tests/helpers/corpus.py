@@ -53,6 +53,18 @@ def replace_source(prefix: str, grade_id: str, source: str) -> Callable:
     return mutate
 
 
+def replace_free_cell(prefix: str, opening: str, source: str) -> Callable:
+    """Replace the one ordinary (free) cell whose source starts with ``opening``: a student's own settings."""
+    def mutate(notebooks):
+        matches = [cell for cell in _notebook(notebooks, prefix).cells
+                   if cell.cell_type == "code" and cell.source.lstrip().startswith(opening)]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} cells start with {opening!r} in {prefix}: the corpus recipe is out of date.")
+        matches[0].source = textwrap.dedent(source).strip()
+    mutate.__doc__ = f"{prefix}/cell starting {opening!r}: source replaced"
+    return mutate
+
+
 @dataclasses.dataclass(frozen=True)
 class BlankSolution:
     """Put the release stub back into one solution cell (work not done)."""
@@ -361,11 +373,12 @@ from keras import layers
 
 def build_regularised_cnn(input_shape, num_classes, *, augmentation=False, dropout_rate=0.0, l2_factor=0.0,
                           batch_norm=False):
-    """My CNN of notebook 02, with one optional technique per argument."""
+    """My CNN of notebook 02, with one optional technique per argument, placed where I chose."""
     if not 0.0 <= dropout_rate < 1.0:
         raise ValueError(f"dropout_rate must lie in [0, 1), got {dropout_rate}.")
     if l2_factor < 0.0:
         raise ValueError(f"l2_factor must be non-negative, got {l2_factor}.")
+    # The penalty on the convolutions only; the normalisation after the first two; one dropout.
     penalty = keras.regularizers.L2(l2_factor) if l2_factor > 0 else None
     stack = [keras.Input(shape=input_shape)]
     if augmentation:
@@ -373,7 +386,7 @@ def build_regularised_cnn(input_shape, num_classes, *, augmentation=False, dropo
                   layers.RandomContrast(0.1)]
     stack.append(layers.Rescaling(1.0 / 255))
     for filters, size, pooled in ((24, 5, True), (48, 3, True), (96, 3, False)):
-        if batch_norm:
+        if batch_norm and pooled:
             stack += [layers.Conv2D(filters, size, padding="same", use_bias=False, kernel_regularizer=penalty),
                       layers.BatchNormalization(momentum=0.9), layers.Activation("relu")]
         else:
@@ -381,14 +394,21 @@ def build_regularised_cnn(input_shape, num_classes, *, augmentation=False, dropo
         if pooled:
             stack.append(layers.MaxPooling2D(2))
     stack.append(layers.GlobalAveragePooling2D())
+    stack.append(layers.Dense(64, activation="relu"))
     if dropout_rate > 0:
         stack.append(layers.Dropout(dropout_rate))
-    stack.append(layers.Dense(64, activation="relu", kernel_regularizer=penalty))
-    if dropout_rate > 0:
-        stack.append(layers.Dropout(dropout_rate))
-    stack.append(layers.Dense(num_classes, activation="softmax", kernel_regularizer=penalty))
+    stack.append(layers.Dense(num_classes, activation="softmax"))
     return keras.Sequential(stack, name="my_regularised_cnn")
 '''
+
+# The same student's settings in 03: a lighter dropout, a shorter patience, one variant of their own
+# (with the class-weighted model, two experiments beyond the required ones), their own combination.
+OWN_DESIGN_VARIANTS = '''
+VARIANTS["dropout"] = {"dropout_rate": 0.4}
+VARIANTS["early_stopping"] = {"patience": 2}
+VARIANTS["dropout_0.2"] = {"dropout_rate": 0.2}
+'''
+OWN_DESIGN_IMPROVED = 'IMPROVED = {"batch_norm": True, "dropout_rate": 0.4}'
 
 # Another student's own selection rule in 05 (issue 11: the student writes the rule, the tests
 # check it is applied consistently): the highest validation accuracy, then the fewest parameters.
@@ -490,11 +510,16 @@ CASES = (
                                            "learn and disagrees with the typed history"},
          catalogue=(3, 7, 12)),
     Case("owndesign", "another student's own design in 02 (a Sequential CNN unlike the reference), its "
-         "regularised builder in 03 and its own selection rule in 05 (accuracy, then fewest parameters): "
-         "full marks, like the reference", ("01", "02", "03", "05"),
+         "regularised builder in 03 (techniques placed elsewhere), its own settings, extra variant and "
+         "combination, and its own selection rule in 05 (accuracy, then fewest parameters): full marks, "
+         "like the reference, but one variety point", ("01", "02", "03", "05"),
          mutations=(replace_source("02", "build_cnn", OWN_DESIGN_BUILD_CNN),
                     replace_source("03", "build_regularised_cnn", OWN_DESIGN_BUILD_REGULARISED_CNN),
-                    replace_source("05", "selection_rule", OWN_DESIGN_SELECTION_RULE))),
+                    replace_source("03", "own_variants_03", OWN_DESIGN_VARIANTS),
+                    replace_free_cell("03", "IMPROVED =", OWN_DESIGN_IMPROVED),
+                    replace_source("05", "selection_rule", OWN_DESIGN_SELECTION_RULE)),
+         lost={"03/test_variety_2": "two experiments beyond the required ones (dropout_0.2 and the class-weighted "
+                                    "model): the second variety point needs three"}),
     Case("hardcodedbest", "choose_best returns the name of the only model the run has (cnn) instead of "
          "applying selection_key", ("01", "02", "05"),
          mutations=(replace_source("05", "choose_best", HARD_CODED_CHOOSE_BEST),),
