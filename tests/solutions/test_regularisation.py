@@ -215,11 +215,13 @@ def test_batch_norm_follows_each_convolution():
 
 
 @pytest.mark.parametrize(
-    "arguments", [{"dropout_rate": -0.1}, {"dropout_rate": 1.0}, {"l2_factor": -1e-4}]
+    "arguments, message",
+    [({"dropout_rate": -0.1}, "dropout_rate must lie in"), ({"dropout_rate": 1.0}, "dropout_rate must lie in"),
+     ({"l2_factor": -1e-4}, "l2_factor must be non-negative")],
 )
-def test_bad_arguments_raise_value_error(arguments):
+def test_bad_arguments_raise_value_error(arguments, message):
     """Is an impossible dropout rate or a negative L2 factor refused?"""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         build_regularised_cnn(INPUT_SHAPE, NUM_CLASSES, **arguments)
 
 
@@ -337,7 +339,7 @@ def test_balanced_class_weights_match_scikit_learn():
     with_absent_class = balanced_class_weights(labels, 4)
     assert with_absent_class[3] == 0.0
     assert with_absent_class[0] == pytest.approx(45 / (4 * 30))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"Labels must lie in \[0, 3\)"):
         balanced_class_weights(np.array([0, 5]), 3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="labels is empty"):
         balanced_class_weights(np.array([], dtype=int), 3)
