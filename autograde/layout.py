@@ -243,8 +243,13 @@ class CourseLayout:
     def work_dir(self, student_id: str) -> Path:
         return self.grading_dir / "work" / check_student_id(student_id)
 
+    @property
+    def logs_dir(self) -> Path:
+        """The grader's logs: ``<student>/`` holds each notebook's verdict file and journal logs."""
+        return self.grading_dir / "logs"
+
     def log_dir(self, student_id: str) -> Path:
-        return self.grading_dir / "logs" / check_student_id(student_id)
+        return self.logs_dir / check_student_id(student_id)
 
     @property
     def jupyter_dir(self) -> Path:

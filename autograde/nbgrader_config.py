@@ -46,7 +46,7 @@ from nbgrader.preprocessors import (  # noqa: E402
 )
 
 from autograde import sandbox  # noqa: E402
-from autograde.layout import CODE_STUB, TEXT_STUB  # noqa: E402
+from autograde.layout import CODE_STUB, TEXT_STUB, CourseLayout  # noqa: E402
 from autograde.preprocessors import GradingExecute, RestoreLockedCells, SanitizeFeedback, SanitizeStudentHtml  # noqa: E402
 
 assignment = settings.get("assignment", "projet")
@@ -118,3 +118,6 @@ c.LimitOutput.max_traceback = int(settings.get("max_traceback_lines", 100))
 # script and cleaned HTML (SanitizeStudentHtml).
 c.GenerateFeedback.preprocessors = [GetGrades, SanitizeFeedback, SanitizeStudentHtml, CSSHTMLHeaderPreprocessor]
 c.SanitizeFeedback.submitted_directory = str(course_dir / "submitted")
+# The trusted verdicts decide what a judged test cell's feedback line says (autograde/verdicts/).
+c.SanitizeFeedback.verdicts_directory = str(CourseLayout(root=course_dir, assignment=assignment,
+                                                         course_id=c.CourseDirectory.course_id).logs_dir)

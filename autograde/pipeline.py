@@ -113,7 +113,7 @@ def release(course=None, *, db_url: str | None = None, overrides: dict | None = 
     names = release_module.sync_sources(layout, notebook_dir)
     result = run_nbgrader(layout, ["generate_assignment", layout.assignment, "--force"],
                           log_name="generate_assignment", settings=settings)
-    log_path = layout.grading_dir / "logs" / "generate_assignment.log"
+    log_path = layout.logs_dir / "generate_assignment.log"
     if result.returncode != 0:
         raise PaysagesError(f"nbgrader generate_assignment failed (exit {result.returncode}):\n{log_tail(log_path)}")
     release_module.decorate_release(layout, names)
@@ -626,6 +626,6 @@ def run_nbgrader(layout: CourseLayout, arguments: list[str], *, log_name: str, s
                  log_dir: Path | None = None) -> ProcessResult:
     settings = settings or load_grading_settings(layout)
     command = [sys.executable, "-m", "nbgrader", *arguments]
-    log_path = (log_dir or layout.grading_dir / "logs") / f"{log_name}.log"
+    log_path = (log_dir or layout.logs_dir) / f"{log_name}.log"
     return run_limited(command, cwd=layout.root, env=nbgrader_environment(layout, settings, extra_env),
                        timeout=timeout, log_path=log_path, token=token)

@@ -403,7 +403,10 @@ class SanitizeFeedback(NbGraderPreprocessor):
     """Feedback without hidden tests and without anything the grading re-run printed.
 
     * test cells (graded code cells, or any cell holding hidden tests): hidden tests removed;
-      outputs replaced by one line, "passed" or "failed" with the last line of the error;
+      outputs replaced by one line, "passed" or "failed" with the last line of the error; for a
+      cell judged by the verdict stage (:mod:`autograde.verdicts`), the line follows the trusted
+      verdict, not the cell's own outputs (a forged or silent cell shows "failed", with the
+      verdict's reason when its outputs hold no error of their own);
     * every other code cell: the outputs of the same cell in the student's own submitted
       notebook (matched by cell id, else by nbgrader grade id), or none.
     """
@@ -411,12 +414,29 @@ class SanitizeFeedback(NbGraderPreprocessor):
     max_message_length = Integer(300, help="Longest error message kept in a test cell.").tag(config=True)
     submitted_directory = Unicode("", help="The course's submitted/ folder "
                                   "(submitted/<student>/<assignment>/<notebook>.ipynb).").tag(config=True)
+    verdicts_directory = Unicode("", help="The grader's log folder (grading/logs/<student>/<notebook>"
+                                 ".verdicts.json, written by the trusted verdict process).").tag(config=True)
     passed_message = Unicode("Test réussi.", help="The summary of a test cell without error.").tag(config=True)
     failed_message = Unicode("Test échoué", help="The start of a failed test cell's summary.").tag(config=True)
+    verdict_note = Unicode("(résultat vérifié hors de votre noyau)",
+                           help="Added to the summary of a cell judged by the verdict stage.").tag(config=True)
 
     def preprocess(self, nb, resources):
         self._paysages_submitted = self._submitted_outputs(resources)
+        self._paysages_verdicts = self._verdicts(resources)
         return super().preprocess(nb, resources)
+
+    def _verdicts(self, resources) -> dict[str, dict]:
+        """Grade id -> {"fraction", "reason"} from the trusted verdict file, or {} when there is none."""
+        info = (resources or {}).get("nbgrader", {})
+        if not self.verdicts_directory or not all(info.get(key) for key in ("student", "notebook")):
+            return {}
+        path = Path(self.verdicts_directory) / info["student"] / f"{info['notebook']}.verdicts.json"
+        try:
+            verdicts = json.loads(path.read_text(encoding="utf-8")).get("verdicts", {})
+        except (OSError, ValueError, AttributeError):  # No verdict stage for this notebook.
+            return {}
+        return verdicts if isinstance(verdicts, dict) else {}
 
     def _submitted_outputs(self, resources) -> dict[str, list]:
         """Cell id (and "grade:<grade id>") -> outputs of the student's submitted notebook."""
@@ -439,15 +459,22 @@ class SanitizeFeedback(NbGraderPreprocessor):
                 outputs.setdefault(f"id:{cell['id']}", cell.get("outputs", []))
         return outputs
 
-    def _summary(self, outputs) -> list:
+    def _summary(self, outputs, verdict: dict | None = None) -> list:
         errors = [output for output in outputs if output.get("output_type") == "error"]
-        if not errors:
-            return [nbformat.v4.new_output("stream", name="stdout", text=self.passed_message + "\n")]
-        error = errors[-1]
-        lines = [line for line in str(error.get("evalue", "")).strip().splitlines() if line.strip()]
-        message = lines[-1][: self.max_message_length] if lines else ""
-        name = str(error.get("ename", "Error"))[:80]
-        text = f"{self.failed_message} — {name}: {message}" if message else f"{self.failed_message} — {name}"
+        note = f" {self.verdict_note}" if verdict is not None else ""
+        verdict_passed = verdict is not None and float(verdict.get("fraction", 0.0)) >= 1.0
+        if verdict_passed or (verdict is None and not errors):
+            return [nbformat.v4.new_output("stream", name="stdout", text=self.passed_message + note + "\n")]
+        if errors:
+            error = errors[-1]
+            lines = [line for line in str(error.get("evalue", "")).strip().splitlines() if line.strip()]
+            message = lines[-1][: self.max_message_length] if lines else ""
+            name = str(error.get("ename", "Error"))[:80]
+        else:
+            # The cell's outputs show no error, but the trusted verdict says it failed.
+            message = str(verdict.get("reason", ""))[: self.max_message_length]
+            name = "Verdict"
+        text = f"{self.failed_message}{note} — {name}: {message}" if message else f"{self.failed_message}{note} — {name}"
         return [nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[text])]
 
     def preprocess_cell(self, cell, resources, cell_index):
@@ -457,7 +484,8 @@ class SanitizeFeedback(NbGraderPreprocessor):
         is_test = (nbgrader_utils.is_grade(cell) and not metadata.get("solution")) or "HIDDEN TESTS" in cell.source
         if is_test:
             cell.source = remove_region(cell.source, "hidden")
-            cell.outputs = self._summary(cell.get("outputs", []))
+            verdict = self._paysages_verdicts.get(metadata.get("grade_id")) if metadata.get("grade_id") else None
+            cell.outputs = self._summary(cell.get("outputs", []), verdict if isinstance(verdict, dict) else None)
         else:
             submitted = self._paysages_submitted
             grade_id = metadata.get("grade_id")

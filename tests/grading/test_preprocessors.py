@@ -106,6 +106,35 @@ def test_feedback_sanitizer_removes_hidden_tests_and_their_tracebacks():
     assert notebook.cells[1].outputs == [nbformat.v4.new_output("stream", name="stdout", text="Test réussi.\n")]
 
 
+def test_feedback_of_a_judged_cell_follows_the_trusted_verdict(tmp_path):
+    """Does a cell with a verdict say "failed" when its own outputs claim success, and the reverse?"""
+    forged = _cell("code", "check(f)\n### BEGIN HIDDEN TESTS\nexport(f)\n### END HIDDEN TESTS",
+                   "test_f", grade=True, locked=True, points=2)
+    forged.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "2"})]
+    honest = _cell("code", "check(g)", "test_g", grade=True, locked=True, points=1)
+    honest.outputs = [nbformat.v4.new_output("error", ename="CheckFailed", evalue="g se trompe", traceback=[])]
+    unjudged = _cell("code", "check(h)", "test_h", grade=True, locked=True, points=1)
+    verdict_file = tmp_path / "logs" / "alice" / "toy.verdicts.json"
+    verdict_file.parent.mkdir(parents=True)
+    verdict_file.write_text(json.dumps({"notebook": "toy", "verdicts": {
+        "test_f": {"fraction": 0.0, "reason": "probe 2: wrong ratio"},
+        "test_g": {"fraction": 1.0, "reason": "every probe agrees with the reference"},
+    }}), encoding="utf-8")
+    resources = {"nbgrader": {"student": "alice", "assignment": "toy", "notebook": "toy"}}
+    notebook = nbformat.v4.new_notebook(cells=[forged, honest, unjudged])
+    notebook, _ = SanitizeFeedback(verdicts_directory=str(tmp_path / "logs")).preprocess(notebook, resources)
+    assert notebook.cells[0].outputs[0]["traceback"] == [
+        "Test échoué (résultat vérifié hors de votre noyau) — Verdict: probe 2: wrong ratio"]
+    assert notebook.cells[1].outputs[0]["text"] == "Test réussi. (résultat vérifié hors de votre noyau)\n"
+    assert notebook.cells[2].outputs[0]["text"] == "Test réussi.\n"
+    # Without a verdict file (a notebook the verdict stage does not cover), the outputs decide.
+    failing = _cell("code", "check(g)", "test_g", grade=True, locked=True, points=1)
+    failing.outputs = [nbformat.v4.new_output("error", ename="CheckFailed", evalue="g se trompe", traceback=[])]
+    notebook, _ = SanitizeFeedback(verdicts_directory=str(tmp_path / "nowhere")).preprocess(
+        nbformat.v4.new_notebook(cells=[failing]), resources)
+    assert notebook.cells[0].outputs[0]["traceback"] == ["Test échoué — CheckFailed: g se trompe"]
+
+
 def test_feedback_shows_the_students_own_outputs_never_the_rerun(tmp_path):
     """Does a student cell show its submitted outputs, not what the grading re-run printed (a leak)?"""
     hidden = "assert _model.count_params() < 50_000, 'trop de paramètres'"

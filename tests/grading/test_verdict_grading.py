@@ -148,3 +148,12 @@ def test_solutions_is_not_even_bound_for_a_covered_notebook(verdict_grading):
     cell = _autograded_cell(verdict_grading, "forgedexport", "imbalance_ratio")
     printed = "".join(output.get("text", "") for output in cell.outputs)
     assert "reference solutions readable: False" in printed
+
+
+def test_feedback_follows_the_verdict_not_the_forged_outputs(verdict_grading):
+    """Does the student's feedback say "failed" for the forged cell, as its stored score does, and "passed" for the reference?"""
+    feedback = run_cli(verdict_grading.layout, "feedback", "--student", "hookcredit")
+    assert feedback.code == 0, feedback.output
+    page = (verdict_grading.layout.feedback_dir("hookcredit") / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
+    assert "Test échoué (résultat vérifié hors de votre noyau)" in page
+    assert "Test réussi. (résultat vérifié hors de votre noyau)" in page  # test_class_counts is right.
