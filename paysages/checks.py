@@ -183,3 +183,23 @@ def extra_experiments(variants, run) -> list[str]:
     if run.model_path("reg_class_weights").is_file():
         names.append("class_weights")
     return names
+
+
+def received_by_base(model, images, base_name: str = "base") -> np.ndarray:
+    """What the layer ``base_name`` of a transfer model receives for ``images``: the model's own preprocessing.
+
+    The layers between the input and the base are applied in order, in inference mode.
+    """
+    import keras
+
+    try:
+        base = model.get_layer(name=base_name)
+    except ValueError:
+        fail(f"Nommez la base : keras.applications.VotreBase(..., name=\"{base_name}\").")
+    received = keras.ops.convert_to_tensor(np.asarray(images, dtype="float32"))
+    for layer in model.layers:
+        if layer is base:
+            return plain_float_array(keras.ops.convert_to_numpy(received), "ce que reçoit la base")
+        if not isinstance(layer, keras.layers.InputLayer):
+            received = layer(received, training=False)
+    fail(f"La couche « {base_name} » n'est pas appelée directement par le modèle.")

@@ -1,4 +1,4 @@
-"""Reference solution of notebook 04: transfer learning with MobileNetV2.
+"""Reference solution of notebook 04: transfer learning from a base the student chooses.
 
 The notebook receives the bodies of ``build_transfer_model`` and ``unfreeze_top_layers`` as its
 solution regions (see autograde/build_notebooks.py). The other functions are reference helpers
@@ -15,30 +15,44 @@ from solutions.cnn import compile_classifier
 # 32 pixels) works too, with the 224-pixel weights.
 PRETRAINED_SIZES = (96, 128, 160, 192, 224)
 
+# The reference choices of notebook 04 (the student edits them in the notebook): the base, which
+# has the kit's own pretrained weights offline, and how many of its last layers fine-tuning
+# unfreezes (blocks 14 to 16 and the final convolution Conv_1 of MobileNetV2).
+BASE_ARCHITECTURE = "MobileNetV2"
+NUM_FINE_TUNED_LAYERS = 29
 
-def build_transfer_model(input_shape, num_classes, *, weights="imagenet", dropout_rate=0.2):
-    """Build a classifier on top of a frozen MobileNetV2 base, with the Functional API.
 
-    The model takes raw images (pixel values 0-255, shape ``input_shape``) and:
+def build_transfer_model(input_shape, num_classes, *, architecture="MobileNetV2", weights="imagenet", dropout_rate=0.2):
+    """Build a classifier on top of the frozen pretrained base you chose, with the Functional API.
 
-    1. maps them to [-1, 1] as MobileNetV2 expects (the same computation as
-       ``keras.applications.mobilenet_v2.preprocess_input``) with a Rescaling layer, so the
-       model carries its own preprocessing;
-    2. runs them through ``keras.applications.MobileNetV2`` without its ImageNet classifier
-       (``include_top=False``), loaded with ``weights`` ("imagenet", or None for random weights)
-       and named ``"base"``; the base is frozen (``trainable = False``) and called with
-       ``training=False`` so that its BatchNormalization layers stay in inference mode;
+    ``architecture`` names the base: ``"MobileNetV2"``, ``"EfficientNetB0"`` or ``"ResNet50V2"``
+    (your ``BASE_ARCHITECTURE``; a builder may support only the base you chose). The model takes
+    raw images (pixel values 0-255, shape ``input_shape``) and:
+
+    1. gives the base exactly the pixels that network was trained on: the same computation as its
+       ``keras.applications`` ``preprocess_input``, inside the model (a ``Rescaling`` layer, or
+       nothing when the base rescales its input itself), never a ``Lambda`` layer;
+    2. runs them through that ``keras.applications`` network without its ImageNet classifier
+       (``include_top=False``), loaded with ``weights`` ("imagenet", a weights file, or None for
+       random weights) and named ``"base"``; the base is frozen (``trainable = False``) and
+       called with ``training=False`` so that its BatchNormalization layers stay in inference mode;
     3. averages each feature map (GlobalAveragePooling2D), applies Dropout(``dropout_rate``)
        and a softmax Dense layer of ``num_classes`` units (computed in float32).
 
-    Returns an uncompiled ``keras.Model``. Raises ValueError for a dropout rate outside [0, 1).
+    Returns an uncompiled ``keras.Model``. Raises ValueError for an architecture it does not
+    build or a dropout rate outside [0, 1).
     """
+    if architecture not in ("MobileNetV2", "EfficientNetB0", "ResNet50V2"):
+        raise ValueError(f"architecture must be MobileNetV2, EfficientNetB0 or ResNet50V2, got {architecture!r}.")
     if not 0.0 <= dropout_rate < 1.0:
         raise ValueError(f"dropout_rate must lie in [0, 1), got {dropout_rate}.")
     inputs = keras.Input(shape=input_shape, name="image")
-    # MobileNetV2 was trained on pixels in [-1, 1]: x / 127.5 - 1, like its preprocess_input.
-    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocessing")(inputs)
-    base = keras.applications.MobileNetV2(
+    x = inputs
+    if architecture in ("MobileNetV2", "ResNet50V2"):
+        # Both were trained on pixels in [-1, 1]: x / 127.5 - 1, like their preprocess_input.
+        x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocessing")(x)
+    # EfficientNetB0 rescales 0-255 pixels itself: its preprocess_input leaves them as they are.
+    base = getattr(keras.applications, architecture)(
         input_shape=input_shape, include_top=False, weights=weights, name="base"
     )
     base.trainable = False
@@ -100,11 +114,11 @@ def unfreeze_top_layers(model, num_layers, learning_rate):
     if not 1 <= num_layers <= len(base.layers):
         raise ValueError(f"num_layers must lie between 1 and {len(base.layers)}, got {num_layers}.")
     base.trainable = True
-    for layer in base.layers[:-num_layers]:
-        layer.trainable = False
-    for layer in base.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            layer.trainable = False
+    # Each layer is set explicitly, so that calling this again (a re-run cell, another count)
+    # gives the same result: Keras does not reset sub-layers when the base is already trainable.
+    first_unfrozen = len(base.layers) - num_layers
+    for position, layer in enumerate(base.layers):
+        layer.trainable = position >= first_unfrozen and not isinstance(layer, layers.BatchNormalization)
     return compile_classifier(model, learning_rate)
 
 
@@ -156,6 +170,31 @@ def batch_norm_statistics(model):
             statistics.append(np.array(keras.ops.convert_to_numpy(layer.moving_mean), dtype=np.float64))
             statistics.append(np.array(keras.ops.convert_to_numpy(layer.moving_variance), dtype=np.float64))
     return statistics
+
+
+def same_architecture(base, architecture, input_shape):
+    """True when ``base`` has the layers of ``keras.applications.<architecture>`` without its top."""
+    reference = getattr(keras.applications, architecture)(input_shape=input_shape, include_top=False, weights=None)
+    return [type(layer).__name__ for layer in base.layers] == [type(layer).__name__ for layer in reference.layers]
+
+
+def first_convolution(base):
+    """The first convolution of a base: the layer fine-tuning must leave untouched."""
+    return next(layer for layer in base.layers if isinstance(layer, layers.Conv2D))
+
+
+def fine_tuning_boundaries(base):
+    """Two layer counts where an off-by-one in ``unfreeze_top_layers`` changes the trainable layers.
+
+    The first ``n`` makes the ``n``-th last layer (the first unfrozen one) a layer with weights;
+    the second makes the layer just below the boundary one (BatchNormalization aside, as it stays
+    frozen anyway).
+    """
+    def counts(layer):
+        return bool(layer.weights) and not isinstance(layer, layers.BatchNormalization)
+    first_unfrozen = next(n for n in range(2, len(base.layers)) if counts(base.layers[-n]))
+    just_below = next(n for n in range(2, len(base.layers)) if counts(base.layers[-(n + 1)]))
+    return first_unfrozen, just_below
 
 
 def trainable_base_layers(model):

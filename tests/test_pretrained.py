@@ -37,10 +37,30 @@ def test_the_record_says_how_the_base_was_trained_and_matches_the_file():
     assert record["weights_sha256"] == sha256_of_file(pretrained.source_weights_path())
 
 
-def test_another_architecture_offline_is_refused_in_french():
-    """Offline, does asking for a base the kit has no weights for say what to do?"""
-    with pytest.raises(PrerequisiteError, match="seul MobileNetV2 a des poids pré-entraînés"):
-        pretrained.transfer_weights(offline=True, architecture="ResNet50V2")
+@pytest.mark.parametrize("architecture", ["EfficientNetB0", "ResNet50V2"])
+def test_another_architecture_offline_starts_from_random_weights_said_loudly(architecture):
+    """Offline, does a base the kit has no weights for start from random weights, and say so in French?"""
+    weights = pretrained.transfer_weights(offline=True, architecture=architecture)
+    assert weights.weights is None and weights.source == "random" and not weights.is_imagenet
+    assert f"{architecture} avec des poids ALÉATOIRES" in weights.label
+    banner = pretrained.offline_banner(weights)
+    assert "ne valent RIEN" in banner and weights.label in banner
+
+
+def test_an_unknown_architecture_is_refused_with_the_choices():
+    """Is a base outside the three the notebook offers refused, listing them?"""
+    with pytest.raises(ValueError, match="MobileNetV2, EfficientNetB0, ResNet50V2 ; reçu 'VGG16'"):
+        pretrained.transfer_weights(offline=False, architecture="VGG16")
+
+
+@pytest.mark.parametrize("architecture, black, white", [
+    ("MobileNetV2", -1.0, 1.0), ("ResNet50V2", -1.0, 1.0), ("EfficientNetB0", 0.0, 255.0),
+])
+def test_each_base_names_the_preprocessing_it_expects(architecture, black, white):
+    """Does each base's preprocess_input map black and white pixels where that network expects them?"""
+    pixels = np.array([[[[0.0, 0.0, 0.0]]], [[[255.0, 255.0, 255.0]]]], dtype="float32")
+    received = np.asarray(pretrained.preprocess_input_of(architecture)(pixels.copy()))
+    assert received.reshape(2, 3)[:, 0].tolist() == pytest.approx([black, white])
 
 
 def test_a_damaged_weights_file_is_named_and_refused(tmp_path, monkeypatch):

@@ -3,8 +3,8 @@
 #
 # **Objectifs**
 #
-# - réutiliser un réseau **pré-entraîné** sur ImageNet (1,2 million d'images, 1 000 classes)
-#   comme extracteur de caractéristiques pour nos 7 classes de paysages ;
+# - **choisir** un réseau **pré-entraîné** sur ImageNet (1,2 million d'images, 1 000 classes)
+#   et le réutiliser comme extracteur de caractéristiques pour nos 7 classes de paysages ;
 # - donner à ce réseau **exactement** le prétraitement qu'il attend, et comprendre pourquoi
 #   une erreur à cet endroit ruine silencieusement le transfert ;
 # - entraîner en deux phases : **extraction de caractéristiques** (base gelée, on n'entraîne
@@ -34,7 +34,7 @@ from paysages import checks
 from paysages.data import load_split_arrays
 from paysages.notebook import start
 from paysages.plots import plot_histories
-from paysages.pretrained import offline_banner, transfer_weights
+from paysages.pretrained import TRANSFER_ARCHITECTURES, offline_banner, preprocess_input_of, transfer_weights
 from paysages.training import training_seconds
 
 # MODE and USE_DRIVE come from the settings cell above (defaults if it was deleted).
@@ -44,16 +44,8 @@ data = load_split_arrays(settings)
 print(data.describe())
 validation_set = (data.x_validation, data.y_validation)
 
-# Online the base starts from ImageNet's weights; offline (fast mode, grading) from the kit's own
-# MobileNetV2, pretrained on other synthetic scenes and labelled loudly as not ImageNet.
-base_weights = transfer_weights(settings.offline)
-pretrained_weights = base_weights.weights
-print(f"Base pré-entraînée : {base_weights.label}")
-if not base_weights.is_imagenet:
-    print(offline_banner(base_weights))
-
 # %% [markdown]
-# ## 1. Pourquoi transférer, et pourquoi MobileNetV2
+# ## 1. Pourquoi transférer, et quelle base choisir
 #
 # Les premières couches d'un réseau entraîné sur ImageNet détectent des bords, des textures,
 # des couleurs ; les suivantes, des motifs de plus en plus abstraits (feuillages, vagues,
@@ -61,25 +53,45 @@ if not base_weights.is_imagenet:
 # réapprendre avec quelques milliers de paysages, on **réutilise** la partie convolutive du
 # réseau (la « base ») et on n'apprend qu'une petite **tête** de classification.
 #
-# Nous prenons `keras.applications.MobileNetV2` :
+# **À vous de choisir la base**, parmi trois réseaux de `keras.applications`, et de justifier
+# ce choix dans l'analyse :
 #
-# - **léger** : 2,3 millions de paramètres sans sa tête (25 millions pour ResNet50), grâce à
-#   ses convolutions *depthwise separable* ; il tient sans peine dans un GPU Colab gratuit et
-#   s'entraîne vite, même sur CPU en mode rapide ;
-# - pré-entraîné sur **ImageNet**, avec des poids publiés pour des entrées de 96, 128, 160,
-#   192 et 224 pixels (le mode complet utilise 160 pixels) ; pour une autre taille, Keras
-#   charge les poids 224 et prévient ;
-# - `include_top=False` retire sa tête à 1 000 classes : la base renvoie des cartes de
-#   caractéristiques (1 280 canaux), que nous moyennons (`GlobalAveragePooling2D`) avant une
-#   couche `Dense` à 7 sorties.
+# | base | paramètres sans la tête | ce qui la distingue | prétraitement attendu |
+# |---|---|---|---|
+# | `MobileNetV2` | 2,3 millions | légère, rapide (convolutions *depthwise separable*) ; poids ImageNet publiés pour 96 à 224 pixels | pixels dans `[-1, 1]` |
+# | `EfficientNetB0` | 4 millions | meilleure exactitude ImageNet à coût modéré (mise à l'échelle composée) | pixels **bruts** 0-255 : la base se met elle-même à l'échelle |
+# | `ResNet50V2` | 23,6 millions | profonde et classique (connexions résiduelles), dix fois plus lourde : plus lente à entraîner | pixels dans `[-1, 1]` |
 #
+# `include_top=False` retire la tête à 1 000 classes : la base renvoie des cartes de
+# caractéristiques, que nous moyennons (`GlobalAveragePooling2D`) avant une couche `Dense` à
+# 7 sorties. En mode rapide (hors ligne, sans poids ImageNet), seule `MobileNetV2` a des poids
+# pré-entraînés, ceux du kit ; les deux autres partent de poids **aléatoires** (le notebook le
+# dit) : le code se vérifie, mais leurs chiffres ne disent rien du transfert.
+
+# %% [free]
+#| definition: solutions.transfer.BASE_ARCHITECTURE
+
+# %% [code] id=base_weights_04
+if BASE_ARCHITECTURE not in TRANSFER_ARCHITECTURES:
+    raise ValueError(f"BASE_ARCHITECTURE doit être l'une de {', '.join(TRANSFER_ARCHITECTURES)} ; reçu {BASE_ARCHITECTURE!r}.")
+# Online the base starts from ImageNet's weights; offline (fast mode, grading) MobileNetV2 starts
+# from the kit's own weights (other synthetic scenes, NOT ImageNet), the other bases from random ones.
+base_weights = transfer_weights(settings.offline, BASE_ARCHITECTURE)
+pretrained_weights = base_weights.weights
+print(f"Base pré-entraînée : {base_weights.label}")
+if not base_weights.is_imagenet:
+    print(offline_banner(base_weights))
+
+# %% [markdown]
 # ## 2. Le piège du prétraitement
 #
 # Chaque réseau de `keras.applications` a été entraîné avec **son** prétraitement, fourni par
-# sa fonction `preprocess_input`. Pour MobileNetV2,
-# `keras.applications.mobilenet_v2.preprocess_input` ramène les pixels de `[0, 255]` à
-# `[-1, 1]` : $x \mapsto x / 127{,}5 - 1$. (D'autres familles diffèrent : ResNet50 soustrait
-# la moyenne d'ImageNet en BGR, EfficientNet attend les pixels bruts 0-255.)
+# sa fonction `preprocess_input`. Pour MobileNetV2 et ResNet50V2
+# (`keras.applications.mobilenet_v2.preprocess_input`, `resnet_v2.preprocess_input`), les pixels
+# passent de `[0, 255]` à `[-1, 1]` : $x \mapsto x / 127{,}5 - 1$. EfficientNetB0 contient sa
+# propre mise à l'échelle : `efficientnet.preprocess_input` ne change rien, la base attend les
+# pixels bruts 0-255. (D'autres familles diffèrent encore : ResNet50, sans « V2 », soustrait la
+# moyenne d'ImageNet en BGR.)
 #
 # Se tromper ne provoque **aucune erreur** : le réseau reçoit des valeurs d'une autre échelle
 # (par exemple `[0, 1]` avec le `Rescaling(1/255)` du notebook 02), ses premières couches
@@ -87,11 +99,12 @@ if not base_weights.is_imagenet:
 # Beaucoup de notebooks publics concluent à tort que « le transfert ne marche pas » pour
 # cette seule raison.
 #
-# Nous mettons le prétraitement **dans le modèle**, avec une couche
-# `layers.Rescaling(1 / 127.5, offset=-1)` qui fait le même calcul que `preprocess_input` :
-# le modèle sauvegardé prend les images brutes, personne ne peut oublier ni doubler le
-# prétraitement plus tard (notebooks 05 à 08), et aucune couche `Lambda` n'est nécessaire
-# (elle empêcherait le rechargement en `safe_mode`).
+# Nous mettons le prétraitement **dans le modèle** : pour une base qui attend `[-1, 1]`, une
+# couche `layers.Rescaling(1 / 127.5, offset=-1)` qui fait le même calcul que
+# `preprocess_input` ; pour EfficientNetB0, rien (surtout pas un second `Rescaling`). Le modèle
+# sauvegardé prend les images brutes, personne ne peut oublier ni doubler le prétraitement plus
+# tard (notebooks 05 à 08), et aucune couche `Lambda` n'est nécessaire (elle empêcherait le
+# rechargement en `safe_mode`).
 #
 # ## 3. Geler la base, et `BatchNormalization`
 #
@@ -109,9 +122,10 @@ if not base_weights.is_imagenet:
 #   `BatchNormalization` **gelée** (`trainable = False`) fonctionne toujours en mode inférence.
 #   Il faudra donc garder ces couches gelées pendant le réglage fin (partie 5).
 #
-# Écrivez `build_transfer_model` en suivant sa docstring. Nommez la base `"base"`
-# (`keras.applications.MobileNetV2(..., name="base")`) : les tests et la partie 5 la
-# retrouvent par `model.get_layer("base")`.
+# Écrivez `build_transfer_model` en suivant sa docstring, pour **votre** base
+# (`architecture=BASE_ARCHITECTURE`). Nommez la base `"base"`
+# (`keras.applications.MobileNetV2(..., name="base")`, ou la vôtre) : les tests et la partie 5
+# la retrouvent par `model.get_layer("base")`.
 #
 # Comme au notebook 03, recopiez d'abord votre `compile_classifier` du notebook 02 : chaque
 # notebook a son propre noyau Python.
@@ -123,55 +137,53 @@ if not base_weights.is_imagenet:
 #| solution: solutions.transfer.build_transfer_model
 
 # %% [tests] id=test_build_transfer_model points=2
-"""Vérifie le modèle de transfert : entrées, sorties, base MobileNetV2 gelée, prétraitement, BatchNormalization."""
+"""Vérifie le modèle de transfert : entrées, sorties, votre base gelée, son prétraitement, BatchNormalization."""
 model = checks.keras_model(
-    build_transfer_model(settings.image_shape, len(data.class_names), weights=None), "build_transfer_model(...)"
+    build_transfer_model(settings.image_shape, len(data.class_names), architecture=BASE_ARCHITECTURE, weights=None),
+    "build_transfer_model(...)",
 )
 checks.model_io(model, "build_transfer_model(...)", input_shape=settings.image_shape, num_classes=len(data.class_names))
 try:
     base = model.get_layer(name="base")
 except ValueError:
-    checks.fail("Nommez la base : keras.applications.MobileNetV2(..., name=\"base\").")
-if not isinstance(base, keras.Model) or not base.name.startswith("base") or len(base.layers) < 100:
-    checks.fail("La couche « base » doit être le réseau keras.applications.MobileNetV2 (include_top=False).")
+    checks.fail(f"Nommez la base : keras.applications.{BASE_ARCHITECTURE}(..., name=\"base\").")
+if not isinstance(base, keras.Model) or len(base.layers) < 100:
+    checks.fail(f"La couche « base » doit être le réseau keras.applications.{BASE_ARCHITECTURE} (include_top=False).")
 if base.trainable_weights:
     checks.fail("La base doit être gelée (base.trainable = False) : elle a des poids entraînables.")
-if not any(isinstance(layer, (layers.Rescaling, layers.Normalization)) for layer in model.layers):
-    checks.fail("Le modèle doit contenir son prétraitement (layers.Rescaling(1 / 127.5, offset=-1)).")
-# What the base receives for black, mid-grey and white images: MobileNetV2 expects -1, 0 and 1.
-_received = np.stack([np.zeros(settings.image_shape), np.full(settings.image_shape, 127.5), np.full(settings.image_shape, 255.0)]).astype("float32")
-for _layer in model.layers:
-    if _layer is base:
-        break
-    if not isinstance(_layer, keras.layers.InputLayer):
-        _received = _layer(_received)
-_received = checks.plain_float_array(keras.ops.convert_to_numpy(_received), "la sortie du prétraitement")
-_means = [round(float(image.mean()), 3) for image in _received]
-if not np.allclose(_means, [-1.0, 0.0, 1.0], atol=1e-3):
+# What the base receives for black, mid-grey and white images, against its own preprocess_input.
+_pixels = np.stack([np.zeros(settings.image_shape), np.full(settings.image_shape, 127.5), np.full(settings.image_shape, 255.0)]).astype("float32")
+_received = checks.received_by_base(model, _pixels)
+_expected = np.asarray(preprocess_input_of(BASE_ARCHITECTURE)(_pixels.copy()), dtype="float64")
+if _received.shape != _expected.shape or not np.allclose(_received, _expected, atol=1e-3):
     checks.fail(
-        "MobileNetV2 attend des pixels dans [-1, 1] (comme mobilenet_v2.preprocess_input) : 0 → -1, 127,5 → 0, "
-        f"255 → 1. Votre prétraitement donne {_means}."
+        f"{BASE_ARCHITECTURE} attend les pixels que donne son preprocess_input : pour 0, 127,5 et 255, "
+        f"{[round(float(image.mean()), 3) for image in _expected]} ; votre modèle lui donne "
+        f"{[round(float(image.mean()), 3) for image in _received]}."
     )
-print("build_transfer_model : OK")
+print(f"build_transfer_model ({BASE_ARCHITECTURE}) : OK")
 ### BEGIN HIDDEN TESTS
 import keras as _keras
 import numpy as _np
 from keras import layers as _layers
 from paysages import checks as _checks
+from paysages.pretrained import preprocess_input_of as _preprocess_input_of, check_architecture as _check_architecture
 from solutions.transfer import (
     base_call_training_argument as _training_argument,
     batch_norm_statistics as _statistics,
     find_base as _find_base,
     preprocessing_output as _preprocessing_output,
+    same_architecture as _same_architecture,
 )
 
+_architecture = _check_architecture(str(BASE_ARCHITECTURE))
 _shape = (48, 48, 3)
-_model = build_transfer_model(_shape, 5, weights=None, dropout_rate=0.35)
+_model = build_transfer_model(_shape, 5, architecture=_architecture, weights=None, dropout_rate=0.35)
 if tuple(_model.input_shape[1:]) != _shape or tuple(_model.output_shape[1:]) != (5,):
     raise AssertionError("build_transfer_model doit respecter input_shape et num_classes.")
 _base = _find_base(_model)
-if not isinstance(_base, _keras.Model) or len(_base.layers) != 154 or not any(layer.name == "block_16_project" for layer in _base.layers):
-    raise AssertionError("La base doit être MobileNetV2 sans sa tête (include_top=False).")
+if not isinstance(_base, _keras.Model) or not _same_architecture(_base, _architecture, _shape):
+    raise AssertionError(f"La base doit être {_architecture} sans sa tête (include_top=False).")
 if _base.trainable_weights:
     raise AssertionError("La base doit être gelée : aucun poids entraînable.")
 if any(isinstance(layer, _layers.Lambda) for layer in _checks.iter_layers(_model)):
@@ -184,10 +196,10 @@ if _training_argument(_model) is not False:
 _probe = _np.random.default_rng(1).integers(0, 256, size=(3, *_shape)).astype("float32")
 _probe[0] = 0.0
 _probe[1] = 255.0
-_expected = _keras.applications.mobilenet_v2.preprocess_input(_probe.copy())
+_expected = _np.asarray(_preprocess_input_of(_architecture)(_probe.copy()), dtype=_np.float64)
 _received = _preprocessing_output(_model, _probe)
 if _received.shape != _expected.shape or _np.abs(_received - _expected).max() > 1e-4:
-    raise AssertionError("La base doit recevoir les pixels ramenés à [-1, 1], comme mobilenet_v2.preprocess_input.")
+    raise AssertionError(f"La base doit recevoir les pixels que donne le preprocess_input de {_architecture}.")
 # A training step of the frozen model must leave the base, BatchNormalization statistics included, unchanged.
 _model.compile(optimizer=_keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
 _before_statistics = _statistics(_model)
@@ -207,12 +219,11 @@ if any(not _np.array_equal(before, after) for before, after in zip(_before_weigh
 
 # %% [code] id=preprocessing_proof_04
 first_images = data.x_train[:8].astype("float32")
-probe_model = build_transfer_model(settings.image_shape, len(data.class_names), weights=None)
-preprocessing_layers = [layer for layer in probe_model.layers if isinstance(layer, (layers.Rescaling, layers.Normalization))]
-received = np.asarray(preprocessing_layers[0](first_images))
-expected = keras.applications.mobilenet_v2.preprocess_input(first_images.copy())
+probe_model = build_transfer_model(settings.image_shape, len(data.class_names), architecture=BASE_ARCHITECTURE, weights=None)
+received = checks.received_by_base(probe_model, first_images)
+expected = np.asarray(preprocess_input_of(BASE_ARCHITECTURE)(first_images.copy()))
 print(f"pixels d'entrée : de {first_images.min():.0f} à {first_images.max():.0f}")
-print(f"après la couche {preprocessing_layers[0].name} : de {received.min():.3f} à {received.max():.3f}")
+print(f"reçus par la base {BASE_ARCHITECTURE} : de {received.min():.3f} à {received.max():.3f}")
 print(f"écart maximal avec preprocess_input : {np.abs(received - expected).max():.2e}")
 
 # %% [markdown]
@@ -239,7 +250,9 @@ if not globals().get("retrain_existing", True) and run.model_path("transfer_froz
     saved_path = run.model_path("transfer_frozen")
 else:
     keras.utils.set_random_seed(settings.seed)
-    model = build_transfer_model(settings.image_shape, len(data.class_names), weights=pretrained_weights)
+    model = build_transfer_model(
+        settings.image_shape, len(data.class_names), architecture=BASE_ARCHITECTURE, weights=pretrained_weights
+    )
     model = compile_classifier(model, settings.learning_rate)
     model.summary(show_trainable=True)
     frozen_callbacks = run.training_callbacks("transfer_frozen")
@@ -256,7 +269,7 @@ else:
     frozen_seconds = training_seconds(frozen_callbacks)
     saved_path = run.save_model(
         model, "transfer_frozen", history=frozen_history, training_seconds=frozen_seconds,
-        pretrained_weights=base_weights.source,
+        pretrained_weights=base_weights.source, base_architecture=BASE_ARCHITECTURE,
     )
 print(f"Modèle sauvegardé : {saved_path}")
 
@@ -307,21 +320,31 @@ if not _settings_h.offline and _recomputed < 1.0 / len(_data_h.class_names) + 0.
 # Écrivez `unfreeze_top_layers(model, num_layers, learning_rate)` : rendez entraînables les
 # `num_layers` dernières couches de la base (`base.trainable = True`, puis regelez les autres
 # et toutes les `BatchNormalization`), et **recompilez** le modèle : dans Keras, un changement
-# de `trainable` n'est pris en compte qu'au prochain `compile`. Nous dégelons les 29 dernières
-# couches : les blocs 14 à 16 et la convolution finale `Conv_1`.
+# de `trainable` n'est pris en compte qu'au prochain `compile`.
+#
+# Combien de couches dégeler est **votre** choix (`NUM_FINE_TUNED_LAYERS`, cellule suivante) :
+# assez pour adapter les motifs les plus spécialisés, pas tant que les quelques milliers
+# d'images ne suffisent plus. Regardez `base.summary()` pour placer la limite à la fin d'un bloc
+# (pour MobileNetV2, 29 couches : les blocs 14 à 16 et la convolution finale `Conv_1`).
+
+# %% [free]
+#| definition: solutions.transfer.NUM_FINE_TUNED_LAYERS
 
 # %% [solution] id=unfreeze_top_layers
 #| solution: solutions.transfer.unfreeze_top_layers
 
 # %% [tests] id=test_unfreeze_top_layers points=2
 """Vérifie le dégel partiel : quelques couches de la base entraînables, pas toutes, BatchNormalization gelées, recompilation."""
-_model = compile_classifier(build_transfer_model(settings.image_shape, len(data.class_names), weights=None), settings.learning_rate)
-_model = checks.keras_model(unfreeze_top_layers(_model, 29, 1e-5), "unfreeze_top_layers(...)")
+_model = compile_classifier(
+    build_transfer_model(settings.image_shape, len(data.class_names), architecture=BASE_ARCHITECTURE, weights=None),
+    settings.learning_rate,
+)
+_model = checks.keras_model(unfreeze_top_layers(_model, NUM_FINE_TUNED_LAYERS, 1e-5), "unfreeze_top_layers(...)")
 _base = _model.get_layer("base")
 _trainable = [layer.name for layer in _base.layers if layer.trainable_weights]
 _with_weights = [layer.name for layer in _base.layers if layer.weights]
 if not _trainable:
-    checks.fail("Aucune couche de la base n'est entraînable : mettez base.trainable = True avant de regeler le bas.")
+    checks.fail("Aucune couche de la base n'est entraînable : mettez base.trainable = True avant de regeler le bas (et vérifiez NUM_FINE_TUNED_LAYERS).")
 if len(_trainable) == len(_with_weights):
     checks.fail("Toute la base est entraînable : regelez les couches avant les num_layers dernières.")
 if any(layer.trainable for layer in _base.layers if isinstance(layer, layers.BatchNormalization)):
@@ -331,12 +354,19 @@ print("unfreeze_top_layers : OK")
 import keras as _keras
 import numpy as _np
 from keras import layers as _layers
-from solutions.transfer import batch_norm_statistics as _statistics, trainable_base_layers as _trainable_base_layers
+from paysages.pretrained import check_architecture as _check_architecture
+from solutions.transfer import (
+    batch_norm_statistics as _statistics,
+    fine_tuning_boundaries as _boundaries,
+    first_convolution as _first_convolution,
+    trainable_base_layers as _trainable_base_layers,
+)
 
-# With 10 layers the layer just below the boundary has weights, with 11 the first unfrozen one has: an
-# off-by-one in either direction changes the list of trainable layers.
-for _num_layers in (29, 10, 11):
-    _model = compile_classifier(build_transfer_model((48, 48, 3), 4, weights=None), 1e-3)
+_architecture = _check_architecture(str(BASE_ARCHITECTURE))
+_probe_base = getattr(_keras.applications, _architecture)(input_shape=(48, 48, 3), include_top=False, weights=None)
+# The student's count, and two counts where an off-by-one changes the list of trainable layers.
+for _num_layers in (int(NUM_FINE_TUNED_LAYERS), *_boundaries(_probe_base)):
+    _model = compile_classifier(build_transfer_model((48, 48, 3), 4, architecture=_architecture, weights=None), 1e-3)
     _base = _model.get_layer("base")
     _model = unfreeze_top_layers(_model, _num_layers, 2e-2)
     _expected = [layer.name for layer in _base.layers[-_num_layers:]
@@ -345,19 +375,24 @@ for _num_layers in (29, 10, 11):
         raise AssertionError(f"Avec num_layers={_num_layers}, les couches entraînables doivent être {_expected}.")
     if not isinstance(_model.optimizer, _keras.optimizers.Adam) or abs(float(_model.optimizer.learning_rate.numpy()) - 2e-2) > 1e-9:
         raise AssertionError("Recompilez le modèle (compile_classifier) avec le learning_rate passé en argument.")
-# One fine-tuning step: BatchNormalization statistics and the bottom of the base must not move.
+# One fine-tuning step with the student's count: BatchNormalization statistics and the bottom of the base must not move.
+_model = unfreeze_top_layers(
+    compile_classifier(build_transfer_model((48, 48, 3), 4, architecture=_architecture, weights=None), 1e-3),
+    int(NUM_FINE_TUNED_LAYERS), 2e-2,
+)
+_base = _model.get_layer("base")
 _probe = _np.random.default_rng(2).integers(0, 256, size=(4, 48, 48, 3)).astype("float32")
 _before_statistics = _statistics(_model)
-_bottom = _np.array(_keras.ops.convert_to_numpy(_base.get_layer("Conv1").kernel), copy=True)
+_bottom = _np.array(_keras.ops.convert_to_numpy(_first_convolution(_base).kernel), copy=True)
 _model.train_on_batch(_probe, _np.array([0, 1, 2, 3]))
 if any(not _np.array_equal(before, after) for before, after in zip(_before_statistics, _statistics(_model))):
     raise AssertionError("Les moyennes mobiles des BatchNormalization ont changé pendant le réglage fin : gardez-les gelées.")
-if not _np.array_equal(_bottom, _keras.ops.convert_to_numpy(_base.get_layer("Conv1").kernel)):
+if not _np.array_equal(_bottom, _keras.ops.convert_to_numpy(_first_convolution(_base).kernel)):
     raise AssertionError("La première convolution de la base a changé : seules les dernières couches doivent être dégelées.")
 ### END HIDDEN TESTS
 
 # %% [code] id=train_finetuned_04
-num_fine_tuned_layers = 29
+num_fine_tuned_layers = NUM_FINE_TUNED_LAYERS
 model = unfreeze_top_layers(model, num_fine_tuned_layers, settings.fine_tune_learning_rate)
 model.summary(show_trainable=True)
 finetuned_callbacks = run.training_callbacks("transfer_finetuned")
@@ -378,7 +413,7 @@ both_phases = {
 saved_path = run.save_model(
     model, "transfer_finetuned", history=both_phases,
     training_seconds=(frozen_seconds or 0.0) + (training_seconds(finetuned_callbacks) or 0.0),
-    pretrained_weights=base_weights.source, fine_tuned_layers=num_fine_tuned_layers,
+    pretrained_weights=base_weights.source, base_architecture=BASE_ARCHITECTURE, fine_tuned_layers=num_fine_tuned_layers,
 )
 print(f"Modèle sauvegardé : {saved_path}")
 
@@ -430,7 +465,7 @@ if abs(_recomputed - float(_history_h["val_accuracy"][-1])) > 0.03:
 # %% [code] id=compare_04
 figure = plot_histories(
     {"phase 2 : réglage fin": run.load_history("transfer_finetuned"), "phase 1 : base gelée": run.load_history("transfer_frozen")},
-    title="Apprentissage par transfert (MobileNetV2)" + ("" if base_weights.is_imagenet else " — base du kit, PAS ImageNet (hors ligne)"),
+    title=f"Apprentissage par transfert ({BASE_ARCHITECTURE})" + ("" if base_weights.is_imagenet else " — PAS ImageNet (hors ligne)"),
 )
 for axis in figure.axes:
     axis.axvline(settings.num_epochs - 0.5, color="grey", linestyle=":")
@@ -450,13 +485,15 @@ for name in ("transfer_frozen", "transfer_finetuned"):
     }
 display(pd.DataFrame.from_dict(rows, orient="index").style.format({"val_accuracy": "{:.3f}", "val_loss": "{:.3f}", "training_seconds": "{:.1f}"}))
 if not base_weights.is_imagenet:
-    print("Rappel : base du kit (mode hors ligne), pas ImageNet : ces chiffres ne sont pas ceux du vrai transfert.")
+    print(f"Rappel : {base_weights.label} (mode hors ligne) : ces chiffres ne sont pas ceux du vrai transfert.")
 
 # %% [markdown]
 # ## 7. Analyse
 #
 # Répondez dans la cellule ci-dessous (une dizaine de lignes, chiffres à l'appui) :
 #
+# 0. Pourquoi **cette** base (taille, vitesse, exactitude attendue, prétraitement, ce que permet
+#    un GPU Colab gratuit) ? Combien de couches avez-vous dégelées, et pourquoi ?
 # 1. Comparez la phase 1 au CNN du notebook 02 et aux variantes du notebook 03 : exactitude,
 #    nombre de paramètres **entraînés**, durée. Pourquoi le transfert part-il de si haut ?
 # 2. Le réglage fin a-t-il apporté quelque chose ? Justifiez le taux d'apprentissage faible et
@@ -468,6 +505,12 @@ if not base_weights.is_imagenet:
 # %% [answer] id=analysis_04 points=7
 # Réponse de référence (correcteur) — les chiffres varient d'un run à l'autre :
 #
+# - le choix de la base doit être argumenté, pas seulement nommé : MobileNetV2 pour la vitesse
+#   et la taille (et, hors ligne, parce que c'est la seule à avoir des poids pré-entraînés),
+#   EfficientNetB0 pour un meilleur compromis exactitude/coût (attention : pixels bruts 0-255),
+#   ResNet50V2 pour une base plus riche au prix d'un entraînement bien plus lent ; le nombre de
+#   couches dégelées doit s'appuyer sur la structure de la base (fin d'un bloc) et sur la taille
+#   du jeu de données ;
 # - en mode complet (poids ImageNet), la phase 1 dépasse nettement le CNN maison dès les
 #   premières époques (souvent 0,85-0,9 d'exactitude contre 0,6-0,7), en n'entraînant que
 #   ~9 000 paramètres (la tête) : les caractéristiques d'ImageNet (textures de feuillage,
@@ -565,7 +608,8 @@ concat_history = concat_model.fit(
     epochs=settings.num_epochs, batch_size=settings.batch_size, callbacks=concat_callbacks, verbose=2,
 )
 run.save_model(concat_model, "transfer_concat", history=concat_history,
-               training_seconds=training_seconds(concat_callbacks), pretrained_weights=base_weights.source)
+               training_seconds=training_seconds(concat_callbacks),
+               pretrained_weights="imagenet" if base_weights.is_imagenet else "random")
 figure = plot_histories({"transfer_frozen": run.load_history("transfer_frozen"), "transfer_concat": concat_history},
                         title="Une base ou deux bases concaténées")
 figure.savefig(run.figure_path("04_concatenation.png"), dpi=300)

@@ -14,7 +14,10 @@ from solutions.transfer import (
     batch_norm_statistics,
     build_transfer_model,
     find_base,
+    fine_tuning_boundaries,
+    first_convolution,
     preprocessing_output,
+    same_architecture,
     trainable_base_layers,
     unfreeze_top_layers,
 )
@@ -59,6 +62,40 @@ def test_preprocessing_equals_mobilenet_v2_preprocess_input(real_images):
     # The ends of the pixel range land on the ends of [-1, 1].
     ends = preprocessing_output(model, np.stack([np.zeros(INPUT_SHAPE), np.full(INPUT_SHAPE, 255.0)]))
     assert ends[0].max() == pytest.approx(-1.0) and ends[1].min() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("architecture", ["MobileNetV2", "EfficientNetB0", "ResNet50V2"])
+def test_each_base_a_student_may_choose_gets_its_own_preprocessing(architecture, real_images):
+    """For each base of the choice, is the base that network, frozen, and fed what its preprocess_input gives?"""
+    from paysages.pretrained import preprocess_input_of
+
+    model = build_transfer_model(INPUT_SHAPE, NUM_CLASSES, architecture=architecture, weights=None)
+    base = find_base(model)
+    assert same_architecture(base, architecture, INPUT_SHAPE)
+    assert not same_architecture(base, "MobileNetV2" if architecture != "MobileNetV2" else "ResNet50V2", INPUT_SHAPE)
+    assert base.trainable_weights == [] and base_call_training_argument(model) is False
+    expected = np.asarray(preprocess_input_of(architecture)(real_images.copy()))
+    np.testing.assert_allclose(preprocessing_output(model, real_images), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("architecture", ["MobileNetV2", "EfficientNetB0", "ResNet50V2"])
+def test_fine_tuning_boundaries_catch_an_off_by_one(architecture):
+    """At the counts the hidden test uses, does unfreezing one layer more or fewer change the trainable layers?"""
+    model = compile_classifier(build_transfer_model(INPUT_SHAPE, NUM_CLASSES, architecture=architecture, weights=None), 1e-3)
+    base = find_base(model)
+    for count in fine_tuning_boundaries(base):
+        layer_lists = []
+        for shifted in (count - 1, count, count + 1):
+            unfreeze_top_layers(model, shifted, 1e-4)
+            layer_lists.append(trainable_base_layers(model))
+        assert layer_lists[0] != layer_lists[1] or layer_lists[1] != layer_lists[2], (architecture, count)
+    assert first_convolution(base).name in [layer.name for layer in base.layers[:5]]
+
+
+def test_an_architecture_outside_the_choice_is_refused():
+    """Is a base the notebook does not offer refused with a ValueError naming it?"""
+    with pytest.raises(ValueError, match="got 'VGG16'"):
+        build_transfer_model(INPUT_SHAPE, NUM_CLASSES, architecture="VGG16", weights=None)
 
 
 def test_preprocess_input_changes_its_argument_in_place():
