@@ -108,7 +108,7 @@ def test_extra_packages_are_explicit_and_read_only(workspace):
     at = argv.index(str(REPOSITORY_DIR / "solutions"))
     assert argv[at - 1:at + 2] == ["--ro-bind", str(REPOSITORY_DIR / "solutions"), "/opt/paysages/lib/solutions"]
     assert sandbox.sandbox_package_dir("solutions") == "/opt/paysages/lib/solutions"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'paysages' cannot be bound as an extra package"):
         sandbox.kernel_argv(workspace, bwrap="/usr/bin/bwrap", extra_packages={"paysages": REPOSITORY_DIR / "solutions"})
     with pytest.raises(sandbox.SandboxError, match="not a Python package"):
         sandbox.kernel_argv(workspace, bwrap="/usr/bin/bwrap", extra_packages={"course": REPOSITORY_DIR / "course"})
@@ -300,7 +300,7 @@ def test_a_sandboxed_kernel_cannot_reach_what_it_must_not(course, workspace, mon
             sockets = [path for path in workspace.runtime_dir.iterdir() if stat.S_ISSOCK(path.stat().st_mode)]
             assert len(sockets) == 5
             results = kernel.run_json(prelude + ATTACKS)
-        with pytest.raises(TimeoutError):
+        with pytest.raises(TimeoutError, match="timed out"):
             listener.accept()
         left_behind = [str(path) for path in escaped if path.exists()]
     finally:

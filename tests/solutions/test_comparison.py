@@ -73,7 +73,7 @@ def test_model_family_names_the_notebook():
     assert model_family("transfer_finetuned") == "04 transfert"
     assert model_family("cnnx") == "autre"
     assert model_family("regular") == "autre"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="A model name must be a string, got NoneType"):
         model_family(None)
 
 
@@ -116,7 +116,7 @@ def test_results_table_only_describes_the_requested_models(saved_run):
     run, data = saved_run
     table = results_table(run, ["reg_dropout"], data, batch_size=8)
     assert table["model"].tolist() == ["reg_dropout"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="model_names is empty"):
         results_table(run, [], data, batch_size=8)
 
 

@@ -73,16 +73,19 @@ def test_misclassified_examples_of_a_perfect_model_is_empty():
 
 
 @pytest.mark.parametrize(
-    "labels, probabilities, names",
+    "labels, probabilities, names, message",
     [
-        (np.array([0, 1]), np.full((3, 2), 0.5), ["a", "b"]),  # one label short
-        (np.array([0, 1]), np.full((2, 3), 1 / 3), ["a", "b"]),  # three columns, two names
-        (np.array([[0, 1]]), np.full((2, 2), 0.5), ["a", "b"]),  # labels not 1-D
+        # one label short
+        (np.array([0, 1]), np.full((3, 2), 0.5), ["a", "b"], r"got \(2,\) and \(3, 2\)"),
+        # three columns, two names
+        (np.array([0, 1]), np.full((2, 3), 1 / 3), ["a", "b"], "probabilities has 3 columns but there are 2 class names"),
+        # labels not 1-D
+        (np.array([[0, 1]]), np.full((2, 2), 0.5), ["a", "b"], r"got \(1, 2\) and \(2, 2\)"),
     ],
 )
-def test_misclassified_examples_rejects_inconsistent_shapes(labels, probabilities, names):
+def test_misclassified_examples_rejects_inconsistent_shapes(labels, probabilities, names, message):
     """Is a shape mismatch a ValueError rather than a silently wrong table?"""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         misclassified_examples(labels, probabilities, names)
 
 
@@ -116,7 +119,7 @@ def test_per_class_report_keeps_a_class_absent_from_the_validation_set():
 
 
 def test_per_class_report_rejects_different_lengths():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"same length, got \(3,\) and \(2,\)"):
         per_class_report(np.array([0, 1, 1]), np.array([0, 1]), ["a", "b"])
 
 
@@ -157,9 +160,15 @@ def test_most_confused_pairs_agrees_with_sklearn_confusion_matrix():
     assert top["count"] == off_diagonal.max()
 
 
-@pytest.mark.parametrize("matrix, top", [(np.zeros((3, 3), dtype=int), 5), (np.zeros((4, 4), dtype=int), 0)])
-def test_most_confused_pairs_rejects_bad_arguments(matrix, top):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    "matrix, top, message",
+    [
+        (np.zeros((3, 3), dtype=int), 5, r"confusion matrix must be 4x4, got \(3, 3\)"),
+        (np.zeros((4, 4), dtype=int), 0, "top must be at least 1, got 0"),
+    ],
+)
+def test_most_confused_pairs_rejects_bad_arguments(matrix, top, message):
+    with pytest.raises(ValueError, match=message):
         most_confused_pairs(matrix, CLASS_NAMES, top=top)
 
 

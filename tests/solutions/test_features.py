@@ -72,12 +72,12 @@ def test_subset_of_every_image_is_the_whole_range():
 def test_subset_rejects_impossible_sizes(num_samples):
     """Is a size below the number of classes or above the number of labels a ValueError?"""
     labels = np.repeat(np.arange(4), 25)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=rf"num_samples must lie between .* \(100\), got {num_samples}\b"):
         stratified_subset(labels, num_samples, seed=0)
 
 
 def test_subset_rejects_non_integer_labels():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="labels must be a one-dimensional array of integer"):
         stratified_subset(np.array([0.5, 1.5, 2.5]), 2, seed=0)
 
 
@@ -159,7 +159,7 @@ def test_extractor_of_a_transfer_like_model_is_the_pooled_base_output():
 def test_extractor_needs_a_dense_classifier():
     inputs = keras.Input(IMAGE_SHAPE)
     model = keras.Model(inputs, layers.GlobalAveragePooling2D()(inputs))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no Dense classification layer"):
         feature_extractor(model)
 
 
@@ -202,5 +202,5 @@ def test_tsne_rejects_a_perplexity_not_below_the_number_of_points(perplexity):
 
 
 def test_tsne_rejects_non_matrix_features():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"features must be a 2-D array \(N, D\), got shape \(40,\)"):
         tsne_embedding(np.zeros(40), seed=0)

@@ -63,12 +63,19 @@ def test_many_duplicates_of_the_query_still_exclude_it():
 
 
 @pytest.mark.parametrize(
-    ("query_index", "num_neighbours"),
-    [(-1, 3), (10, 3), (1.0, 3), (True, 3), (0, 0), (0, 10)],
+    ("query_index", "num_neighbours", "message"),
+    [
+        (-1, 3, r"query_index must lie in 0\.\.9, got -1\b"),
+        (10, 3, r"query_index must lie in 0\.\.9, got 10\b"),
+        (1.0, 3, r"query_index must be an integer, got 1\.0\b"),
+        (True, 3, r"query_index must be an integer, got True\b"),
+        (0, 0, r"num_neighbours must lie in 1\.\.9, got 0\b"),
+        (0, 10, r"num_neighbours must lie in 1\.\.9, got 10\b"),
+    ],
 )
-def test_bad_arguments_are_value_errors(query_index, num_neighbours):
+def test_bad_arguments_are_value_errors(query_index, num_neighbours, message):
     features = np.random.default_rng(3).normal(size=(10, 3))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         nearest_neighbours(features, query_index, num_neighbours)
 
 
@@ -93,5 +100,5 @@ def test_class_agreement_matches_brute_force_with_a_duplicate(num_neighbours):
 
 
 def test_class_agreement_rejects_mismatched_labels():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="labels must hold one label per row"):
         neighbour_class_agreement(np.zeros((5, 2)), np.zeros(4, dtype=int))

@@ -41,9 +41,9 @@ def test_class_counts_follow_class_names_and_include_empty_classes():
 
 def test_class_counts_rejects_labels_outside_the_classes():
     """Is a label that names no class refused?"""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="labels must be integers between 0 and 1"):
         class_counts([0, 3], ("city", "field"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="labels must be integers between 0 and 1"):
         class_counts([-1, 0], ("city", "field"))
 
 
@@ -51,9 +51,9 @@ def test_imbalance_ratio_is_largest_over_smallest():
     """Is the ratio max/min, a float, and undefined for an empty class or no class?"""
     assert imbalance_ratio({"city": 348, "mountain": 696, "lake": 595}) == pytest.approx(2.0)
     assert type(imbalance_ratio({"a": 3, "b": 3})) is float
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="A class has no image"):
         imbalance_ratio({"a": 3, "b": 0})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="counts is empty"):
         imbalance_ratio({})
 
 
@@ -92,13 +92,13 @@ def test_split_is_deterministic_and_depends_on_the_seed(labels):
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
 def test_split_rejects_a_fraction_outside_zero_one(labels, fraction):
     """Is a validation fraction outside (0, 1) refused with ValueError?"""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"validation_fraction must lie in \(0, 1\)"):
         stratified_split(labels, fraction, seed=0)
 
 
 def test_split_rejects_two_dimensional_labels():
     """Are labels that are not one-dimensional refused?"""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"labels must be one-dimensional, got shape \(4, 2\)"):
         stratified_split(np.zeros((4, 2), dtype=int), 0.2, seed=0)
 
 
@@ -126,16 +126,16 @@ def test_split_table_marks_each_row_with_its_subset(labels):
 def test_split_table_refuses_indices_that_are_not_a_partition():
     """Are overlapping, missing or out-of-range indices refused?"""
     paths, classes = _files([0, 0, 1, 1])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="An image is in both subsets"):
         split_table(paths, classes, [0, 1, 2], [2, 3])
     # Four indices for four files, but image 2 twice and image 3 never.
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="An image is in both subsets"):
         split_table(paths, classes, [0, 1, 2], [2])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Some images are in no subset"):
         split_table(paths, classes, [0, 1], [2])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Indices must lie between 0 and 3"):
         split_table(paths, classes, [0, 1, 2], [4])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Got 4 paths but 3 class names"):
         split_table(paths, classes[:3], [0, 1], [2, 3])
 
 
@@ -152,7 +152,7 @@ def test_split_table_round_trips_through_the_split_file(tmp_path, labels):
     # Writing the same split again is accepted; a different one is refused.
     write_split(frame, split_path)
     other = split_table(paths, classes, *stratified_split(labels, 0.2, seed=7))
-    with pytest.raises(SplitError):
+    with pytest.raises(SplitError, match="A different split already exists"):
         write_split(other, split_path)
 
 

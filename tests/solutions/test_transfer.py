@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -145,7 +147,7 @@ def test_frozen_model_keeps_base_weights_and_batch_norm_statistics(real_images):
 
 @pytest.mark.parametrize("dropout_rate", [-0.1, 1.0])
 def test_bad_dropout_rate_raises_value_error(dropout_rate):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"dropout_rate must lie in \[0, 1\), got " + re.escape(f"{dropout_rate}.")):
         build_transfer_model(INPUT_SHAPE, NUM_CLASSES, weights=None, dropout_rate=dropout_rate)
 
 
@@ -187,7 +189,7 @@ def test_fine_tuning_step_changes_only_the_unfrozen_layers(real_images):
 
 @pytest.mark.parametrize("num_layers", [0, -3, 155])
 def test_unfreeze_top_layers_rejects_impossible_counts(num_layers):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=rf"num_layers must lie between 1 and \d+, got {num_layers}\b"):
         unfreeze_top_layers(new_model(), num_layers, 1e-5)
 
 
