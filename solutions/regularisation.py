@@ -116,17 +116,16 @@ def variant_callbacks(name, settings):
     A variant whose options hold ``"patience"`` gets an EarlyStopping that watches the
     validation loss, stops after ``patience`` epochs without improvement and puts back the
     weights of the best epoch; every other variant gets an empty list. Raises ValueError for an
-    unknown variant, or a patience that is not an integer between 1 and the number of epochs.
+    unknown variant, or a patience that is not a positive integer. (A patience of as many epochs
+    as the training, or more, is allowed: early stopping then never stops it.)
     """
     if name not in VARIANTS:
         raise ValueError(f"Unknown variant {name!r}: choose one of {', '.join(VARIANTS)}.")
     patience = VARIANTS[name].get("patience")
     if patience is None:
         return []
-    if isinstance(patience, bool) or not isinstance(patience, int) or not 1 <= patience < settings.num_epochs:
-        raise ValueError(
-            f"The patience of {name!r} must be an integer from 1 to {settings.num_epochs - 1}, got {patience!r}."
-        )
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        raise ValueError(f"The patience of {name!r} must be a positive integer, got {patience!r}.")
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=patience, restore_best_weights=True, verbose=1
     )

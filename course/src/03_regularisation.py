@@ -147,6 +147,7 @@ if int(_student.count_params()) != int(_reference.count_params()):
 # proposées si vous le jugez utile, et dites pourquoi dans l'analyse.
 
 # %% [free]
+# Vos réglages des six variantes obligatoires (une seule technique chacune).
 #| definition: solutions.regularisation.VARIANTS
 
 # %% [markdown]
@@ -287,12 +288,13 @@ plt.show()
 # - on surveille la **perte de validation** (plus fine que l'exactitude, qui change par
 #   paliers d'une image) ;
 # - `patience` : combien d'époques sans amélioration on tolère (le bruit fait remonter la
-#   courbe d'une époque à l'autre) ; c'est **votre** réglage, entre 1 et
-#   `settings.num_epochs - 1` (au-delà, l'arrêt précoce ne pourrait jamais agir) ;
+#   courbe d'une époque à l'autre) ; c'est **votre** réglage, un entier d'au moins 1, plus
+#   petit que le nombre d'époques (sinon l'arrêt précoce ne peut jamais agir) ;
 # - `restore_best_weights=True` : à la fin, on garde les poids de la **meilleure** époque, pas
 #   ceux de la dernière.
 #
-# Un nom de variante inconnu, ou une patience hors de ces bornes, doit lever une `ValueError`.
+# Un nom de variante inconnu, ou une patience qui n'est pas un entier d'au moins 1, doit lever
+# une `ValueError`.
 
 # %% [solution] id=variant_callbacks
 #| solution: solutions.regularisation.variant_callbacks
@@ -311,12 +313,9 @@ print("variant_callbacks : OK")
 import keras as _keras
 from paysages.settings import get_settings as _get_settings
 
-_num_epochs_h = _get_settings().num_epochs
 _patience = int(_callbacks[0].patience)
-if _patience != int(VARIANTS["early_stopping"]["patience"]) or not 1 <= _patience < _num_epochs_h:
-    raise AssertionError(
-        f"La patience ({_patience}) doit être celle de VARIANTS, d'au moins 1 et inférieure au nombre d'époques ({_num_epochs_h})."
-    )
+if _patience != int(VARIANTS["early_stopping"]["patience"]) or _patience < 1:
+    raise AssertionError(f"La patience ({_patience}) doit être celle de VARIANTS, un entier d'au moins 1.")
 for _name, _options in VARIANTS.items():
     _other = variant_callbacks(_name, settings)
     _stoppers = [callback for callback in _other if isinstance(callback, _keras.callbacks.EarlyStopping)] if isinstance(_other, list) else None
@@ -334,14 +333,14 @@ else:
     raise AssertionError("Un nom de variante inconnu doit lever une ValueError.")
 _saved_variants = dict(VARIANTS)
 try:
-    for _bad_patience in (0, _num_epochs_h):
+    for _bad_patience in (0, -2, 2.5):
         VARIANTS["_probe"] = {"patience": _bad_patience}
         try:
             variant_callbacks("_probe", settings)
         except ValueError:
             pass
         else:
-            raise AssertionError(f"Une patience de {_bad_patience} (hors de 1..num_epochs - 1) doit lever une ValueError.")
+            raise AssertionError(f"Une patience de {_bad_patience} (pas un entier d'au moins 1) doit lever une ValueError.")
 finally:
     VARIANTS.clear()
     VARIANTS.update(_saved_variants)
@@ -576,6 +575,7 @@ display(table.style.format({"best_val_accuracy": "{:.3f}", "best_val_loss": "{:.
 # tableau du notebook 05.
 
 # %% [free]
+# Votre combinaison : les techniques qui ont aidé, d'abord essayées seules.
 #| definition: solutions.regularisation.IMPROVED
 
 # %% [code] id=train_improved_03

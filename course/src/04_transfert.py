@@ -69,6 +69,7 @@ validation_set = (data.x_validation, data.y_validation)
 # dit) : le code se vérifie, mais leurs chiffres ne disent rien du transfert.
 
 # %% [free]
+# Votre base : "MobileNetV2", "EfficientNetB0" ou "ResNet50V2" (justifiez-la dans l'analyse).
 #| definition: solutions.transfer.BASE_ARCHITECTURE
 
 # %% [code] id=base_weights_04
@@ -328,6 +329,7 @@ if not _settings_h.offline and _recomputed < 1.0 / len(_data_h.class_names) + 0.
 # (pour MobileNetV2, 29 couches : les blocs 14 à 16 et la convolution finale `Conv_1`).
 
 # %% [free]
+# Votre choix : combien de couches, à la fin de la base, le réglage fin dégèle.
 #| definition: solutions.transfer.NUM_FINE_TUNED_LAYERS
 
 # %% [solution] id=unfreeze_top_layers

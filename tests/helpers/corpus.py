@@ -410,6 +410,27 @@ VARIANTS["dropout_0.2"] = {"dropout_rate": 0.2}
 '''
 OWN_DESIGN_IMPROVED = 'IMPROVED = {"batch_norm": True, "dropout_rate": 0.4}'
 
+# The same student's transfer base in 04: EfficientNetB0, which rescales raw pixels itself (no
+# preprocessing layer), with a builder that supports that base only, and fewer layers unfrozen.
+OWN_DESIGN_BUILD_TRANSFER_MODEL = '''
+import keras
+from keras import layers
+
+
+def build_transfer_model(input_shape, num_classes, *, architecture="EfficientNetB0", weights="imagenet", dropout_rate=0.2):
+    """A frozen EfficientNetB0 (it takes raw 0-255 pixels) with a small head."""
+    if architecture != "EfficientNetB0":
+        raise ValueError(f"This builder only makes EfficientNetB0, not {architecture}.")
+    if not 0.0 <= dropout_rate < 1.0:
+        raise ValueError(f"dropout_rate must lie in [0, 1), got {dropout_rate}.")
+    inputs = keras.Input(shape=input_shape)
+    base = keras.applications.EfficientNetB0(input_shape=input_shape, include_top=False, weights=weights, name="base")
+    base.trainable = False
+    features = layers.GlobalAveragePooling2D()(base(inputs, training=False))
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(layers.Dropout(dropout_rate)(features))
+    return keras.Model(inputs, outputs, name="my_transfer")
+'''
+
 # Another student's own selection rule in 05 (issue 11: the student writes the rule, the tests
 # check it is applied consistently): the highest validation accuracy, then the fewest parameters.
 OWN_DESIGN_SELECTION_RULE = '''
@@ -511,12 +532,16 @@ CASES = (
          catalogue=(3, 7, 12)),
     Case("owndesign", "another student's own design in 02 (a Sequential CNN unlike the reference), its "
          "regularised builder in 03 (techniques placed elsewhere), its own settings, extra variant and "
-         "combination, and its own selection rule in 05 (accuracy, then fewest parameters): full marks, "
-         "like the reference, but one variety point", ("01", "02", "03", "05"),
+         "combination, its own transfer base in 04 (EfficientNetB0, 20 layers unfrozen) and its own "
+         "selection rule in 05 (accuracy, then fewest parameters): full marks, like the reference, but "
+         "one variety point", ("01", "02", "03", "04", "05"),
          mutations=(replace_source("02", "build_cnn", OWN_DESIGN_BUILD_CNN),
                     replace_source("03", "build_regularised_cnn", OWN_DESIGN_BUILD_REGULARISED_CNN),
                     replace_source("03", "own_variants_03", OWN_DESIGN_VARIANTS),
-                    replace_free_cell("03", "IMPROVED =", OWN_DESIGN_IMPROVED),
+                    replace_free_cell("03", "# Votre combinaison", OWN_DESIGN_IMPROVED),
+                    replace_source("04", "build_transfer_model", OWN_DESIGN_BUILD_TRANSFER_MODEL),
+                    replace_free_cell("04", "# Votre base", 'BASE_ARCHITECTURE = "EfficientNetB0"'),
+                    replace_free_cell("04", "# Votre choix : combien", "NUM_FINE_TUNED_LAYERS = 20"),
                     replace_source("05", "selection_rule", OWN_DESIGN_SELECTION_RULE)),
          lost={"03/test_variety_2": "two experiments beyond the required ones (dropout_0.2 and the class-weighted "
                                     "model): the second variety point needs three"}),

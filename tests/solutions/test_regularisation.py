@@ -246,14 +246,21 @@ def test_early_stopping_callback(mode, tmp_path):
         variant_callbacks("mixup", settings)
 
 
-@pytest.mark.parametrize("patience", [0, 6, 2.5, True])
-def test_a_patience_early_stopping_cannot_use_is_refused(patience, tmp_path, monkeypatch):
-    """Is a patience outside 1..num_epochs - 1 (6 epochs in fast mode), or not an integer, refused?"""
+@pytest.mark.parametrize("patience", [0, -1, 2.5, True, "3"])
+def test_a_patience_that_is_not_a_positive_integer_is_refused(patience, tmp_path, monkeypatch):
+    """Is a patience below 1, or not an integer, refused?"""
     settings = get_settings("fast", environ={}, run_dir=tmp_path, data_root=tmp_path)
-    assert settings.num_epochs == 6
     monkeypatch.setitem(VARIANTS, "patient", {"patience": patience})
-    with pytest.raises(ValueError, match="patience of 'patient'"):
+    with pytest.raises(ValueError, match="patience of 'patient' must be a positive integer"):
         variant_callbacks("patient", settings)
+
+
+def test_a_patience_as_long_as_the_training_is_allowed(tmp_path, monkeypatch):
+    """Grading trains fewer epochs than a student's run: does a long patience still give its callback?"""
+    settings = get_settings("fast", environ={}, num_epochs=3, run_dir=tmp_path, data_root=tmp_path)
+    monkeypatch.setitem(VARIANTS, "patient", {"patience": 3})
+    (callback,) = variant_callbacks("patient", settings)
+    assert callback.patience == 3
 
 
 # The summary table -----------------------------------------------------------------------------
