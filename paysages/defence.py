@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from paysages import slides  # noqa: E402
+from paysages.checks import IMPROVED_VARIANT, REQUIRED_VARIANTS  # noqa: E402
 from paysages.errors import PrerequisiteError  # noqa: E402
 from paysages.runs import RunFolder  # noqa: E402
 
@@ -139,10 +140,41 @@ def _png_bytes(figure: plt.Figure, dpi: int) -> bytes:
     return buffer.getvalue()
 
 
+def _meta_or_none(run: RunFolder, name: str) -> dict | None:
+    """A saved model's metadata, or None when that model was not saved."""
+    return run.model_meta(name) if run.meta_path(name).is_file() else None
+
+
+def own_choices(run: RunFolder) -> list[str]:
+    """The student's own design choices a run folder records, as talking points for the curves.
+
+    The improved model of notebook 03 and the variants added to the required ones, and the
+    transfer base of notebook 04 with the number of layers fine-tuning unfroze.
+    """
+    points = []
+    own_variants = sorted(
+        name.removeprefix("reg_") for name in run.model_names()
+        if name.startswith("reg_") and name.removeprefix("reg_") not in (*REQUIRED_VARIANTS, IMPROVED_VARIANT)
+    )
+    if own_variants:
+        points.append(f"Vos expériences en plus : {', '.join(own_variants)}. Qu'ont-elles montré ?")
+    if _meta_or_none(run, f"reg_{IMPROVED_VARIANT}") is not None:
+        points.append("Votre modèle amélioré (reg_improved) : ce qu'il combine, pourquoi, "
+                      "et s'il bat chaque technique seule.")
+    transfer = _meta_or_none(run, "transfer_finetuned") or _meta_or_none(run, "transfer_frozen")
+    if transfer and transfer.get("base_architecture"):
+        layers = transfer.get("fine_tuned_layers")
+        unfrozen = f", {layers} couches dégelées au réglage fin" if layers else ""
+        points.append(f"Votre base de transfert : {transfer['base_architecture']}{unfrozen}. Pourquoi elle ?")
+    return points
+
+
 def _collect(run: RunFolder) -> tuple[list[tuple[Section, list[plt.Figure], list[str]]], list[str]]:
     figures_dir = run.path / "figures"
     collected, missing = [], []
     for section in SECTIONS:
+        if section.key == "curves":
+            section = dataclasses.replace(section, talking_points=section.talking_points + tuple(own_choices(run)))
         figures, names = [], []
         if section.key == "results":
             records, best = _results_table(run)

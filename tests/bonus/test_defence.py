@@ -68,3 +68,21 @@ def test_empty_run_folder_is_refused_in_french(tmp_path):
     (tmp_path / "run").mkdir()
     with pytest.raises(PrerequisiteError, match="exécutez d'abord"):
         build_defence_pack(tmp_path / "run", tmp_path / "pack")
+
+
+def test_the_deck_names_the_students_own_choices(tmp_path):
+    """Do the curves' talking points name the student's extra variants, improved model and transfer base?"""
+    run = _fake_run(tmp_path)
+    for name, meta in (("reg_baseline", {"variant": "baseline"}), ("reg_dropout_strong", {"variant": "dropout_strong"}),
+                       ("reg_improved", {"variant": "improved"}),
+                       ("transfer_finetuned", {"base_architecture": "EfficientNetB0", "fine_tuned_layers": 20})):
+        run.model_path(name).parent.mkdir(parents=True, exist_ok=True)
+        run.model_path(name).write_bytes(b"")
+        run.meta_path(name).write_text(json.dumps(meta), encoding="utf-8")
+    html = build_defence_pack(run.path, tmp_path / "pack").slides.read_text(encoding="utf-8")
+    assert "Vos expériences en plus : dropout_strong." in html
+    assert "Votre modèle amélioré (reg_improved)" in html
+    assert "Votre base de transfert : EfficientNetB0, 20 couches dégelées au réglage fin." in html
+    # A run without them keeps the general points only.
+    plain = build_defence_pack(_fake_run(tmp_path / "other").path, tmp_path / "pack2").slides.read_text(encoding="utf-8")
+    assert "Votre base de transfert" not in plain and "Vos expériences en plus" not in plain
