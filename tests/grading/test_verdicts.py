@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics
+from sklearn.manifold import TSNE
 
 from autograde.layout import COURSE_NOTEBOOK_DIR
-from autograde.verdicts import nb00, nb01, nb06, registry, stage
+from autograde.verdicts import nb00, nb01, nb06, nb07, registry, stage
 from autograde.verdicts.cells import Judgement
 from autograde.verdicts.exports import load_exports
 from paysages.probes import plain_integers
-from solutions import errors, separation
+from solutions import errors, features, separation
 from tests.helpers.verdicts import best_model_report, export_like_the_kernel, probe_exchange, split_file_export
 
 NOTEBOOK = nb00.NOTEBOOK
@@ -641,6 +642,133 @@ def test_malformed_exports_of_06_earn_nothing(tmp_path):
     best = {"matrix": "x", "confusions": None, **best_model_report(70)}
     best["matrix"] = [[None] * 7] * 7
     assert nb06.judge_confused_pairs_best_model(best).reason == "matrix does not match the saved best model's predictions"
+
+
+# Notebook 07 ---------------------------------------------------------------------------------------
+NOTEBOOK_07 = nb07.NOTEBOOK
+GRADE_IDS_07 = {"test_stratified_subset", "test_tsne_embedding"}
+REFERENCE_07 = {"stratified_subset": features.stratified_subset, "tsne_embedding": features.tsne_embedding}
+
+
+def _verdicts_07(tmp_path: Path, seed: int, namespace: dict) -> dict:
+    export = probe_exchange(NOTEBOOK_07, seed, {**REFERENCE_07, **namespace}, GRADE_IDS_07, tmp_path)
+    result = registry.judge_notebook(NOTEBOOK_07, seed, export)
+    assert result["ignored"] == []
+    return result["verdicts"]
+
+
+def _unstratified_subset(labels, num_samples, seed):
+    """A plain random draw among all images: the proportions drift, a rare class disappears."""
+    return np.sort(np.random.default_rng(seed).choice(len(labels), size=num_samples, replace=False))
+
+
+def _unsorted_subset(labels, num_samples, seed):
+    return np.random.default_rng(seed).permutation(features.stratified_subset(labels, num_samples, seed))
+
+
+def _global_state_subset(labels, num_samples, seed):
+    """Drawn from NumPy's global generator: another subset at each call."""
+    return features.stratified_subset(labels, num_samples, int(np.random.randint(0, 2**31)))
+
+
+def _fixed_seed_subset(labels, num_samples, seed):
+    return features.stratified_subset(labels, num_samples, 0)
+
+
+def _without_rare_classes(labels, num_samples, seed):
+    """Largest remainders only: a class whose share rounds to zero is left out."""
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    quotas = counts * num_samples / len(labels)
+    sizes = np.floor(quotas).astype(int)
+    for position in np.argsort(-(quotas - sizes), kind="stable")[: num_samples - sizes.sum()]:
+        sizes[position] += 1
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == label), size=size, replace=False)
+                                   for label, size in zip(classes, sizes)]))
+
+
+def _accepting_subset(labels, num_samples, seed):
+    return features.stratified_subset(labels, min(num_samples, len(labels)), seed)
+
+
+def _raw_tsne(points, seed, perplexity=30.0):
+    """No standardisation: the two dimensions of huge noise decide the distances."""
+    if not 0 < perplexity < len(points):
+        raise ValueError("perplexity too large")
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
+
+
+def _lowering_perplexity_tsne(points, seed, perplexity=30.0):
+    return features.tsne_embedding(points, seed, perplexity=min(perplexity, len(points) - 1))
+
+
+def _degenerate_tsne(points, seed, perplexity=30.0):
+    return np.zeros((len(points), 2))
+
+
+def test_notebook_07_probes_change_with_the_seed():
+    """Do notebook 07's probes repeat with their seed and change with another, a rare class included?"""
+    assert registry.make_probes(NOTEBOOK_07, 5) == registry.make_probes(NOTEBOOK_07, 5)
+    first, second = registry.make_probes(NOTEBOOK_07, 5), registry.make_probes(NOTEBOOK_07, 6)
+    for grade_id in GRADE_IDS_07:
+        assert first[grade_id] != second[grade_id], grade_id
+    rare = [case for case in first["test_stratified_subset"]["cases"] if case["rare"]][0]
+    counts = np.bincount(rare["labels"])
+    assert counts.min() * rare["num_samples"] / counts.sum() < 0.5
+    assert not registry.covers(NOTEBOOK_07, GRADE_IDS_07 | {"test_feature_extractor", "test_features_saved"})
+
+
+@pytest.mark.parametrize("seed", [71, 72])
+def test_the_reference_of_notebook_07_earns_every_verdict(tmp_path, seed):
+    """Do the reference functions, exported the kernel's way, earn both registered cells of 07?"""
+    verdicts = _verdicts_07(tmp_path, seed, {})
+    assert {grade_id: verdict["fraction"] for grade_id, verdict in verdicts.items()} == dict.fromkeys(GRADE_IDS_07, 1.0)
+
+
+def test_the_reference_map_finds_the_clusters_of_every_run():
+    """Are the probes' clusters far enough apart that the reference's map always finds them, well above 80 %?"""
+    for seed in range(6):
+        probes = registry.make_probes(NOTEBOOK_07, 100 + seed)["test_tsne_embedding"]
+        embedding = features.tsne_embedding(np.asarray(probes["points"]), probes["seed"])
+        assert nb07.neighbour_agreement(embedding, np.asarray(probes["groups"])) >= 0.9, seed
+
+
+@pytest.mark.parametrize(("grade_id", "namespace", "reason"), [
+    ("test_stratified_subset", {"stratified_subset": _unstratified_subset}, "proportions are not kept"),
+    ("test_stratified_subset", {"stratified_subset": _unsorted_subset}, "not sorted"),
+    ("test_stratified_subset", {"stratified_subset": _global_state_subset}, "two different subsets"),
+    ("test_stratified_subset", {"stratified_subset": _fixed_seed_subset}, "another seed gave the same subset"),
+    ("test_stratified_subset", {"stratified_subset": _without_rare_classes}, "probe 3 (first): a class is missing"),
+    ("test_stratified_subset", {"stratified_subset": _accepting_subset}, "must raise ValueError"),
+    ("test_tsne_embedding", {"tsne_embedding": _raw_tsne}, "standardise the features"),
+    ("test_tsne_embedding", {"tsne_embedding": _lowering_perplexity_tsne}, "must raise ValueError"),
+    ("test_tsne_embedding", {"tsne_embedding": _degenerate_tsne}, "degenerate"),
+])
+def test_a_wrong_function_of_notebook_07_loses_exactly_its_cell(tmp_path, grade_id, namespace, reason):
+    """Does each wrong function of 07 lose its own cell, with a reason that says why, and only that cell?"""
+    verdicts = _verdicts_07(tmp_path, 73, namespace)
+    assert verdicts[grade_id]["fraction"] == 0.0
+    assert reason in verdicts[grade_id]["reason"], verdicts[grade_id]
+    assert all(verdicts[other]["fraction"] == 1.0 for other in GRADE_IDS_07 - {grade_id}), verdicts
+
+
+def test_malformed_exports_of_07_earn_nothing(tmp_path):
+    """Do exports of the wrong shape, with huge or non-integer indices, score 0 without crashing the judge?"""
+    export = tmp_path / "export"
+    export.mkdir()
+    huge = {"indices": [10**30, 0.5]}
+    malformed = {
+        "test_stratified_subset": {"results": [dict.fromkeys(nb07.SUBSET_CALLS, huge)] * 4,
+                                   "refusals": [{"value_error": True}] * 2},
+        "test_tsne_embedding": {"map": {"rows": [[1.0, None]] * 3}, "refusals": [{"value_error": True}] * 2},
+    }
+    for grade_id, content in malformed.items():
+        (export / f"{grade_id}.json").write_text(json.dumps(content), encoding="utf-8")
+    result = registry.judge_notebook(NOTEBOOK_07, 74, export)
+    assert _fractions(result) == dict.fromkeys(GRADE_IDS_07, 0.0)
+    assert "finite array of shape" in result["verdicts"]["test_tsne_embedding"]["reason"]
+    assert nb07.judge_tsne_embedding({}, ["a list"]).reason == "the export does not hold a map"
 
 
 # The export loader -----------------------------------------------------------------------------------
