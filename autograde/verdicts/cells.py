@@ -92,9 +92,14 @@ def table_problem(result, columns: list[str], function: str):
     return None
 
 
+def is_number(value) -> bool:
+    """True for a finite built-in int or float read from an export (not a bool, None or text)."""
+    return type(value) in (int, float) and abs(value) < float("inf")
+
+
 def close_numbers(got: list, expected, tolerance: float) -> bool:
-    """True when ``got`` (plain floats, None for a value that was not one) matches ``expected`` within ``tolerance``."""
+    """True when ``got`` (a list of plain numbers) matches ``expected`` within ``tolerance``."""
     expected = np.asarray(expected, dtype=np.float64)
-    if len(got) != len(expected) or any(value is None for value in got):
+    if not isinstance(got, list) or len(got) != len(expected) or not all(is_number(value) for value in got):
         return False
     return bool(np.all(np.abs(np.asarray(got, dtype=np.float64) - expected) <= tolerance))

@@ -7,7 +7,8 @@ Each probe set is drawn from the run's generator, so that no answer can be writt
   the number of labels, which must raise ValueError. The verdict checks properties, not equality
   with the reference (a student may draw differently): as many distinct, valid, sorted indices as
   asked, every class present, each class within one image of its exact share (two when a class's
-  share is below one image, as for the very rare class), the same subset for the same seed, another subset for another seed.
+  share is below one image, as for the very rare class), the same subset for the same seed,
+  another subset for another seed.
 * ``test_tsne_embedding``: random clusters in six dimensions hidden behind two dimensions of huge
   noise (only standardised features let t-SNE find them), and perplexities that are not smaller
   than the number of points, which must raise ValueError. The verdict reads the exported map: a
@@ -24,7 +25,7 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 from autograde.verdicts.cells import (NOTHING_EXPORTED, CellVerdict, Judgement, error_name, exported_list, failed,
-                                      passed, valid_indices)
+                                      is_number, passed, valid_indices)
 from solutions.features import stratified_subset, tsne_embedding
 
 NOTEBOOK = "07_tsne"
@@ -168,7 +169,7 @@ def judge_tsne_embedding(probes: dict, export) -> Judgement:
         return failed(f"tsne_embedding raised {error_name(result)}")
     rows = result.get("rows")
     if (not isinstance(rows, list) or len(rows) != len(groups)
-            or not all(isinstance(row, list) and len(row) == 2 and None not in row for row in rows)):
+            or not all(isinstance(row, list) and len(row) == 2 and all(map(is_number, row)) for row in rows)):
         return failed(f"tsne_embedding must return a finite array of shape ({len(groups)}, 2)")
     embedding = np.asarray(rows, dtype=np.float64)
     if np.std(embedding) < 1e-6:

@@ -572,7 +572,8 @@ def test_a_stub_of_06_is_reported_by_name(tmp_path):
         raise NotImplementedError()
 
     verdicts = _probed_verdicts_06(tmp_path, 65, dict.fromkeys(REFERENCE_06, stub))
-    assert verdicts["test_misclassified_examples"].reason == "probe 1: misclassified_examples raised NotImplementedError"
+    assert verdicts["test_misclassified_examples"].reason == (
+        "probe 1: misclassified_examples raised NotImplementedError")
     assert verdicts["test_per_class_report"].reason == "probe 1: per_class_report raised NotImplementedError"
 
 
@@ -640,8 +641,10 @@ def test_malformed_exports_of_06_earn_nothing(tmp_path):
     assert _fractions(result) == dict.fromkeys(GRADE_IDS_06, 0.0)
     assert "does not hold one result per probe" in result["verdicts"]["test_per_class_report"]["reason"]
     best = {"matrix": "x", "confusions": None, **best_model_report(70)}
-    best["matrix"] = [[None] * 7] * 7
-    assert nb06.judge_confused_pairs_best_model(best).reason == "matrix does not match the saved best model's predictions"
+    for matrix in ([[None] * 7] * 7, [["1"] * 7] * 7, [[True] * 7] * 7):
+        best["matrix"] = matrix
+        assert nb06.judge_confused_pairs_best_model(best).reason == (
+            "matrix does not match the saved best model's predictions")
 
 
 # Notebook 07 ---------------------------------------------------------------------------------------
@@ -770,6 +773,9 @@ def test_malformed_exports_of_07_earn_nothing(tmp_path):
     assert _fractions(result) == dict.fromkeys(GRADE_IDS_07, 0.0)
     assert "finite array of shape" in result["verdicts"]["test_tsne_embedding"]["reason"]
     assert nb07.judge_tsne_embedding({}, ["a list"]).reason == "the export does not hold a map"
+    probes = registry.make_probes(NOTEBOOK_07, 74)["test_tsne_embedding"]
+    texts = {"map": {"rows": [["1.0", 2.0]] * len(probes["groups"])}, "refusals": [{"value_error": True}] * 2}
+    assert "finite array of shape" in nb07.judge_tsne_embedding(probes, texts).reason
 
 
 # The export loader -----------------------------------------------------------------------------------
