@@ -89,3 +89,62 @@ def plain_integers(value):
 def type_name(value) -> str:
     """The name of ``value``'s exact type, as the grader compares it."""
     return type(value).__name__
+
+
+def plain_floats(value):
+    """The elements of ``value`` as built-in floats when it is a 1-D array, list or tuple of finite numbers, else None.
+
+    Integers count as numbers (a support column may hold them); booleans, text and objects do not.
+    """
+    import numpy
+
+    if not isinstance(value, (numpy.ndarray, list, tuple)):
+        return None
+    if isinstance(value, (list, tuple)) and not value:
+        return []
+    if isinstance(value, (list, tuple)) and any(isinstance(item, (bool, numpy.bool_)) for item in value):
+        return None
+    try:
+        array = numpy.array(value, copy=True)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if array.dtype.kind not in "iuf" or array.ndim != 1:
+        return None
+    array = array.astype(numpy.float64)
+    if not numpy.all(numpy.isfinite(array)):
+        return None
+    return [float(item) for item in array.tolist()]
+
+
+def plain_strings(values):
+    """The items of a list, tuple or 1-D array as built-in strs (None for an item that is not text), or None."""
+    import numpy
+
+    if isinstance(values, numpy.ndarray):
+        if values.ndim != 1:
+            return None
+        values = values.tolist()
+    if not isinstance(values, (list, tuple)):
+        return None
+    return [str.__str__(item) if isinstance(item, str) else None for item in values]
+
+
+def plain_table(frame, kinds: dict[str, str]) -> dict:
+    """A table's type, column names, row labels and the columns named in ``kinds`` as plain lists.
+
+    ``kinds`` maps a column name to ``"integers"``, ``"floats"`` or ``"strings"``: the column is
+    exported through :func:`plain_integers`, :func:`plain_floats` or :func:`plain_strings` (None
+    when it does not convert, absent when the table has no such column). Nothing is checked here:
+    the grader decides what the values mean.
+    """
+    import pandas
+
+    result = {"type": type_name(frame), "dataframe": isinstance(frame, pandas.DataFrame)}
+    if not result["dataframe"]:
+        return result
+    converters = {"integers": plain_integers, "floats": plain_floats, "strings": plain_strings}
+    columns = pandas.DataFrame.to_dict(frame, orient="list")
+    result["columns"] = [str(column) for column in frame.columns]
+    result["index"] = plain_strings([str(label) for label in frame.index])
+    result["values"] = {str(name): converters[kind](columns[name]) for name, kind in kinds.items() if name in columns}
+    return result

@@ -43,17 +43,6 @@ def plain_error_table(frame):
     }
 
 
-def plain_confused_pairs(frame):
-    """The table of most_confused_pairs (notebook 06) as (true, predicted, counts, shares)."""
-    columns = _columns(frame, "most_confused_pairs")
-    return (
-        _texts(columns, "true_class"),
-        _texts(columns, "predicted_class"),
-        _integers(columns, "count"),
-        _floats(columns, "share"),
-    )
-
-
 def fresh_context():
     """Settings, run folder and split arrays, reloaded from the environment and the disk.
 

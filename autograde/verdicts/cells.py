@@ -66,3 +66,40 @@ def exported_list(export, key: str, expected_length: int, what: str = "probe"):
     if not isinstance(results, list) or len(results) != expected_length:
         return failed(f"the export does not hold one result per {what}")
     return results
+
+
+def valid_indices(values, length: int):
+    """``values`` as a NumPy array of indices in ``0 .. length - 1``, or None when it is not one."""
+    if not isinstance(values, list) or not all(type(value) is int and 0 <= value < length for value in values):
+        return None
+    return np.asarray(values, dtype=np.int64)
+
+
+def table_problem(result, columns: list[str], function: str):
+    """Why an exported table (:func:`paysages.probes.plain_table`) is not a DataFrame with ``columns``, or None."""
+    if not isinstance(result, dict) or "error" in result:
+        return f"{function} raised {error_name(result)}"
+    if result.get("dataframe") is not True:
+        return f"{function} returned a {str(result.get('type'))[:40]!r}, not a pandas.DataFrame"
+    if result.get("columns") != columns:
+        return f"{function}: the columns are not {', '.join(columns)} (in this order)"
+    values = result.get("values")
+    if not isinstance(values, dict) or not all(isinstance(values.get(column), list) for column in columns):
+        return f"{function}: a column does not hold plain values of its kind (integers, numbers or text)"
+    lengths = {len(values[column]) for column in columns}
+    if len(lengths) != 1:
+        return f"{function}: the columns differ in length"
+    return None
+
+
+def is_number(value) -> bool:
+    """True for a finite built-in int or float read from an export (not a bool, None or text)."""
+    return type(value) in (int, float) and abs(value) < float("inf")
+
+
+def close_numbers(got: list, expected, tolerance: float) -> bool:
+    """True when ``got`` (a list of plain numbers) matches ``expected`` within ``tolerance``."""
+    expected = np.asarray(expected, dtype=np.float64)
+    if not isinstance(got, list) or len(got) != len(expected) or not all(is_number(value) for value in got):
+        return False
+    return bool(np.all(np.abs(np.asarray(got, dtype=np.float64) - expected) <= tolerance))

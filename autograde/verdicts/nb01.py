@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from autograde.verdicts.cells import (NOTHING_EXPORTED, CellVerdict, Judgement, error_name, exported_list,
-                                      failed, passed, random_class_names)
+                                      failed, passed, random_class_names, valid_indices)
 from solutions.separation import leakage_report, split_table, stratified_split
 
 NOTEBOOK = "01_separation"
@@ -48,20 +48,14 @@ SPLIT_CALLS = ("first", "again", "other_seed", "after_global_seed")
 
 
 # Shared checks -----------------------------------------------------------------------------------
-def _indices(values, length: int):
-    """``values`` as a NumPy array of indices in ``0 .. length - 1``, or None when it is not one."""
-    if not isinstance(values, list) or not all(type(value) is int and 0 <= value < length for value in values):
-        return None
-    return np.asarray(values, dtype=np.int64)
-
-
 def _split_problem(result, labels: np.ndarray, fraction: float, *, require_sorted: bool = True):
     """Why an exported split of ``labels`` is wrong, or None with the validation indices when it is right."""
     if not isinstance(result, dict) or "error" in result:
         return f"stratified_split raised {error_name(result)}", None
     if "train" not in result or "validation" not in result:
         return f"stratified_split returned a {str(result.get('type'))[:40]!r}, not a tuple (train, validation)", None
-    train, validation = _indices(result.get("train"), len(labels)), _indices(result.get("validation"), len(labels))
+    train = valid_indices(result.get("train"), len(labels))
+    validation = valid_indices(result.get("validation"), len(labels))
     if train is None or validation is None:
         return "the indices are not two 1-D integer arrays of valid image indices", None
     if np.intersect1d(train, validation).size:
@@ -229,7 +223,7 @@ def judge_split_file(probes: dict, export) -> Judgement:
     fraction, seed = export.get("validation_fraction"), export.get("seed")
     if (not isinstance(class_names, list) or not class_names or not all(type(name) is str for name in class_names)
             or not isinstance(paths, list) or not paths or not all(type(path) is str for path in paths)
-            or len(set(paths)) != len(paths) or _indices(labels, len(class_names)) is None
+            or len(set(paths)) != len(paths) or valid_indices(labels, len(class_names)) is None
             or len(labels) != len(paths) or type(fraction) is not float or not 0.0 < fraction < 1.0
             or type(seed) is not int):
         return failed("the export does not describe the images of the data set")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograde.verdicts import nb00, nb01
+from autograde.verdicts import nb00, nb01, nb06, nb07
 from autograde.verdicts.cells import CellVerdict, Judgement, failed
 from autograde.verdicts.exports import load_exports
 from paysages.probes import probe_filename
@@ -20,6 +20,8 @@ from paysages.probes import probe_filename
 REGISTERED: dict[str, tuple[CellVerdict, ...]] = {
     nb00.NOTEBOOK: nb00.VERDICTS,
     nb01.NOTEBOOK: nb01.VERDICTS,
+    nb06.NOTEBOOK: nb06.VERDICTS,
+    nb07.NOTEBOOK: nb07.VERDICTS,
 }
 
 

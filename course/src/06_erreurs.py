@@ -94,45 +94,31 @@ if [str(name) for name in _errors["predicted_class"]] != ["city", "ocean"]:
     checks.fail("predicted_class doit donner le nom de la classe prédite (city pour l'image 1, ocean pour l'image 3).")
 print("misclassified_examples : OK")
 ### BEGIN HIDDEN TESTS
+# Graded outside this kernel (autograde/verdicts/nb06.py): misclassified_examples is called on the
+# grader's probes of this run (random labels and probabilities, and lengths it must refuse), and
+# only its table is exported as plain data; nothing here decides the grade.
 import numpy as _np
-import pandas as _pd
-from paysages import checks as _checks
-from solutions.errors import misclassified_examples as _reference_misclassified
+from paysages import probes as _probes
+
+_ERROR_KINDS = {"index": "integers", "true_label": "integers", "predicted_label": "integers",
+                "true_class": "strings", "predicted_class": "strings", "confidence": "floats"}
 
 
-from solutions.grading import plain_error_table as _plain_errors
+def _exported_errors(case):
+    try:
+        _value = misclassified_examples(_np.asarray(case["labels"], dtype=_np.int64),
+                                        _np.asarray(case["probabilities"], dtype=_np.float64),
+                                        list(case["class_names"]))
+    except Exception as _error:
+        return {"error": _probes.type_name(_error), "value_error": isinstance(_error, ValueError)}
+    return _probes.plain_table(_value, _ERROR_KINDS)
 
 
-_names_h = ["city", "field", "lake", "road"]
-# Image 1 is a tie (the first class wins), images 1 and 3 share a confidence (index order),
-# class "road" (3) is always right, image 0 and 4 are right.
-_labels_h = _np.array([0, 1, 2, 2, 1, 0, 3, 3])
-_probabilities_h = _np.array([
-    [0.7, 0.1, 0.1, 0.1], [0.4, 0.4, 0.2, 0.0], [0.05, 0.9, 0.05, 0.0], [0.4, 0.3, 0.2, 0.1],
-    [0.1, 0.6, 0.2, 0.1], [0.2, 0.2, 0.6, 0.0], [0.0, 0.0, 0.1, 0.9], [0.1, 0.2, 0.3, 0.4],
-])
-_generator = _np.random.default_rng(11)
-_cases = [
-    (_labels_h, _probabilities_h, _names_h),
-    (_generator.integers(0, 7, size=60), _generator.dirichlet(_np.ones(7), size=60), [f"c{i}" for i in range(7)]),
-    (_np.array([0, 1, 1]), _np.eye(2)[[0, 1, 1]], ["lake", "ocean"]),
-]
-for _labels_c, _probabilities_c, _names_c in _cases:
-    _expected = _reference_misclassified(_labels_c, _probabilities_c, _names_c)
-    _got = _plain_errors(misclassified_examples(_labels_c.copy(), _probabilities_c.copy(), list(_names_c)))
-    if _got["index"] != _expected["index"].tolist():
-        raise AssertionError("Les images mal classées ou leur ordre sont faux (ex æquo : la première classe gagne, puis l'ordre des indices).")
-    for _key in ("true_label", "predicted_label", "true_class", "predicted_class"):
-        if _got[_key] != _expected[_key].tolist():
-            raise AssertionError(f"La colonne {_key} est fausse sur un cas caché.")
-    if not _np.allclose(_got["confidence"], _expected["confidence"].to_numpy(), atol=1e-9):
-        raise AssertionError("La colonne confidence est fausse sur un cas caché.")
-try:
-    misclassified_examples(_np.array([0, 1]), _np.ones((3, 2)) / 2, ["a", "b"])
-except ValueError:
-    pass
-else:
-    raise AssertionError("misclassified_examples doit lever ValueError quand les formes ne concordent pas.")
+_probe = _probes.load_probes("test_misclassified_examples")
+if _probe is not None:
+    _probes.export_results("test_misclassified_examples",
+                           {"results": [_exported_errors(_case) for _case in _probe["cases"]],
+                            "refusals": [_exported_errors(_case) for _case in _probe["bad_cases"]]})
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -247,50 +233,60 @@ if not np.allclose(_shares, [3 / 9, 2 / 7]):
     checks.fail("share est la part des images de la vraie classe : 3/9 pour road → lake, 2/7 pour lake → ocean.")
 print("most_confused_pairs : OK")
 ### BEGIN HIDDEN TESTS
-import json as _json
-
+# Graded outside this kernel (autograde/verdicts/nb06.py): most_confused_pairs is called on the
+# grader's probes of this run (random confusion matrices), and only its tables are exported; the
+# notebook's matrix and confusions are exported with the saved best model's predictions, which the
+# verdict compares them with. Nothing here decides the grade.
 import numpy as _np
-import pandas as _pd
-from paysages import checks as _checks
-from paysages.data import load_split_arrays as _load_split_arrays
-from paysages.runs import RunFolder as _RunFolder
-from paysages.settings import get_settings as _get_settings
-from sklearn import metrics as _metrics
-from solutions.errors import most_confused_pairs as _reference_pairs
-from solutions.evaluation import predict_probabilities as _predict
+from paysages import probes as _probes
+
+_PAIR_KINDS = {"true_class": "strings", "predicted_class": "strings", "count": "integers", "share": "floats"}
+
+def _best_model_export(**results):
+    """The validation labels and the saved best model's predictions, recomputed from the run folder and the data."""
+    from paysages.data import load_split_arrays as _load_split_arrays
+    from paysages.runs import RunFolder as _RunFolder
+    from paysages.settings import get_settings as _get_settings
+
+    try:
+        _settings_h = _get_settings()
+        _run_h = _RunFolder(_settings_h.run_dir)
+        _model_h = _run_h.load_model(_run_h.load_json("best")["name"])
+        _data_h = _load_split_arrays(_settings_h)
+        _images_h = _np.asarray(_data_h.x_validation)
+        _probabilities_h = _np.concatenate([
+            _np.array(_model_h(_images_h[_start:_start + 64], training=False), dtype=_np.float64)
+            for _start in range(0, len(_images_h), 64)
+        ])
+        return {"class_names": [str(_name) for _name in _data_h.class_names],
+                "labels": _probes.plain_integers(_np.asarray(_data_h.y_validation, dtype=_np.int64)),
+                "predictions": _probes.plain_integers(_probabilities_h.argmax(axis=1)),
+                **{_key: _convert() for _key, _convert in results.items()}}
+    except Exception as _error:
+        return {"error": _probes.type_name(_error)}
 
 
-from solutions.grading import plain_confused_pairs as _plain_pairs
+def _exported_pairs(case):
+    try:
+        _value = most_confused_pairs(_np.asarray(case["matrix"], dtype=_np.int64), list(case["class_names"]),
+                                     top=case["top"])
+    except Exception as _error:
+        return {"error": _probes.type_name(_error)}
+    return _probes.plain_table(_value, _PAIR_KINDS)
 
 
-def _same_pairs(got, expected):
-    return got[:3] == (list(expected["true_class"]), list(expected["predicted_class"]), expected["count"].tolist()) and (
-        _np.allclose(got[3], expected["share"].to_numpy(dtype=float), atol=1e-9) if len(got[3]) else len(expected) == 0
-    )
+def _exported_matrix():
+    _array = _np.array(matrix, dtype=_np.float64) if isinstance(matrix, (_np.ndarray, list, tuple)) else None
+    return [_probes.plain_floats(_row) for _row in _array] if _array is not None and _array.ndim == 2 else None
 
 
-_generator = _np.random.default_rng(3)
-_names_h = ["city", "field", "forest", "lake", "mountain", "ocean", "road"]
-for _matrix_h, _top in (
-    (_generator.integers(0, 5, size=(7, 7)), 5),
-    (_np.diag([3, 4, 5, 6, 7, 8, 9]), 5),                       # no confusion at all
-    (_np.array([[4, 2, 2] + [0] * 4, [1, 5] + [0] * 5] + [[0] * 7] * 5), 10),  # ties, empty classes
-):
-    _expected = _reference_pairs(_matrix_h, _names_h, top=_top)
-    if not _same_pairs(_plain_pairs(most_confused_pairs(_matrix_h.copy(), list(_names_h), top=_top)), _expected):
-        raise AssertionError("most_confused_pairs est faux sur une matrice cachée (diagonale exclue, ex æquo, top).")
-
-# The confusions of the saved best model, recomputed.
-_settings_h = _get_settings()
-_run_h = _RunFolder(_settings_h.run_dir)
-_data_h = _load_split_arrays(_settings_h)
-_best_h = _json.loads(_run_h.json_path("best").read_text(encoding="utf-8"))["name"]
-_predictions_h = _predict(_run_h.load_model(_best_h), _data_h.x_validation).argmax(axis=1)
-_matrix_best = _metrics.confusion_matrix(_data_h.y_validation, _predictions_h, labels=_np.arange(len(_data_h.class_names)))
-if not _np.array_equal(_checks.plain_float_array(matrix, "matrix", shape=_matrix_best.shape), _matrix_best):
-    raise AssertionError("matrix ne correspond pas aux prédictions du modèle sauvegardé.")
-if not _same_pairs(_plain_pairs(confusions), _reference_pairs(_matrix_best, list(_data_h.class_names), top=5)):
-    raise AssertionError("confusions ne correspond pas à la matrice de confusion du modèle sauvegardé.")
+_probe = _probes.load_probes("test_most_confused_pairs")
+if _probe is not None:
+    _probes.export_results("test_most_confused_pairs", {
+        "results": [_exported_pairs(_case) for _case in _probe["cases"]],
+        "best": _best_model_export(matrix=_exported_matrix,
+                                   confusions=lambda: _probes.plain_table(confusions, _PAIR_KINDS)),
+    })
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -345,57 +341,54 @@ if not np.allclose(_recall, [0.5, 1.0, 0.0]):
     checks.fail(f"Rappels attendus [0.5, 1, 0], obtenu {_recall}.")
 print("per_class_report : OK")
 ### BEGIN HIDDEN TESTS
-import json as _json
-
+# Graded outside this kernel (autograde/verdicts/nb06.py): per_class_report is called on the
+# grader's probes of this run (random labels and predictions), and only its tables are exported;
+# the notebook's report is exported with the saved best model's predictions, which the verdict
+# compares it with. Nothing here decides the grade.
 import numpy as _np
-import pandas as _pd
-from paysages import checks as _checks
-from paysages.data import load_split_arrays as _load_split_arrays
-from paysages.runs import RunFolder as _RunFolder
-from paysages.settings import get_settings as _get_settings
-from sklearn import metrics as _metrics
-from solutions.evaluation import predict_probabilities as _predict
+from paysages import probes as _probes
+
+_REPORT_KINDS = {"precision": "floats", "recall": "floats", "f1": "floats", "support": "floats"}
+
+def _best_model_export(**results):
+    """The validation labels and the saved best model's predictions, recomputed from the run folder and the data."""
+    from paysages.data import load_split_arrays as _load_split_arrays
+    from paysages.runs import RunFolder as _RunFolder
+    from paysages.settings import get_settings as _get_settings
+
+    try:
+        _settings_h = _get_settings()
+        _run_h = _RunFolder(_settings_h.run_dir)
+        _model_h = _run_h.load_model(_run_h.load_json("best")["name"])
+        _data_h = _load_split_arrays(_settings_h)
+        _images_h = _np.asarray(_data_h.x_validation)
+        _probabilities_h = _np.concatenate([
+            _np.array(_model_h(_images_h[_start:_start + 64], training=False), dtype=_np.float64)
+            for _start in range(0, len(_images_h), 64)
+        ])
+        return {"class_names": [str(_name) for _name in _data_h.class_names],
+                "labels": _probes.plain_integers(_np.asarray(_data_h.y_validation, dtype=_np.int64)),
+                "predictions": _probes.plain_integers(_probabilities_h.argmax(axis=1)),
+                **{_key: _convert() for _key, _convert in results.items()}}
+    except Exception as _error:
+        return {"error": _probes.type_name(_error)}
 
 
-def _plain_report(frame, num_classes):
-    if not isinstance(frame, _pd.DataFrame):
-        raise AssertionError("per_class_report doit renvoyer un pandas.DataFrame.")
-    columns = _pd.DataFrame.to_dict(frame, orient="list")
-    return {
-        key: _checks.plain_float_array(_np.asarray(columns[key], dtype=object).tolist(), key, shape=(num_classes,))
-        for key in ("precision", "recall", "f1", "support")
-    }
+def _exported_report(case):
+    try:
+        _value = per_class_report(_np.asarray(case["labels"], dtype=_np.int64),
+                                  _np.asarray(case["predictions"], dtype=_np.int64), list(case["class_names"]))
+    except Exception as _error:
+        return {"error": _probes.type_name(_error)}
+    return _probes.plain_table(_value, _REPORT_KINDS)
 
 
-def _check_report(got, labels, predictions, names, what):
-    expected = _metrics.classification_report(
-        labels, predictions, labels=list(range(len(names))), target_names=list(names), output_dict=True, zero_division=0
-    )
-    for position, name in enumerate(names):
-        for key, sklearn_key in (("precision", "precision"), ("recall", "recall"), ("f1", "f1-score"), ("support", "support")):
-            if abs(got[key][position] - expected[name][sklearn_key]) > 1e-6:
-                raise AssertionError(f"{what} : {key} de la classe {name} ne correspond pas à scikit-learn.")
-
-
-_generator = _np.random.default_rng(8)
-_names_h = ["c0", "c1", "c2", "c3", "c4"]
-_labels_h = _generator.integers(0, 5, size=80)
-_predictions_h = _np.where(_generator.random(80) < 0.6, _labels_h, _generator.integers(0, 4, size=80))
-# Class 4 is never predicted (precision 0 by convention) and class 2 is perfectly recalled.
-_predictions_h[_predictions_h == 4] = 3
-_predictions_h[_labels_h == 2] = 2
-for _labels_c, _predictions_c in ((_labels_h, _predictions_h), (_np.arange(5), _np.arange(5))):
-    _got = _plain_report(per_class_report(_labels_c.copy(), _predictions_c.copy(), list(_names_h)), 5)
-    _check_report(_got, _labels_c, _predictions_c, _names_h, "per_class_report (cas caché)")
-
-# The report of the saved best model, recomputed.
-_settings_h = _get_settings()
-_run_h = _RunFolder(_settings_h.run_dir)
-_data_h = _load_split_arrays(_settings_h)
-_best_h = _json.loads(_run_h.json_path("best").read_text(encoding="utf-8"))["name"]
-_best_predictions = _predict(_run_h.load_model(_best_h), _data_h.x_validation).argmax(axis=1)
-_check_report(_plain_report(report, len(_data_h.class_names)), _data_h.y_validation, _best_predictions,
-              list(_data_h.class_names), "report du meilleur modèle")
+_probe = _probes.load_probes("test_per_class_report")
+if _probe is not None:
+    _probes.export_results("test_per_class_report", {
+        "results": [_exported_report(_case) for _case in _probe["cases"]],
+        "best": _best_model_export(report=lambda: _probes.plain_table(report, _REPORT_KINDS)),
+    })
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -14,14 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn import metrics
+from sklearn.manifold import TSNE
 
 from autograde.layout import COURSE_NOTEBOOK_DIR
-from autograde.verdicts import nb00, nb01, registry, stage
+from autograde.verdicts import nb00, nb01, nb06, nb07, registry, stage
 from autograde.verdicts.cells import Judgement
 from autograde.verdicts.exports import load_exports
 from paysages.probes import plain_integers
-from solutions import separation
-from tests.helpers.verdicts import export_like_the_kernel, split_file_export
+from solutions import errors, features, separation
+from tests.helpers.verdicts import best_model_report, export_like_the_kernel, probe_exchange, split_file_export
 
 NOTEBOOK = nb00.NOTEBOOK
 NOTEBOOK_PATH = COURSE_NOTEBOOK_DIR / f"{NOTEBOOK}.ipynb"
@@ -440,6 +442,340 @@ def test_the_hidden_part_of_test_split_file_exports_the_run_split(tmp_path):
     assert verdicts["reference"]["fraction"] == 1.0, verdicts
     assert verdicts["older"]["fraction"] == 0.0
     assert "an older split kept" in verdicts["older"]["reason"]
+
+
+# Notebook 06 ---------------------------------------------------------------------------------------
+NOTEBOOK_06 = nb06.NOTEBOOK
+GRADE_IDS_06 = {"test_misclassified_examples", "test_most_confused_pairs", "test_per_class_report"}
+REFERENCE_06 = {"misclassified_examples": errors.misclassified_examples,
+                "most_confused_pairs": errors.most_confused_pairs, "per_class_report": errors.per_class_report}
+# The probes alone: the saved best model's part is judged on made-up reports (best_model_report).
+PROBE_JUDGES_06 = {"test_misclassified_examples": nb06.judge_misclassified,
+                   "test_most_confused_pairs": nb06.judge_confused_pairs_probes,
+                   "test_per_class_report": nb06.judge_per_class_report_probes}
+
+
+def _probed_verdicts_06(tmp_path: Path, seed: int, namespace: dict) -> dict[str, Judgement]:
+    export = probe_exchange(NOTEBOOK_06, seed, {**REFERENCE_06, **namespace}, GRADE_IDS_06, tmp_path)
+    probes, exports = registry.make_probes(NOTEBOOK_06, seed), load_exports(export)
+    assert exports.ignored == []
+    return {grade_id: judge(probes[grade_id], exports.values.get(f"{grade_id}.json"))
+            for grade_id, judge in PROBE_JUDGES_06.items()}
+
+
+def _last_class_wins(labels, probabilities, class_names):
+    """A tie between classes goes to the last one (argmax of the reversed columns)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    flipped = probabilities[:, ::-1].argmax(axis=1)
+    table = errors.misclassified_examples(labels, probabilities, class_names)
+    wins = probabilities.shape[1] - 1 - flipped
+    return table.assign(predicted_label=wins[table["index"].to_numpy()]) if len(table) else table
+
+
+def _ties_by_decreasing_index(labels, probabilities, class_names):
+    table = errors.misclassified_examples(labels, probabilities, class_names)
+    return table.sort_values(["confidence", "index"], ascending=[False, False]).reset_index(drop=True)
+
+
+def _true_class_confidence(labels, probabilities, class_names):
+    table = errors.misclassified_examples(labels, probabilities, class_names)
+    rows = table["index"].to_numpy()
+    return table.assign(confidence=np.asarray(probabilities)[rows, np.asarray(labels)[rows]])
+
+
+def _accepting_lengths(labels, probabilities, class_names):
+    size = min(len(labels), len(probabilities))
+    return errors.misclassified_examples(np.asarray(labels)[:size], np.asarray(probabilities)[:size], class_names)
+
+
+def _with_diagonal(matrix, class_names, top=5):
+    """The diagonal counted as a confusion."""
+    matrix = np.asarray(matrix)
+    pairs = sorted(((int(matrix[i, j]), i, j) for i in range(len(matrix)) for j in range(len(matrix)) if matrix[i, j]),
+                   key=lambda pair: (-pair[0], pair[1], pair[2]))[:top]
+    return pd.DataFrame({"true_class": [class_names[i] for _, i, _ in pairs],
+                         "predicted_class": [class_names[j] for _, _, j in pairs],
+                         "count": [count for count, _, _ in pairs],
+                         "share": [count / matrix[i].sum() for count, i, _ in pairs]},
+                        columns=["true_class", "predicted_class", "count", "share"])
+
+
+def _share_of_predicted_class(matrix, class_names, top=5):
+    table = errors.most_confused_pairs(matrix, class_names, top=top)
+    totals = np.asarray(matrix).sum(axis=0)
+    return table.assign(share=[count / totals[list(class_names).index(name)]
+                               for count, name in zip(table["count"], table["predicted_class"])])
+
+
+def _top_ignored(matrix, class_names, top=5):
+    return errors.most_confused_pairs(matrix, class_names, top=10**6)
+
+
+def _precision_of_one_when_never_predicted(labels, predictions, class_names):
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
+        labels, predictions, labels=list(range(len(class_names))), zero_division=1)
+    return pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": support},
+                        index=pd.Index(list(class_names), name="class"))
+
+
+def _report_without_class_names(labels, predictions, class_names):
+    return errors.per_class_report(labels, predictions, class_names).reset_index(drop=True)
+
+
+def _list_report(labels, predictions, class_names):
+    return errors.per_class_report(labels, predictions, class_names).to_dict(orient="list")
+
+
+def test_notebook_06_probes_change_with_the_seed():
+    """Do notebook 06's probes repeat with their seed and change with another, with ties to break?"""
+    assert registry.make_probes(NOTEBOOK_06, 5) == registry.make_probes(NOTEBOOK_06, 5)
+    first, second = registry.make_probes(NOTEBOOK_06, 5), registry.make_probes(NOTEBOOK_06, 6)
+    for grade_id in GRADE_IDS_06:
+        assert first[grade_id] != second[grade_id], grade_id
+    # The quantised probabilities hold ties between classes: the reference breaks them to the first class.
+    case = first["test_misclassified_examples"]["cases"][0]
+    probabilities = np.asarray(case["probabilities"])
+    assert np.any(np.sum(probabilities == probabilities.max(axis=1, keepdims=True), axis=1) > 1)
+    assert not registry.covers(NOTEBOOK_06, GRADE_IDS_06 | {"test_errors_best_model"})
+
+
+@pytest.mark.parametrize("seed", [61, 62, 63])
+def test_the_reference_of_notebook_06_earns_every_probed_verdict(tmp_path, seed):
+    """Do the reference functions, exported the kernel's way, agree with every probe of 06?"""
+    verdicts = _probed_verdicts_06(tmp_path, seed, {})
+    assert {grade_id: verdict.fraction for grade_id, verdict in verdicts.items()} == dict.fromkeys(GRADE_IDS_06, 1.0)
+
+
+@pytest.mark.parametrize(("grade_id", "namespace", "reason"), [
+    ("test_misclassified_examples", {"misclassified_examples": _last_class_wins}, "column predicted_label is wrong"),
+    ("test_misclassified_examples", {"misclassified_examples": _ties_by_decreasing_index}, "wrong order"),
+    ("test_misclassified_examples", {"misclassified_examples": _true_class_confidence}, "column confidence"),
+    ("test_misclassified_examples", {"misclassified_examples": _accepting_lengths}, "must raise ValueError"),
+    ("test_most_confused_pairs", {"most_confused_pairs": _with_diagonal}, "diagonal left out"),
+    ("test_most_confused_pairs", {"most_confused_pairs": _share_of_predicted_class}, "column share"),
+    ("test_most_confused_pairs", {"most_confused_pairs": _top_ignored}, "at most top rows"),
+    ("test_per_class_report", {"per_class_report": _precision_of_one_when_never_predicted}, "column precision"),
+    ("test_per_class_report", {"per_class_report": _report_without_class_names}, "indexed by their names"),
+    ("test_per_class_report", {"per_class_report": _list_report}, "not a pandas.DataFrame"),
+])
+def test_a_wrong_function_of_notebook_06_loses_exactly_its_cell(tmp_path, grade_id, namespace, reason):
+    """Does each wrong function of 06 lose its own cell, with a reason that says why, and only that cell?"""
+    verdicts = _probed_verdicts_06(tmp_path, 64, namespace)
+    assert verdicts[grade_id].fraction == 0.0
+    assert reason in verdicts[grade_id].reason
+    assert all(verdicts[other].fraction == 1.0 for other in GRADE_IDS_06 - {grade_id}), verdicts
+
+
+def test_a_stub_of_06_is_reported_by_name(tmp_path):
+    """Is a release stub (NotImplementedError) of 06 reported by name, the refusals included?"""
+    def stub(*arguments, **keywords):
+        raise NotImplementedError()
+
+    verdicts = _probed_verdicts_06(tmp_path, 65, dict.fromkeys(REFERENCE_06, stub))
+    assert verdicts["test_misclassified_examples"].reason == (
+        "probe 1: misclassified_examples raised NotImplementedError")
+    assert verdicts["test_per_class_report"].reason == "probe 1: per_class_report raised NotImplementedError"
+
+
+def test_without_a_saved_best_model_the_cells_of_06_that_read_it_earn_nothing(tmp_path):
+    """With an empty run folder, do the cells that also judge the saved best model score 0, saying why?"""
+    result = registry.judge_notebook(NOTEBOOK_06, 66, probe_exchange(NOTEBOOK_06, 66, dict(REFERENCE_06),
+                                                                     GRADE_IDS_06, tmp_path))
+    assert _fractions(result) == {"test_misclassified_examples": 1.0, "test_most_confused_pairs": 0.0,
+                                  "test_per_class_report": 0.0}
+    assert result["verdicts"]["test_per_class_report"]["reason"] == (
+        "the saved best model could not be evaluated (PrerequisiteError)")
+
+
+def test_the_reference_on_the_saved_best_model_passes():
+    """Do matrix, confusions and report computed the notebook's way on the model's predictions pass?"""
+    best = best_model_report(67)
+    assert nb06.judge_confused_pairs_best_model(best).fraction == 1.0
+    assert nb06.judge_per_class_report_best_model(best).fraction == 1.0
+
+
+def _shuffled(function):
+    """``function`` applied to predictions that are not the saved best model's (an older model)."""
+    def wrong(labels, predictions, class_names):
+        return function(labels, np.roll(predictions, 1), class_names)
+    return wrong
+
+
+@pytest.mark.parametrize(("best", "judge", "reason"), [
+    (best_model_report(68, matrix=_shuffled(lambda labels, predictions, names: metrics.confusion_matrix(
+        labels, predictions, labels=np.arange(len(names))))),
+     nb06.judge_confused_pairs_best_model, "matrix does not match"),
+    (best_model_report(68, confusions=lambda labels, predictions, names: errors.most_confused_pairs(
+        metrics.confusion_matrix(labels, predictions, labels=np.arange(len(names))), names, top=3)),
+     nb06.judge_confused_pairs_best_model, "confusions (the saved best model)"),
+    (best_model_report(68, report=_shuffled(errors.per_class_report)),
+     nb06.judge_per_class_report_best_model, "report (the saved best model)"),
+    ({"error": "PrerequisiteError"}, nb06.judge_per_class_report_best_model, "could not be evaluated"),
+    ({"class_names": ["a"], "labels": [0, 3], "predictions": [0, 0]}, nb06.judge_confused_pairs_best_model,
+     "does not describe"),
+])
+def test_results_that_disagree_with_the_saved_best_model_earn_nothing(best, judge, reason):
+    """Do a matrix, confusions or report of other predictions, or no report at all, fail with their reason?"""
+    judgement = judge(best)
+    assert judgement.fraction == 0.0
+    assert reason in judgement.reason
+
+
+def test_malformed_exports_of_06_earn_nothing(tmp_path):
+    """Do exports of the wrong shape score 0 without crashing the judge?"""
+    export = tmp_path / "export"
+    export.mkdir()
+    probes = registry.make_probes(NOTEBOOK_06, 69)
+    table = {"dataframe": True, "columns": nb06.ERROR_COLUMNS, "values": {"index": "all"}}
+    malformed = {
+        "test_misclassified_examples": {"results": [table] * len(probes["test_misclassified_examples"]["cases"]),
+                                        "refusals": [{"value_error": True}] * 2},
+        "test_most_confused_pairs": {"results": [{"dataframe": True, "columns": nb06.PAIR_COLUMNS,
+                                                  "values": dict.fromkeys(nb06.PAIR_COLUMNS, [None])}] * 4,
+                                     "best": [1, 2]},
+        "test_per_class_report": {"results": 3, "best": {"labels": [[0]]}},
+    }
+    for grade_id, content in malformed.items():
+        (export / f"{grade_id}.json").write_text(json.dumps(content), encoding="utf-8")
+    result = registry.judge_notebook(NOTEBOOK_06, 69, export)
+    assert _fractions(result) == dict.fromkeys(GRADE_IDS_06, 0.0)
+    assert "does not hold one result per probe" in result["verdicts"]["test_per_class_report"]["reason"]
+    best = {"matrix": "x", "confusions": None, **best_model_report(70)}
+    for matrix in ([[None] * 7] * 7, [["1"] * 7] * 7, [[True] * 7] * 7):
+        best["matrix"] = matrix
+        assert nb06.judge_confused_pairs_best_model(best).reason == (
+            "matrix does not match the saved best model's predictions")
+
+
+# Notebook 07 ---------------------------------------------------------------------------------------
+NOTEBOOK_07 = nb07.NOTEBOOK
+GRADE_IDS_07 = {"test_stratified_subset", "test_tsne_embedding"}
+REFERENCE_07 = {"stratified_subset": features.stratified_subset, "tsne_embedding": features.tsne_embedding}
+
+
+def _verdicts_07(tmp_path: Path, seed: int, namespace: dict) -> dict:
+    export = probe_exchange(NOTEBOOK_07, seed, {**REFERENCE_07, **namespace}, GRADE_IDS_07, tmp_path)
+    result = registry.judge_notebook(NOTEBOOK_07, seed, export)
+    assert result["ignored"] == []
+    return result["verdicts"]
+
+
+def _unstratified_subset(labels, num_samples, seed):
+    """A plain random draw among all images: the proportions drift, a rare class disappears."""
+    return np.sort(np.random.default_rng(seed).choice(len(labels), size=num_samples, replace=False))
+
+
+def _unsorted_subset(labels, num_samples, seed):
+    return np.random.default_rng(seed).permutation(features.stratified_subset(labels, num_samples, seed))
+
+
+def _global_state_subset(labels, num_samples, seed):
+    """Drawn from NumPy's global generator: another subset at each call."""
+    return features.stratified_subset(labels, num_samples, int(np.random.randint(0, 2**31)))
+
+
+def _fixed_seed_subset(labels, num_samples, seed):
+    return features.stratified_subset(labels, num_samples, 0)
+
+
+def _without_rare_classes(labels, num_samples, seed):
+    """Largest remainders only: a class whose share rounds to zero is left out."""
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    quotas = counts * num_samples / len(labels)
+    sizes = np.floor(quotas).astype(int)
+    for position in np.argsort(-(quotas - sizes), kind="stable")[: num_samples - sizes.sum()]:
+        sizes[position] += 1
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == label), size=size, replace=False)
+                                   for label, size in zip(classes, sizes)]))
+
+
+def _accepting_subset(labels, num_samples, seed):
+    return features.stratified_subset(labels, min(num_samples, len(labels)), seed)
+
+
+def _raw_tsne(points, seed, perplexity=30.0):
+    """No standardisation: the two dimensions of huge noise decide the distances."""
+    if not 0 < perplexity < len(points):
+        raise ValueError("perplexity too large")
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
+
+
+def _lowering_perplexity_tsne(points, seed, perplexity=30.0):
+    return features.tsne_embedding(points, seed, perplexity=min(perplexity, len(points) - 1))
+
+
+def _degenerate_tsne(points, seed, perplexity=30.0):
+    return np.zeros((len(points), 2))
+
+
+def test_notebook_07_probes_change_with_the_seed():
+    """Do notebook 07's probes repeat with their seed and change with another, a rare class included?"""
+    assert registry.make_probes(NOTEBOOK_07, 5) == registry.make_probes(NOTEBOOK_07, 5)
+    first, second = registry.make_probes(NOTEBOOK_07, 5), registry.make_probes(NOTEBOOK_07, 6)
+    for grade_id in GRADE_IDS_07:
+        assert first[grade_id] != second[grade_id], grade_id
+    rare = first["test_stratified_subset"]["cases"][2]
+    assert rare["rare"]
+    counts = np.bincount(rare["labels"])
+    assert counts.min() * rare["num_samples"] / counts.sum() < 0.5
+    assert not registry.covers(NOTEBOOK_07, GRADE_IDS_07 | {"test_feature_extractor", "test_features_saved"})
+
+
+@pytest.mark.parametrize("seed", [71, 72])
+def test_the_reference_of_notebook_07_earns_every_verdict(tmp_path, seed):
+    """Do the reference functions, exported the kernel's way, earn both registered cells of 07?"""
+    verdicts = _verdicts_07(tmp_path, seed, {})
+    assert {grade_id: verdict["fraction"] for grade_id, verdict in verdicts.items()} == dict.fromkeys(GRADE_IDS_07, 1.0)
+
+
+def test_the_reference_map_finds_the_clusters_of_every_run():
+    """Are the probes' clusters far enough apart that the reference's map always finds them, well above 80 %?"""
+    for seed in range(6):
+        probes = registry.make_probes(NOTEBOOK_07, 100 + seed)["test_tsne_embedding"]
+        embedding = features.tsne_embedding(np.asarray(probes["points"]), probes["seed"])
+        assert nb07.neighbour_agreement(embedding, np.asarray(probes["groups"])) >= 0.9, seed
+
+
+@pytest.mark.parametrize(("grade_id", "namespace", "reason"), [
+    ("test_stratified_subset", {"stratified_subset": _unstratified_subset}, "proportions are not kept"),
+    ("test_stratified_subset", {"stratified_subset": _unsorted_subset}, "not sorted"),
+    ("test_stratified_subset", {"stratified_subset": _global_state_subset}, "two different subsets"),
+    ("test_stratified_subset", {"stratified_subset": _fixed_seed_subset}, "another seed gave the same subset"),
+    ("test_stratified_subset", {"stratified_subset": _without_rare_classes}, "probe 3 (first): a class is missing"),
+    ("test_stratified_subset", {"stratified_subset": _accepting_subset}, "must raise ValueError"),
+    ("test_tsne_embedding", {"tsne_embedding": _raw_tsne}, "standardise the features"),
+    ("test_tsne_embedding", {"tsne_embedding": _lowering_perplexity_tsne}, "must raise ValueError"),
+    ("test_tsne_embedding", {"tsne_embedding": _degenerate_tsne}, "degenerate"),
+])
+def test_a_wrong_function_of_notebook_07_loses_exactly_its_cell(tmp_path, grade_id, namespace, reason):
+    """Does each wrong function of 07 lose its own cell, with a reason that says why, and only that cell?"""
+    verdicts = _verdicts_07(tmp_path, 73, namespace)
+    assert verdicts[grade_id]["fraction"] == 0.0
+    assert reason in verdicts[grade_id]["reason"], verdicts[grade_id]
+    assert all(verdicts[other]["fraction"] == 1.0 for other in GRADE_IDS_07 - {grade_id}), verdicts
+
+
+def test_malformed_exports_of_07_earn_nothing(tmp_path):
+    """Do exports of the wrong shape, with huge or non-integer indices, score 0 without crashing the judge?"""
+    export = tmp_path / "export"
+    export.mkdir()
+    huge = {"indices": [10**30, 0.5]}
+    malformed = {
+        "test_stratified_subset": {"results": [dict.fromkeys(nb07.SUBSET_CALLS, huge)] * 4,
+                                   "refusals": [{"value_error": True}] * 2},
+        "test_tsne_embedding": {"map": {"rows": [[1.0, None]] * 3}, "refusals": [{"value_error": True}] * 2},
+    }
+    for grade_id, content in malformed.items():
+        (export / f"{grade_id}.json").write_text(json.dumps(content), encoding="utf-8")
+    result = registry.judge_notebook(NOTEBOOK_07, 74, export)
+    assert _fractions(result) == dict.fromkeys(GRADE_IDS_07, 0.0)
+    assert "finite array of shape" in result["verdicts"]["test_tsne_embedding"]["reason"]
+    assert nb07.judge_tsne_embedding({}, ["a list"]).reason == "the export does not hold a map"
+    probes = registry.make_probes(NOTEBOOK_07, 74)["test_tsne_embedding"]
+    texts = {"map": {"rows": [["1.0", 2.0]] * len(probes["groups"])}, "refusals": [{"value_error": True}] * 2}
+    assert "finite array of shape" in nb07.judge_tsne_embedding(probes, texts).reason
 
 
 # The export loader -----------------------------------------------------------------------------------

@@ -47,3 +47,55 @@ def split_file_export(paths: list[str], labels: list[int], class_names: list[str
             "split": {"type": type((train, validation)).__name__, "train": plain_integers(train),
                       "validation": plain_integers(validation)},
             "table": {column: [str(item) for item in table[column].tolist()] for column in ("path", "subset")}}
+
+
+def probe_exchange(notebook: str, seed: int, namespace: dict, grade_ids: set[str], folder: Path) -> Path:
+    """Write ``notebook``'s probes of ``seed`` and run the hidden regions of ``grade_ids``; return the export folder.
+
+    The kernel's side runs in fast mode with an empty run folder under ``folder``: a hidden region
+    that also reports on the run (notebook 06's saved best model) exports that it found nothing.
+    """
+    from autograde.execute import fast_environment, patched_environment
+    from autograde.layout import COURSE_NOTEBOOK_DIR
+    from autograde.verdicts import registry
+
+    probes, export = folder / "probes", folder / "export"
+    registry.write_probes(notebook, seed, probes)
+    export.mkdir()
+    with patched_environment(fast_environment(folder / "data", folder / "run")):
+        export_like_the_kernel(COURSE_NOTEBOOK_DIR / f"{notebook}.ipynb", namespace, probes, export, grade_ids)
+    return export
+
+
+def best_model_report(seed: int, *, matrix=None, confusions=None, report=None) -> dict:
+    """What notebook 06's hidden regions export about a made-up saved best model, without a model or data.
+
+    ``matrix``, ``confusions`` and ``report`` default to the reference's results on these
+    predictions; a callable replaces one with its result on ``(labels, predictions, class_names)``.
+    """
+    import numpy as np
+    from sklearn import metrics
+
+    from autograde.verdicts.nb06 import BEST_MODEL_TOP, best_model_export
+    from paysages.probes import plain_floats, plain_table
+    from solutions.errors import most_confused_pairs, per_class_report
+
+    rng = np.random.default_rng(seed)
+    class_names = ["city", "field", "forest", "lake", "mountain", "ocean", "road"]
+    labels = rng.integers(0, 7, size=120)
+    predictions = np.where(rng.random(120) < 0.7, labels, rng.integers(0, 7, size=120))
+
+    def reference_matrix(labels, predictions, names):
+        return metrics.confusion_matrix(labels, predictions, labels=np.arange(len(names)))
+
+    make_matrix = matrix or reference_matrix
+    make_confusions = confusions or (lambda labels, predictions, names: most_confused_pairs(
+        reference_matrix(labels, predictions, names), names, top=BEST_MODEL_TOP))
+    make_report = report or per_class_report
+    pair_kinds = {"true_class": "strings", "predicted_class": "strings", "count": "integers", "share": "floats"}
+    report_kinds = dict.fromkeys(["precision", "recall", "f1", "support"], "floats")
+    return best_model_export(
+        class_names, labels, predictions,
+        matrix=[plain_floats(row) for row in np.asarray(make_matrix(labels, predictions, class_names), dtype=float)],
+        confusions=plain_table(make_confusions(labels, predictions, class_names), pair_kinds),
+        report=plain_table(make_report(labels, predictions, class_names), report_kinds))
