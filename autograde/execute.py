@@ -62,14 +62,15 @@ class ExecutionResult:
     error: str | None
 
 
-def execute_notebook(path: Path, output: Path, environment: dict[str, str], *, timeout: int = 900) -> ExecutionResult:
-    """Run one notebook top to bottom and write the executed copy to ``output``."""
+def execute_notebook(path: Path, output: Path, environment: dict[str, str], *, timeout: int = 900,
+                     kernel_name: str = "python3") -> ExecutionResult:
+    """Run one notebook top to bottom in a ``kernel_name`` kernel; write the executed copy to ``output``."""
     notebook = nbformat.read(path, as_version=4)
     output.parent.mkdir(parents=True, exist_ok=True)
     client = NotebookClient(
         notebook,
         timeout=timeout,
-        kernel_name="python3",
+        kernel_name=kernel_name,
         resources={"metadata": {"path": str(output.parent)}},
     )
     started = time.perf_counter()
