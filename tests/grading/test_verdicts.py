@@ -19,10 +19,11 @@ from sklearn.manifold import TSNE
 
 from autograde.layout import COURSE_NOTEBOOK_DIR
 from autograde.verdicts import nb00, nb01, nb06, nb07, registry, stage
-from autograde.verdicts.cells import Judgement
+from autograde.verdicts.cells import CellVerdict, Judgement, passed
 from autograde.verdicts.exports import load_exports
-from paysages.probes import plain_integers
+from paysages.probes import EXPORT_VARIABLE, export_arrays, export_results, plain_integers
 from solutions import errors, features, separation
+from tests.helpers.sandbox import patched_environ
 from tests.helpers.verdicts import best_model_report, export_like_the_kernel, probe_exchange, split_file_export
 
 NOTEBOOK = nb00.NOTEBOOK
@@ -854,6 +855,29 @@ def test_an_export_folder_replaced_by_a_link_is_not_followed(tmp_path):
 
 
 # The trusted process ----------------------------------------------------------------------------------
+def test_a_verdict_that_reads_arrays_receives_its_npz(tmp_path, monkeypatch):
+    """Does a verdict with reads_arrays get the .npz its cell wrote with export_arrays, counted as read?"""
+    seen = {}
+
+    def judge(probes, export, arrays):
+        seen.update(export=export, arrays=arrays)
+        return passed()
+
+    monkeypatch.setitem(registry.REGISTERED, "99_essai",
+                        (CellVerdict("test_essai", lambda rng: {}, judge, reads_arrays=True),))
+    export = tmp_path / "export"
+    export.mkdir()
+    with patched_environ({EXPORT_VARIABLE: str(export)}):
+        export_results("test_essai", {"count": 3})
+        assert export_arrays("test_essai", values=np.arange(3)) == export / "test_essai.npz"
+    result = registry.judge_notebook("99_essai", 1, export)
+    assert result["ignored"] == []
+    assert seen["export"] == {"count": 3}
+    assert seen["arrays"]["values"].tolist() == [0, 1, 2]
+    monkeypatch.delenv(EXPORT_VARIABLE, raising=False)
+    assert export_arrays("test_essai", values=np.arange(3)) is None
+
+
 def test_the_trusted_process_writes_the_verdict_file_and_replaces_a_stale_one(tmp_path):
     """Does `python -m autograde.verdicts judge`, a fresh interpreter, write the verdicts over a planted file?"""
     export = _exchange(tmp_path, 17, {**REFERENCE, "imbalance_ratio": _wrong_imbalance_ratio})
