@@ -179,7 +179,7 @@ def _whole(value):
 
 
 def _dataset_problem(dataset, num_images: int):
-    """Why the exported description of the data set is unusable, or None with (class names, labels, paths, num_train)."""
+    """Why the exported data set is unusable, or None with (class names, labels, paths, num_train)."""
     if not isinstance(dataset, dict) or "error" in dataset:
         return f"the data set could not be described ({error_name(dataset)})", None
     class_names, labels, num_train = dataset.get("class_names"), dataset.get("labels"), dataset.get("num_train")
@@ -238,7 +238,7 @@ def judge_neighbours_json(probes: dict, export, arrays) -> Judgement:
             return failed(f"image {position}: its path does not match its position")
         if item.get("class") != class_names[labels[position]]:
             return failed(f"image {position}: its class is wrong")
-    return passed()
+    return passed("neighbours.json agrees with the saved best model's features and the data set")
 
 
 # test_neighbour_class_agreement ------------------------------------------------------------------

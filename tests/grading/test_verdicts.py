@@ -952,7 +952,8 @@ def _edited(item_key: str, field: str, value):
 def test_a_wrong_neighbours_json_earns_nothing(edit, reason):
     """Does a neighbours.json that disagrees with the saved best model's features or the data set fail, saying why?"""
     probes = registry.make_probes(NOTEBOOK_08, 88)
-    assert nb08.judge_neighbours_json({}, *neighbours_run_exports(88, probes)["test_neighbours_json"]).fraction == 1.0
+    assert nb08.judge_neighbours_json({}, *neighbours_run_exports(88, probes)["test_neighbours_json"]).reason == (
+        "neighbours.json agrees with the saved best model's features and the data set")
     export, arrays = neighbours_run_exports(88, probes, record=edit)["test_neighbours_json"]
     judgement = nb08.judge_neighbours_json({}, export, arrays)
     assert judgement.fraction == 0.0

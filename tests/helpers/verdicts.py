@@ -103,7 +103,9 @@ def best_model_report(seed: int, *, matrix=None, confusions=None, report=None) -
 
 def neighbours_run_exports(seed: int, probes: dict, *, nearest_neighbours=None, neighbour_class_agreement=None,
                            record=None) -> dict:
-    """What notebook 08's hidden regions export about a made-up run, without a model or data: grade id -> (export, arrays).
+    """What notebook 08's hidden regions export about a made-up run, without a model or data.
+
+    Returns grade id -> (export, arrays).
 
     The whole data set's features (training images first, an exact duplicate among them) stand for
     both notebook 07's features and the saved best model's; ``test_nearest_neighbours`` and
