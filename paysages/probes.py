@@ -23,6 +23,13 @@ PROBES_VARIABLE = "PAYSAGES_PROBES_DIR"
 EXPORT_VARIABLE = "PAYSAGES_EXPORT_DIR"
 # Probes and exports are named after the grade id of their test cell.
 FILE_SUFFIX = ".json"
+# A test cell may also export NumPy arrays (export_arrays), named after its grade id too.
+ARRAYS_SUFFIX = ".npz"
+
+
+def arrays_filename(grade_id: str) -> str:
+    """The name of a test cell's exported arrays (:func:`export_arrays`)."""
+    return probe_filename(grade_id)[: -len(FILE_SUFFIX)] + ARRAYS_SUFFIX
 
 
 def probe_filename(grade_id: str) -> str:
@@ -52,6 +59,26 @@ def export_results(grade_id: str, results: dict) -> Path | None:
     path = Path(folder) / probe_filename(grade_id)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(results, allow_nan=False), encoding="utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+def export_arrays(grade_id: str, **arrays) -> Path | None:
+    """Write one test cell's NumPy arrays as ``<grade id>.npz`` for the grader; None outside grading.
+
+    For arrays too large for JSON (the feature vectors of a whole data set): the grader reads them
+    with ``allow_pickle=False`` (``autograde/verdicts/exports.py``), so only plain kinds (booleans,
+    integers, floats, text) reach a verdict. Written beside its final name, then renamed over it.
+    """
+    import numpy
+
+    folder = os.environ.get(EXPORT_VARIABLE)
+    if not folder:
+        return None
+    path = Path(folder) / arrays_filename(grade_id)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as handle:
+        numpy.savez_compressed(handle, **arrays)
     os.replace(temporary, path)
     return path
 

@@ -26,12 +26,15 @@ class CellVerdict:
 
     ``make_probes(rng)`` returns the plain (JSON) inputs of this run; ``judge(probes, export)``
     compares the plain results the kernel exported (None when it exported nothing) with the
-    reference, recomputed from the same probes.
+    reference, recomputed from the same probes. A verdict with ``reads_arrays`` is called as
+    ``judge(probes, export, arrays)``, ``arrays`` being the NumPy arrays the cell exported in
+    ``<grade id>.npz`` (a dict of plain arrays, or None when there is no such file).
     """
 
     grade_id: str
     make_probes: Callable[[np.random.Generator], dict]
-    judge: Callable[[dict, object], Judgement]
+    judge: Callable[..., Judgement]
+    reads_arrays: bool = False
 
 
 def passed(reason: str = "every probe agrees with the reference") -> Judgement:

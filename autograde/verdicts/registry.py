@@ -12,16 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-from autograde.verdicts import nb00, nb01, nb06, nb07
+from autograde.verdicts import nb00, nb01, nb06, nb07, nb08
 from autograde.verdicts.cells import CellVerdict, Judgement, failed
 from autograde.verdicts.exports import load_exports
-from paysages.probes import probe_filename
+from paysages.probes import arrays_filename, probe_filename
 
 REGISTERED: dict[str, tuple[CellVerdict, ...]] = {
     nb00.NOTEBOOK: nb00.VERDICTS,
     nb01.NOTEBOOK: nb01.VERDICTS,
     nb06.NOTEBOOK: nb06.VERDICTS,
     nb07.NOTEBOOK: nb07.VERDICTS,
+    nb08.NOTEBOOK: nb08.VERDICTS,
 }
 
 
@@ -66,8 +67,12 @@ def judge_notebook(notebook: str, seed: int, export_folder: Path) -> dict:
     for verdict in cell_verdicts(notebook):
         name = probe_filename(verdict.grade_id)
         read.add(name)
+        arguments = [probes[verdict.grade_id], exports.values.get(name)]
+        if verdict.reads_arrays:
+            read.add(arrays_filename(verdict.grade_id))
+            arguments.append(exports.values.get(arrays_filename(verdict.grade_id)))
         try:
-            judgement = verdict.judge(probes[verdict.grade_id], exports.values.get(name))
+            judgement = verdict.judge(*arguments)
         except Exception as error:  # A malformed export that trips the comparison earns nothing.
             judgement = failed(f"the export could not be judged ({type(error).__name__})")
         if not isinstance(judgement, Judgement):

@@ -140,61 +140,66 @@ for _query, _expected in ((0, [1, 2, 3]), (1, [0, 2, 3])):
         checks.fail(f"Avec un doublon exact, les voisins de {_query} sont {_expected} aux distances [0, 1, 5] (le doublon est un vrai voisin) ; obtenu {_found.tolist()}.")
 print("nearest_neighbours : OK")
 ### BEGIN HIDDEN TESTS
-import numbers as _numbers
+# Graded outside this kernel (autograde/verdicts/nb08.py): nearest_neighbours is called on the
+# grader's probes of this run (random points, a query with two exact duplicates) and on queries the
+# grader drew among the run's features (notebook 07's, and the same images' features recomputed
+# from the saved best model); its results and these features are exported, and the verdict
+# recomputes every distance with NumPy. Nothing here decides the grade.
 import numpy as _np
-from paysages import checks as _checks
-from solutions.features import extract_features as _reference_extract
-from solutions.grading import fresh_context as _fresh_context
-
-_settings_h, _run_h, _data_h = _fresh_context()
+from paysages import probes as _probes
 
 
-def _brute_force(_points_h, _query_h, _count_h):
-    """The k nearest rows by a plain NumPy computation, the query excluded by its index."""
-    _all = _np.sqrt(((_points_h - _points_h[_query_h]) ** 2).sum(axis=1))
-    _all[_query_h] = _np.inf
-    return _np.sort(_all)[:_count_h], _all
+def _penultimate_features(model, images):
+    """The input of the model's last Dense layer (a Dropout before it skipped), float32, by batches of 32."""
+    import keras as _keras
+
+    _output = [_layer for _layer in model.layers if isinstance(_layer, _keras.layers.Dense)][-1].input
+    _dropouts = {id(_layer.output): _layer for _layer in model.layers if isinstance(_layer, _keras.layers.Dropout)}
+    while id(_output) in _dropouts:
+        _output = _dropouts[id(_output)].input
+    _extractor = _keras.Model(model.input, _output)
+    _values = _extractor.predict(_np.asarray(images), batch_size=32, verbose=0)
+    return _np.asarray(_values, dtype=_np.float32).reshape(len(images), -1)
 
 
-def _check_neighbours(_points_h, _query_h, _count_h, _what):
-    _points_h = _np.asarray(_points_h, dtype=_np.float64)
-    _raw_indices, _raw_distances = nearest_neighbours(_points_h.copy(), _query_h, _count_h)
-    if not all(isinstance(_item, _numbers.Integral) and not isinstance(_item, bool) for _item in list(_raw_indices)):
-        raise AssertionError(f"nearest_neighbours doit renvoyer des indices entiers ({_what}).")
-    _got = _checks.plain_int_array(_raw_indices, "indices", length=_count_h)
-    _got_distances = _checks.plain_float_array(_raw_distances, "distances", shape=(_count_h,))
-    if _query_h in _got.tolist() or len(set(_got.tolist())) != _count_h or _got.min() < 0 or _got.max() >= len(_points_h):
-        raise AssertionError(f"Indices invalides, répétés ou contenant la requête ({_what}).")
-    _expected, _all = _brute_force(_points_h, _query_h, _count_h)
-    if _np.any(_np.diff(_got_distances) < -1e-9):
-        raise AssertionError(f"Les voisins doivent être triés par distance croissante ({_what}).")
-    if not _np.allclose(_got_distances, _expected, rtol=1e-6, atol=1e-5) or not _np.allclose(_all[_got], _got_distances, rtol=1e-6, atol=1e-5):
-        raise AssertionError(f"Les voisins ou leurs distances diffèrent d'un calcul direct avec NumPy ({_what}).")
+def _exported_neighbours(points, query, count):
+    try:
+        _indices, _distances = nearest_neighbours(_np.array(points, dtype=_np.float64), query, count)
+    except Exception as _error:
+        return {"error": _probes.type_name(_error)}
+    return {"indices": _probes.plain_integers(_indices), "distances": _probes.plain_floats(_distances)}
 
 
-_generator = _np.random.default_rng(21)
-_random_points = _generator.normal(size=(40, 16))
-for _query_h in (0, 7, 39):
-    for _count_h in (1, 3, 5):
-        _check_neighbours(_random_points, _query_h, _count_h, "données aléatoires")
-# Exact duplicates of the query, placed before and after it: they are neighbours at distance 0.
-_with_twins = _random_points.copy()
-_with_twins[3] = _with_twins[12]
-_with_twins[30] = _with_twins[12]
-for _query_h in (3, 12, 30):
-    _check_neighbours(_with_twins, _query_h, 3, "avec des doublons")
-    _twin_indices, _ = nearest_neighbours(_with_twins.copy(), _query_h, 2)
-    if sorted(_checks.plain_int_array(_twin_indices, "indices").tolist()) != sorted({3, 12, 30} - {_query_h}):
-        raise AssertionError("Un doublon exact de la requête doit être renvoyé, à distance 0.")
-# The student's saved features, then the features recomputed from the saved model.
-_saved_h = _run_h.load_arrays("features")
-_student_features = _checks.plain_float_array(_saved_h["features"], "features")
-_best_model = _run_h.load_model(_run_h.load_json("best")["name"], compile=False)
-_indices_h = _checks.plain_int_array(_saved_h["indices"], "indices")
-_model_features = _np.asarray(_reference_extract(_best_model, _data_h.x_validation[_indices_h], 32), dtype=_np.float64)
-for _query_h in _generator.choice(len(_indices_h), size=4, replace=False):
-    _check_neighbours(_student_features, int(_query_h), 3, "caractéristiques du notebook 07")
-    _check_neighbours(_model_features, int(_query_h), 3, "caractéristiques recalculées avec le modèle")
+def _run_features():
+    """Notebook 07's saved features and the same images' features, recomputed from the saved best model."""
+    from paysages.data import load_split_arrays as _load_split_arrays
+    from paysages.runs import RunFolder as _RunFolder
+    from paysages.settings import get_settings as _get_settings
+
+    _settings_h = _get_settings()
+    _run_h = _RunFolder(_settings_h.run_dir)
+    _saved_h = _run_h.load_arrays("features")
+    _images_h = _np.asarray(_load_split_arrays(_settings_h).x_validation)[_np.asarray(_saved_h["indices"], dtype=_np.int64)]
+    _model_h = _run_h.load_model(_run_h.load_json("best")["name"], compile=False)
+    return {"saved_features": _np.asarray(_saved_h["features"], dtype=_np.float32),
+            "model_features": _penultimate_features(_model_h, _images_h)}
+
+
+_probe = _probes.load_probes("test_nearest_neighbours")
+if _probe is not None:
+    _export = {"results": [[_exported_neighbours(_case["points"], _call["query"], _call["count"]) for _call in _case["calls"]]
+                           for _case in _probe["cases"]]}
+    try:
+        _features_h = _run_features()
+    except Exception as _error:
+        _export["run"] = {"error": _probes.type_name(_error)}
+    else:
+        # The grader's queries are fractions of the number of images (unknown when it drew them).
+        _export["run"] = {_key: [_exported_neighbours(_points, min(int(_fraction * len(_points)), len(_points) - 1), 3)
+                                 for _fraction in _probe["run_queries"]]
+                          for _key, _points in _features_h.items()}
+        _probes.export_arrays("test_nearest_neighbours", **_features_h)
+    _probes.export_results("test_nearest_neighbours", _export)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -257,45 +262,63 @@ for _item in [_record["query"], *_record["neighbours"]]:
         checks.fail("Chaque image de neighbours.json doit donner sa partie (train ou validation), son indice dans cette partie et sa classe (describe(position)).")
 print("neighbours.json : OK")
 ### BEGIN HIDDEN TESTS
+# Graded outside this kernel (autograde/verdicts/nb08.py): neighbours.json as the kit reads it, the
+# description of the data set (classes, labels, paths, training images first) and the features of
+# every image recomputed from the saved best model are exported; the verdict recomputes the query's
+# nearest neighbours from these features with NumPy. Nothing here decides the grade.
 import numpy as _np
-from paysages import checks as _checks
-from solutions.features import extract_features as _reference_extract
-from solutions.grading import fresh_context as _fresh_context
+from paysages import probes as _probes
 
-_settings_h, _run_h, _data_h = _fresh_context()
 
-_record_h = _run_h.load_json("neighbours")
-_best_model = _run_h.load_model(_run_h.load_json("best")["name"], compile=False)
-# The whole dataset, recomputed from the saved model: training images first, then validation.
-_num_train_h = len(_data_h.y_train)
-_model_features = _np.concatenate([
-    _np.asarray(_reference_extract(_best_model, _data_h.x_train, 32), dtype=_np.float64),
-    _np.asarray(_reference_extract(_best_model, _data_h.x_validation, 32), dtype=_np.float64),
-])
-_labels_all_h = _np.concatenate([_data_h.y_train, _data_h.y_validation])
-_query_h = int(_checks.plain_float(_record_h["query"]["position"], "position"))
-if not 0 <= _query_h < len(_model_features):
-    raise AssertionError("La position de la requête est hors du jeu de données.")
-_all = _np.sqrt(((_model_features - _model_features[_query_h]) ** 2).sum(axis=1))
-_all[_query_h] = _np.inf
-_positions_h = _checks.plain_int_array([_item["position"] for _item in _record_h["neighbours"]], "positions", length=3)
-_distances_h = _checks.plain_float_array([_item["distance"] for _item in _record_h["neighbours"]], "distances", shape=(3,))
-# Recomputed from the saved model: the recorded neighbours must be the true nearest ones.
-_scale = 1e-3 * max(1.0, float(_np.abs(_model_features).max()))
-if _query_h in _positions_h.tolist() or not _np.allclose(_all[_positions_h], _np.sort(_all)[:3], rtol=1e-3, atol=_scale):
-    raise AssertionError("Les voisins enregistrés ne sont pas les plus proches dans l'espace du meilleur modèle.")
-if not _np.allclose(_distances_h, _all[_positions_h], rtol=1e-3, atol=_scale):
-    raise AssertionError("Les distances enregistrées ne correspondent pas aux caractéristiques du meilleur modèle.")
-for _item in [_record_h["query"], *_record_h["neighbours"]]:
-    _position_h = int(_checks.plain_float(_item["position"], "position"))
-    _split_h, _index_h = ("train", _position_h) if _position_h < _num_train_h else ("validation", _position_h - _num_train_h)
-    if str.__getitem__(str(_item.get("split")), slice(None)) != _split_h or int(_checks.plain_float(_item["index"], "index")) != _index_h:
-        raise AssertionError("La partie ou l'indice d'une image de neighbours.json ne correspond pas à sa position.")
-    _paths_h = _data_h.train_paths if _split_h == "train" else _data_h.validation_paths
-    if str.__getitem__(str(_item["path"]), slice(None)) != _paths_h[_index_h]:
-        raise AssertionError("Le chemin d'une image de neighbours.json ne correspond pas à sa position.")
-    if str.__getitem__(str(_item["class"]), slice(None)) != _data_h.class_names[int(_labels_all_h[_position_h])]:
-        raise AssertionError("Une classe de neighbours.json est fausse.")
+def _penultimate_features(model, images):
+    """The input of the model's last Dense layer (a Dropout before it skipped), float32, by batches of 32."""
+    import keras as _keras
+
+    _output = [_layer for _layer in model.layers if isinstance(_layer, _keras.layers.Dense)][-1].input
+    _dropouts = {id(_layer.output): _layer for _layer in model.layers if isinstance(_layer, _keras.layers.Dropout)}
+    while id(_output) in _dropouts:
+        _output = _dropouts[id(_output)].input
+    _extractor = _keras.Model(model.input, _output)
+    _values = _extractor.predict(_np.asarray(images), batch_size=32, verbose=0)
+    return _np.asarray(_values, dtype=_np.float32).reshape(len(images), -1)
+
+
+def _neighbours_json_export():
+    """What the verdict reads: neighbours.json, the data set, and the saved best model's features (or None)."""
+    from paysages.data import load_split_arrays as _load_split_arrays
+    from paysages.runs import RunFolder as _RunFolder
+    from paysages.settings import get_settings as _get_settings
+
+    try:
+        _settings_h = _get_settings()
+        _run_h = _RunFolder(_settings_h.run_dir)
+        _data_h = _load_split_arrays(_settings_h)
+    except Exception as _error:
+        return {"dataset": {"error": _probes.type_name(_error)}}, None
+    try:
+        _export = {"record": _run_h.load_json("neighbours")}
+    except Exception as _error:
+        _export = {"record": {"error": _probes.type_name(_error)}}
+    _labels_h = _np.concatenate([_np.asarray(_data_h.y_train), _np.asarray(_data_h.y_validation)]).astype(_np.int64)
+    _export["dataset"] = {"class_names": [str(_name) for _name in _data_h.class_names],
+                          "labels": _probes.plain_integers(_labels_h), "num_train": int(len(_data_h.y_train)),
+                          "train_paths": [str(_path) for _path in _data_h.train_paths],
+                          "validation_paths": [str(_path) for _path in _data_h.validation_paths]}
+    try:
+        _model_h = _run_h.load_model(_run_h.load_json("best")["name"], compile=False)
+        _features_h = _np.concatenate([_penultimate_features(_model_h, _data_h.x_train),
+                                       _penultimate_features(_model_h, _data_h.x_validation)])
+    except Exception as _error:
+        _export["features"] = {"error": _probes.type_name(_error)}
+        return _export, None
+    return _export, _features_h
+
+
+if _probes.load_probes("test_neighbours_json") is not None:
+    _export, _features_h = _neighbours_json_export()
+    if _features_h is not None:
+        _probes.export_arrays("test_neighbours_json", features=_features_h)
+    _probes.export_results("test_neighbours_json", _export)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -330,28 +353,38 @@ if not np.allclose(_got, _expected):
     checks.fail(f"Précision attendue {_expected.tolist()} (voisins de même classe parmi les 2 plus proches), obtenu {np.round(_got, 3).tolist()}.")
 print("neighbour_class_agreement : OK")
 ### BEGIN HIDDEN TESTS
+# Graded outside this kernel (autograde/verdicts/nb08.py): neighbour_class_agreement is called on
+# the grader's probes of this run (random points with an exact duplicate, random classes) and on
+# the features of the whole data set saved by notebook 07; its fractions and these features are
+# exported, and the verdict compares them with the reference. Nothing here decides the grade.
 import numpy as _np
-from paysages import checks as _checks
-from solutions.neighbours import neighbour_class_agreement as _reference_agreement
-from solutions.grading import fresh_context as _fresh_context
+from paysages import probes as _probes
 
-_settings_h, _run_h, _data_h = _fresh_context()
 
-_generator = _np.random.default_rng(8)
-_points_h = _generator.normal(size=(60, 8))
-_points_h[5] = _points_h[40]
-_classes_h = _generator.integers(0, 4, size=60)
-for _count_h in (1, 3, 5):
-    _expected_h = _reference_agreement(_points_h, _classes_h, _count_h)
-    _got_h = _checks.plain_float_array(neighbour_class_agreement(_points_h.copy(), _classes_h.copy(), _count_h), "neighbour_class_agreement(...)", shape=(60,))
-    if not _np.allclose(_got_h, _expected_h, atol=1e-9):
-        raise AssertionError("neighbour_class_agreement diffère de la référence (requête retirée par son indice ?).")
-_saved_h = _run_h.load_arrays("features_all")
-_student_features = _checks.plain_float_array(_saved_h["features"], "features")
-_saved_labels = _checks.plain_int_array(_saved_h["labels"], "labels")
-_got_h = _checks.plain_float_array(neighbour_class_agreement(_student_features.copy(), _saved_labels.copy(), 3), "neighbour_class_agreement(...)")
-if not _np.allclose(_got_h, _reference_agreement(_student_features, _saved_labels, 3), atol=1e-9):
-    raise AssertionError("neighbour_class_agreement diffère de la référence sur les caractéristiques de tout le jeu de données (notebook 07).")
+def _exported_agreement(points, classes, count):
+    try:
+        _value = neighbour_class_agreement(_np.array(points, dtype=_np.float64), _np.array(classes, dtype=_np.int64), count)
+    except Exception as _error:
+        return {"error": _probes.type_name(_error)}
+    return {"type": _probes.type_name(_value), "values": _probes.plain_floats(_value)}
+
+
+_probe = _probes.load_probes("test_neighbour_class_agreement")
+if _probe is not None:
+    from paysages.runs import RunFolder as _RunFolder
+    from paysages.settings import get_settings as _get_settings
+
+    _export = {"results": [_exported_agreement(_probe["points"], _probe["classes"], _count) for _count in _probe["counts"]]}
+    try:
+        _saved_h = _RunFolder(_get_settings().run_dir).load_arrays("features_all")
+        _features_h = _np.asarray(_saved_h["features"], dtype=_np.float32)
+        _labels_h = _np.asarray(_saved_h["labels"], dtype=_np.int64)
+    except Exception as _error:
+        _export["run"] = {"error": _probes.type_name(_error)}
+    else:
+        _export["run"] = {"agreement": _exported_agreement(_features_h, _labels_h, 3)}
+        _probes.export_arrays("test_neighbour_class_agreement", features=_features_h, labels=_labels_h)
+    _probes.export_results("test_neighbour_class_agreement", _export)
 ### END HIDDEN TESTS
 
 # %% [code] id=precision_08

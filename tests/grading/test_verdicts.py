@@ -16,14 +16,17 @@ import pandas as pd
 import pytest
 from sklearn import metrics
 from sklearn.manifold import TSNE
+from sklearn.neighbors import NearestNeighbors
 
 from autograde.layout import COURSE_NOTEBOOK_DIR
-from autograde.verdicts import nb00, nb01, nb06, nb07, registry, stage
-from autograde.verdicts.cells import Judgement
+from autograde.verdicts import nb00, nb01, nb06, nb07, nb08, registry, stage
+from autograde.verdicts.cells import CellVerdict, Judgement, passed
 from autograde.verdicts.exports import load_exports
-from paysages.probes import plain_integers
-from solutions import errors, features, separation
-from tests.helpers.verdicts import best_model_report, export_like_the_kernel, probe_exchange, split_file_export
+from paysages.probes import EXPORT_VARIABLE, export_arrays, export_results, plain_integers
+from solutions import errors, features, neighbours, separation
+from tests.helpers.sandbox import patched_environ
+from tests.helpers.verdicts import (best_model_report, export_like_the_kernel, neighbours_run_exports, probe_exchange,
+                                   split_file_export)
 
 NOTEBOOK = nb00.NOTEBOOK
 NOTEBOOK_PATH = COURSE_NOTEBOOK_DIR / f"{NOTEBOOK}.ipynb"
@@ -778,6 +781,241 @@ def test_malformed_exports_of_07_earn_nothing(tmp_path):
     assert "finite array of shape" in nb07.judge_tsne_embedding(probes, texts).reason
 
 
+# Notebook 08 ---------------------------------------------------------------------------------------
+NOTEBOOK_08 = nb08.NOTEBOOK
+GRADE_IDS_08 = {"test_nearest_neighbours", "test_neighbours_json", "test_neighbour_class_agreement"}
+REFERENCE_08 = {"nearest_neighbours": neighbours.nearest_neighbours,
+                "neighbour_class_agreement": neighbours.neighbour_class_agreement}
+# The probes alone: the run's part is judged on made-up features (neighbours_run_exports).
+PROBE_JUDGES_08 = {"test_nearest_neighbours": nb08.judge_nearest_neighbours_probes,
+                   "test_neighbour_class_agreement": nb08.judge_class_agreement_probes}
+
+
+def _probed_verdicts_08(tmp_path: Path, seed: int, namespace: dict) -> dict[str, Judgement]:
+    export = probe_exchange(NOTEBOOK_08, seed, {**REFERENCE_08, **namespace}, set(PROBE_JUDGES_08), tmp_path)
+    probes, exports = registry.make_probes(NOTEBOOK_08, seed), load_exports(export)
+    assert exports.ignored == []
+    return {grade_id: judge(probes[grade_id], exports.values.get(f"{grade_id}.json"))
+            for grade_id, judge in PROBE_JUDGES_08.items()}
+
+
+def _numpy_neighbours(features, query_index, num_neighbours=3):
+    """Another correct implementation: every distance with NumPy, the query excluded by its index."""
+    distances = np.sqrt(((np.asarray(features) - np.asarray(features)[query_index]) ** 2).sum(axis=1))
+    distances[query_index] = np.inf
+    order = np.argsort(distances, kind="stable")[:num_neighbours]
+    return [int(index) for index in order], [float(distances[index]) for index in order]
+
+
+def _searched_neighbours(features, query_index, num_neighbours):
+    """The reference's search with one neighbour more: (distances, indices) of the query, itself included."""
+    search = NearestNeighbors(n_neighbors=num_neighbours + 1, algorithm="ball_tree").fit(features)
+    distances, indices = search.kneighbors(np.asarray(features)[[query_index]])
+    return distances[0], indices[0]
+
+
+def _dropping_zero_distances(features, query_index, num_neighbours=3):
+    """Removes "the point at distance 0": an exact duplicate of the query goes too."""
+    distances, indices = _searched_neighbours(features, query_index, num_neighbours + 2)
+    kept = [(int(index), float(distance)) for distance, index in zip(distances, indices) if distance > 0]
+    return [index for index, _ in kept[:num_neighbours]], [distance for _, distance in kept[:num_neighbours]]
+
+
+def _dropping_the_first_result(features, query_index, num_neighbours=3):
+    """Removes the first result: a duplicate returned before the query leaves the query among its neighbours."""
+    distances, indices = _searched_neighbours(features, query_index, num_neighbours)
+    return [int(index) for index in indices[1:]], [float(distance) for distance in distances[1:]]
+
+
+def _farthest_first(features, query_index, num_neighbours=3):
+    indices, distances = neighbours.nearest_neighbours(features, query_index, num_neighbours)
+    return indices[::-1], distances[::-1]
+
+
+def _float_indices(features, query_index, num_neighbours=3):
+    indices, distances = neighbours.nearest_neighbours(features, query_index, num_neighbours)
+    return [float(index) for index in indices], distances
+
+
+def _squared_distances(features, query_index, num_neighbours=3):
+    indices, distances = neighbours.nearest_neighbours(features, query_index, num_neighbours)
+    return indices, [distance**2 for distance in distances]
+
+
+def _agreement_dropping_the_first_result(features, labels, num_neighbours=3):
+    """Removes the first neighbour of each image, whichever it is: wrong around the exact duplicate."""
+    labels = np.asarray(labels)
+    search = NearestNeighbors(n_neighbors=num_neighbours + 1, algorithm="ball_tree").fit(features)
+    _, indices = search.kneighbors(features)
+    return np.mean(labels[indices[:, 1:]] == labels[:, None], axis=1)
+
+
+def _agreement_counting_the_query(features, labels, num_neighbours=3):
+    labels = np.asarray(labels)
+    _, indices = NearestNeighbors(n_neighbors=num_neighbours, algorithm="ball_tree").fit(features).kneighbors(features)
+    return np.mean(labels[indices] == labels[:, None], axis=1)
+
+
+def test_notebook_08_probes_change_with_the_seed():
+    """Do notebook 08's probes repeat with their seed and change with another, with a query's exact duplicates?"""
+    assert registry.make_probes(NOTEBOOK_08, 5) == registry.make_probes(NOTEBOOK_08, 5)
+    first, second = registry.make_probes(NOTEBOOK_08, 5), registry.make_probes(NOTEBOOK_08, 6)
+    for grade_id in PROBE_JUDGES_08:
+        assert first[grade_id] != second[grade_id], grade_id
+    twins_case = [case for case in first["test_nearest_neighbours"]["cases"] if "twins" in case][0]
+    points = np.asarray(twins_case["points"])
+    assert all(np.array_equal(points[twin], points[twins_case["twins"][1]]) for twin in twins_case["twins"])
+    assert registry.covers(NOTEBOOK_08, GRADE_IDS_08)
+
+
+@pytest.mark.parametrize("seed", [81, 82, 83])
+def test_the_reference_of_notebook_08_earns_every_probed_verdict(tmp_path, seed):
+    """Do the reference functions, exported the kernel's way, agree with every probe of 08?"""
+    verdicts = _probed_verdicts_08(tmp_path, seed, {})
+    assert {grade_id: verdict.fraction for grade_id, verdict in verdicts.items()} == dict.fromkeys(PROBE_JUDGES_08, 1.0)
+
+
+def test_another_correct_nearest_neighbours_of_08_passes(tmp_path):
+    """Is a correct function that is not the reference's (NumPy, stable ties) judged right too?"""
+    verdicts = _probed_verdicts_08(tmp_path, 84, {"nearest_neighbours": _numpy_neighbours})
+    assert verdicts["test_nearest_neighbours"].fraction == 1.0, verdicts
+
+
+@pytest.mark.parametrize(("grade_id", "namespace", "reason"), [
+    ("test_nearest_neighbours", {"nearest_neighbours": _dropping_zero_distances}, "an exact duplicate of the query"),
+    ("test_nearest_neighbours", {"nearest_neighbours": _dropping_the_first_result}, "probe 4 (query"),
+    ("test_nearest_neighbours", {"nearest_neighbours": _farthest_first}, "not sorted by increasing distance"),
+    ("test_nearest_neighbours", {"nearest_neighbours": _float_indices}, "valid integer indices"),
+    ("test_nearest_neighbours", {"nearest_neighbours": _squared_distances}, "direct computation with NumPy"),
+    ("test_neighbour_class_agreement", {"neighbour_class_agreement": _agreement_dropping_the_first_result},
+     "differ from the reference"),
+    ("test_neighbour_class_agreement", {"neighbour_class_agreement": _agreement_counting_the_query},
+     "differ from the reference"),
+])
+def test_a_wrong_function_of_notebook_08_loses_exactly_its_cell(tmp_path, grade_id, namespace, reason):
+    """Does each wrong function of 08 lose its own cell, with a reason that says why, and only that cell?"""
+    verdicts = _probed_verdicts_08(tmp_path, 85, namespace)
+    assert verdicts[grade_id].fraction == 0.0
+    assert reason in verdicts[grade_id].reason, verdicts[grade_id]
+    assert all(verdicts[other].fraction == 1.0 for other in set(PROBE_JUDGES_08) - {grade_id}), verdicts
+
+
+def test_without_the_run_every_cell_of_08_earns_nothing(tmp_path):
+    """With an empty run folder, does every cell of 08 score 0, saying which of the run's results is missing?"""
+    result = registry.judge_notebook(NOTEBOOK_08, 86, probe_exchange(NOTEBOOK_08, 86, dict(REFERENCE_08),
+                                                                     GRADE_IDS_08, tmp_path))
+    assert _fractions(result) == dict.fromkeys(GRADE_IDS_08, 0.0)
+    assert result["verdicts"]["test_nearest_neighbours"]["reason"] == (
+        "the run's features could not be read (PrerequisiteError)")
+    assert result["verdicts"]["test_neighbours_json"]["reason"].startswith("the data set could not be described")
+
+
+def test_the_reference_with_the_run_earns_every_verdict_of_08(tmp_path):
+    """With the run's features exported as .npz beside the JSON, do the reference's results earn all three cells?"""
+    seed = 87
+    export = probe_exchange(NOTEBOOK_08, seed, dict(REFERENCE_08), set(PROBE_JUDGES_08), tmp_path)
+    runs = neighbours_run_exports(seed, registry.make_probes(NOTEBOOK_08, seed))
+    with patched_environ({EXPORT_VARIABLE: str(export)}):
+        for grade_id, (part, arrays) in runs.items():
+            path = export / f"{grade_id}.json"
+            content = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+            export_results(grade_id, {**content, **part})
+            assert export_arrays(grade_id, **arrays) == export / f"{grade_id}.npz"
+    result = registry.judge_notebook(NOTEBOOK_08, seed, export)
+    assert _fractions(result) == dict.fromkeys(GRADE_IDS_08, 1.0), result
+    assert result["ignored"] == []
+
+
+def _moved_neighbour(record):
+    """The second neighbour replaced by the farthest image listed: not among the nearest."""
+    record["neighbours"][1] = {**record["query"], "position": record["query"]["position"] ^ 1, "distance": 0.5}
+    return record
+
+
+def _edited(item_key: str, field: str, value):
+    def edit(record):
+        item = record["query"] if item_key == "query" else record["neighbours"][0]
+        item[field] = value(item[field])
+        return record
+    return edit
+
+
+@pytest.mark.parametrize(("edit", "reason"), [
+    (_moved_neighbour, "not the nearest ones"),
+    (_edited("neighbour", "distance", lambda distance: distance * 1.5 + 0.1), "distances do not match"),
+    (_edited("neighbour", "class", lambda name: "city" if name != "city" else "lake"), "its class is wrong"),
+    (_edited("query", "path", lambda path: path + ".bak"), "its path does not match"),
+    (_edited("query", "index", lambda index: index + 1), "split or its index"),
+    (_edited("query", "position", lambda position: 10**6), "outside the data set"),
+    (lambda record: {**record, "neighbours": record["neighbours"][:2]}, "its 3 neighbours"),
+])
+def test_a_wrong_neighbours_json_earns_nothing(edit, reason):
+    """Does a neighbours.json that disagrees with the saved best model's features or the data set fail, saying why?"""
+    probes = registry.make_probes(NOTEBOOK_08, 88)
+    assert nb08.judge_neighbours_json({}, *neighbours_run_exports(88, probes)["test_neighbours_json"]).reason == (
+        "neighbours.json agrees with the saved best model's features and the data set")
+    export, arrays = neighbours_run_exports(88, probes, record=edit)["test_neighbours_json"]
+    judgement = nb08.judge_neighbours_json({}, export, arrays)
+    assert judgement.fraction == 0.0
+    assert reason in judgement.reason, judgement
+
+
+def _run_part(exports: dict, grade_id: str):
+    """The ``"run"`` part of one cell's made-up export, and its arrays."""
+    export, arrays = exports[grade_id]
+    return export["run"], arrays
+
+
+def test_wrong_functions_on_the_run_features_of_08_earn_nothing():
+    """Do functions that fail on the run's features (its exact duplicate) lose the run's part, saying where?"""
+    probes = registry.make_probes(NOTEBOOK_08, 89)
+    honest = neighbours_run_exports(89, probes)
+    assert nb08.judge_nearest_neighbours_run(probes["test_nearest_neighbours"],
+                                             *_run_part(honest, "test_nearest_neighbours")).fraction == 1.0
+    assert nb08.judge_class_agreement_run(*_run_part(honest, "test_neighbour_class_agreement")).fraction == 1.0
+    wrong = neighbours_run_exports(89, probes, nearest_neighbours=_squared_distances,
+                                   neighbour_class_agreement=_agreement_counting_the_query)
+    judgement = nb08.judge_nearest_neighbours_run(probes["test_nearest_neighbours"],
+                                                  *_run_part(wrong, "test_nearest_neighbours"))
+    assert judgement.fraction == 0.0
+    assert judgement.reason.startswith("on notebook 07's features (query ")
+    judgement = nb08.judge_class_agreement_run(*_run_part(wrong, "test_neighbour_class_agreement"))
+    assert judgement.reason == ("on the features of the whole data set (notebook 07): the fractions differ from the "
+                                "reference (is the query removed by its index?)")
+
+
+def test_malformed_exports_of_08_earn_nothing(tmp_path):
+    """Do exports of the wrong shape, pickled or missing arrays, and huge indices score 0 without crashing the judge?"""
+    export = tmp_path / "export"
+    export.mkdir()
+    probes = registry.make_probes(NOTEBOOK_08, 90)
+    calls = [[{"indices": [10**30, 0.5], "distances": [None]}] * len(case["calls"])
+             for case in probes["test_nearest_neighbours"]["cases"]]
+    malformed = {
+        "test_nearest_neighbours": {"results": calls},
+        "test_neighbours_json": {"record": [], "dataset": {"class_names": "abc"}},
+        "test_neighbour_class_agreement": {"results": [{"values": "0.5"}] * 3},
+    }
+    for grade_id, content in malformed.items():
+        (export / f"{grade_id}.json").write_text(json.dumps(content), encoding="utf-8")
+    np.savez(export / "test_neighbours_json.npz", features=np.array([[1.0, np.nan], [0.0, 0.0]]))
+    result = registry.judge_notebook(NOTEBOOK_08, 90, export)
+    assert _fractions(result) == dict.fromkeys(GRADE_IDS_08, 0.0)
+    assert "valid integer indices" in result["verdicts"]["test_nearest_neighbours"]["reason"]
+    assert result["verdicts"]["test_neighbours_json"]["reason"].startswith(
+        "the saved best model's features could not be computed")
+    honest = neighbours_run_exports(90, probes)
+    run, _ = _run_part(honest, "test_nearest_neighbours")
+    assert nb08.judge_nearest_neighbours_run(probes["test_nearest_neighbours"], run, None).reason == (
+        "the export does not hold the run's features (saved_features)")
+    run, _ = _run_part(honest, "test_neighbour_class_agreement")
+    assert nb08.judge_class_agreement_run(run, {"features": np.ones((5, 2))}).reason == (
+        "the export does not hold the features and labels of the whole data set")
+    export_json, arrays = honest["test_neighbours_json"]
+    assert nb08.judge_neighbours_json({}, {**export_json, "dataset": {**export_json["dataset"], "num_train": -1}},
+                                      arrays).reason.startswith("the export does not describe the data set")
+
+
 # The export loader -----------------------------------------------------------------------------------
 class _RunsWhenUnpickled:
     """An object whose unpickling creates the file named by ``marker``."""
@@ -854,6 +1092,29 @@ def test_an_export_folder_replaced_by_a_link_is_not_followed(tmp_path):
 
 
 # The trusted process ----------------------------------------------------------------------------------
+def test_a_verdict_that_reads_arrays_receives_its_npz(tmp_path, monkeypatch):
+    """Does a verdict with reads_arrays get the .npz its cell wrote with export_arrays, counted as read?"""
+    seen = {}
+
+    def judge(probes, export, arrays):
+        seen.update(export=export, arrays=arrays)
+        return passed()
+
+    monkeypatch.setitem(registry.REGISTERED, "99_essai",
+                        (CellVerdict("test_essai", lambda rng: {}, judge, reads_arrays=True),))
+    export = tmp_path / "export"
+    export.mkdir()
+    with patched_environ({EXPORT_VARIABLE: str(export)}):
+        export_results("test_essai", {"count": 3})
+        assert export_arrays("test_essai", values=np.arange(3)) == export / "test_essai.npz"
+    result = registry.judge_notebook("99_essai", 1, export)
+    assert result["ignored"] == []
+    assert seen["export"] == {"count": 3}
+    assert seen["arrays"]["values"].tolist() == [0, 1, 2]
+    monkeypatch.delenv(EXPORT_VARIABLE, raising=False)
+    assert export_arrays("test_essai", values=np.arange(3)) is None
+
+
 def test_the_trusted_process_writes_the_verdict_file_and_replaces_a_stale_one(tmp_path):
     """Does `python -m autograde.verdicts judge`, a fresh interpreter, write the verdicts over a planted file?"""
     export = _exchange(tmp_path, 17, {**REFERENCE, "imbalance_ratio": _wrong_imbalance_ratio})

@@ -99,3 +99,64 @@ def best_model_report(seed: int, *, matrix=None, confusions=None, report=None) -
         matrix=[plain_floats(row) for row in np.asarray(make_matrix(labels, predictions, class_names), dtype=float)],
         confusions=plain_table(make_confusions(labels, predictions, class_names), pair_kinds),
         report=plain_table(make_report(labels, predictions, class_names), report_kinds))
+
+
+def neighbours_run_exports(seed: int, probes: dict, *, nearest_neighbours=None, neighbour_class_agreement=None,
+                           record=None) -> dict:
+    """What notebook 08's hidden regions export about a made-up run, without a model or data.
+
+    Returns grade id -> (export, arrays).
+
+    The whole data set's features (training images first, an exact duplicate among them) stand for
+    both notebook 07's features and the saved best model's; ``test_nearest_neighbours`` and
+    ``test_neighbour_class_agreement`` give their ``"run"`` part, ``test_neighbours_json`` its whole
+    export. The functions default to the reference; ``record`` edits neighbours.json (a callable on
+    the record the notebook writes, returning the record to export).
+    """
+    import numpy as np
+
+    from autograde.verdicts.nb08 import RUN_NEIGHBOURS
+    from paysages.probes import plain_floats, plain_integers
+    from solutions import neighbours
+
+    nearest_neighbours = nearest_neighbours or neighbours.nearest_neighbours
+    neighbour_class_agreement = neighbour_class_agreement or neighbours.neighbour_class_agreement
+    rng = np.random.default_rng(seed)
+    class_names = ["city", "field", "forest", "lake", "mountain", "ocean", "road"]
+    num_train, num_validation = 50, 24
+    features = np.maximum(rng.normal(size=(num_train + num_validation, 24)) * 3.0, 0.0).astype(np.float32)
+    features[3] = features[num_train + 5]
+    labels = rng.integers(0, len(class_names), size=len(features))
+    paths = {"train": [f"{class_names[label]}/train_{index}.jpg" for index, label in enumerate(labels[:num_train])],
+             "validation": [f"{class_names[label]}/valid_{index}.jpg"
+                            for index, label in enumerate(labels[num_train:])]}
+
+    def exported(points, query, count):
+        indices, distances = nearest_neighbours(np.array(points, dtype=np.float64), query, count)
+        return {"indices": plain_integers(indices), "distances": plain_floats(distances)}
+
+    def describe(position):
+        split, index = ("train", position) if position < num_train else ("validation", position - num_train)
+        return {"position": int(position), "split": split, "index": int(index), "path": paths[split][index],
+                "class": class_names[labels[position]]}
+
+    subset = features[num_train:]
+    run_features = {"saved_features": subset, "model_features": subset}
+    queries = probes["test_nearest_neighbours"]["run_queries"]
+    nearest_run = {key: [exported(points, min(int(fraction * len(points)), len(points) - 1), RUN_NEIGHBOURS)
+                         for fraction in queries] for key, points in run_features.items()}
+    query = int(rng.integers(len(features)))
+    positions, distances = nearest_neighbours(np.array(features, dtype=np.float64), query, 3)
+    written = {"model": "cnn", "num_images": len(features), "query": describe(query),
+               "neighbours": [{**describe(position), "distance": float(distance)}
+                              for position, distance in zip(positions, distances)]}
+    dataset = {"class_names": class_names, "labels": plain_integers(labels), "num_train": num_train,
+               "train_paths": paths["train"], "validation_paths": paths["validation"]}
+    agreement = neighbour_class_agreement(np.array(features, dtype=np.float64), labels.copy(), RUN_NEIGHBOURS)
+    return {
+        "test_nearest_neighbours": ({"run": nearest_run}, run_features),
+        "test_neighbours_json": ({"record": record(written) if record else written, "dataset": dataset},
+                                 {"features": features}),
+        "test_neighbour_class_agreement": ({"run": {"agreement": {"values": plain_floats(agreement)}}},
+                                           {"features": features, "labels": labels}),
+    }
