@@ -175,3 +175,48 @@ def plain_table(frame, kinds: dict[str, str]) -> dict:
     result["index"] = plain_strings([str(label) for label in frame.index])
     result["values"] = {str(name): converters[kind](columns[name]) for name, kind in kinds.items() if name in columns}
     return result
+
+
+def best_model_validation_export(**results) -> dict:
+    """The validation labels and the saved best model's predictions, recomputed from the run folder.
+
+    Each keyword names a further entry and gives the function that computes it (called here, so
+    that its failure is reported like the rest). Any failure gives ``{"error": <its type name>}``:
+    the verdict then fails the cell, naming it.
+    """
+    import numpy as np
+
+    from paysages.data import load_split_arrays
+    from paysages.runs import RunFolder
+    from paysages.settings import get_settings
+
+    try:
+        settings = get_settings()
+        run = RunFolder(settings.run_dir)
+        model = run.load_model(run.load_json("best")["name"])
+        data = load_split_arrays(settings)
+        images = np.asarray(data.x_validation)
+        probabilities = np.concatenate([
+            np.array(model(images[start:start + 64], training=False), dtype=np.float64)
+            for start in range(0, len(images), 64)
+        ])
+        return {"class_names": [str(name) for name in data.class_names],
+                "labels": plain_integers(np.asarray(data.y_validation, dtype=np.int64)),
+                "predictions": plain_integers(probabilities.argmax(axis=1)),
+                **{key: convert() for key, convert in results.items()}}
+    except Exception as error:
+        return {"error": type_name(error)}
+
+
+def penultimate_features(model, images):
+    """The input of ``model``'s last Dense layer (a Dropout before it skipped), float32, by batches of 32."""
+    import keras
+    import numpy as np
+
+    output = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1].input
+    dropouts = {id(layer.output): layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)}
+    while id(output) in dropouts:
+        output = dropouts[id(output)].input
+    extractor = keras.Model(model.input, output)
+    values = extractor.predict(np.asarray(images), batch_size=32, verbose=0)
+    return np.asarray(values, dtype=np.float32).reshape(len(images), -1)

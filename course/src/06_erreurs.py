@@ -242,30 +242,6 @@ from paysages import probes as _probes
 
 _PAIR_KINDS = {"true_class": "strings", "predicted_class": "strings", "count": "integers", "share": "floats"}
 
-def _best_model_export(**results):
-    """The validation labels and the saved best model's predictions, recomputed from the run folder and the data."""
-    from paysages.data import load_split_arrays as _load_split_arrays
-    from paysages.runs import RunFolder as _RunFolder
-    from paysages.settings import get_settings as _get_settings
-
-    try:
-        _settings_h = _get_settings()
-        _run_h = _RunFolder(_settings_h.run_dir)
-        _model_h = _run_h.load_model(_run_h.load_json("best")["name"])
-        _data_h = _load_split_arrays(_settings_h)
-        _images_h = _np.asarray(_data_h.x_validation)
-        _probabilities_h = _np.concatenate([
-            _np.array(_model_h(_images_h[_start:_start + 64], training=False), dtype=_np.float64)
-            for _start in range(0, len(_images_h), 64)
-        ])
-        return {"class_names": [str(_name) for _name in _data_h.class_names],
-                "labels": _probes.plain_integers(_np.asarray(_data_h.y_validation, dtype=_np.int64)),
-                "predictions": _probes.plain_integers(_probabilities_h.argmax(axis=1)),
-                **{_key: _convert() for _key, _convert in results.items()}}
-    except Exception as _error:
-        return {"error": _probes.type_name(_error)}
-
-
 def _exported_pairs(case):
     try:
         _value = most_confused_pairs(_np.asarray(case["matrix"], dtype=_np.int64), list(case["class_names"]),
@@ -284,7 +260,7 @@ _probe = _probes.load_probes("test_most_confused_pairs")
 if _probe is not None:
     _probes.export_results("test_most_confused_pairs", {
         "results": [_exported_pairs(_case) for _case in _probe["cases"]],
-        "best": _best_model_export(matrix=_exported_matrix,
+        "best": _probes.best_model_validation_export(matrix=_exported_matrix,
                                    confusions=lambda: _probes.plain_table(confusions, _PAIR_KINDS)),
     })
 ### END HIDDEN TESTS
@@ -350,30 +326,6 @@ from paysages import probes as _probes
 
 _REPORT_KINDS = {"precision": "floats", "recall": "floats", "f1": "floats", "support": "floats"}
 
-def _best_model_export(**results):
-    """The validation labels and the saved best model's predictions, recomputed from the run folder and the data."""
-    from paysages.data import load_split_arrays as _load_split_arrays
-    from paysages.runs import RunFolder as _RunFolder
-    from paysages.settings import get_settings as _get_settings
-
-    try:
-        _settings_h = _get_settings()
-        _run_h = _RunFolder(_settings_h.run_dir)
-        _model_h = _run_h.load_model(_run_h.load_json("best")["name"])
-        _data_h = _load_split_arrays(_settings_h)
-        _images_h = _np.asarray(_data_h.x_validation)
-        _probabilities_h = _np.concatenate([
-            _np.array(_model_h(_images_h[_start:_start + 64], training=False), dtype=_np.float64)
-            for _start in range(0, len(_images_h), 64)
-        ])
-        return {"class_names": [str(_name) for _name in _data_h.class_names],
-                "labels": _probes.plain_integers(_np.asarray(_data_h.y_validation, dtype=_np.int64)),
-                "predictions": _probes.plain_integers(_probabilities_h.argmax(axis=1)),
-                **{_key: _convert() for _key, _convert in results.items()}}
-    except Exception as _error:
-        return {"error": _probes.type_name(_error)}
-
-
 def _exported_report(case):
     try:
         _value = per_class_report(_np.asarray(case["labels"], dtype=_np.int64),
@@ -387,7 +339,7 @@ _probe = _probes.load_probes("test_per_class_report")
 if _probe is not None:
     _probes.export_results("test_per_class_report", {
         "results": [_exported_report(_case) for _case in _probe["cases"]],
-        "best": _best_model_export(report=lambda: _probes.plain_table(report, _REPORT_KINDS)),
+        "best": _probes.best_model_validation_export(report=lambda: _probes.plain_table(report, _REPORT_KINDS)),
     })
 ### END HIDDEN TESTS
 

@@ -149,17 +149,6 @@ import numpy as _np
 from paysages import probes as _probes
 
 
-def _penultimate_features(model, images):
-    """The input of the model's last Dense layer (a Dropout before it skipped), float32, by batches of 32."""
-    import keras as _keras
-
-    _output = [_layer for _layer in model.layers if isinstance(_layer, _keras.layers.Dense)][-1].input
-    _dropouts = {id(_layer.output): _layer for _layer in model.layers if isinstance(_layer, _keras.layers.Dropout)}
-    while id(_output) in _dropouts:
-        _output = _dropouts[id(_output)].input
-    _extractor = _keras.Model(model.input, _output)
-    _values = _extractor.predict(_np.asarray(images), batch_size=32, verbose=0)
-    return _np.asarray(_values, dtype=_np.float32).reshape(len(images), -1)
 
 
 def _exported_neighbours(points, query, count):
@@ -182,7 +171,7 @@ def _run_features():
     _images_h = _np.asarray(_load_split_arrays(_settings_h).x_validation)[_np.asarray(_saved_h["indices"], dtype=_np.int64)]
     _model_h = _run_h.load_model(_run_h.load_json("best")["name"], compile=False)
     return {"saved_features": _np.asarray(_saved_h["features"], dtype=_np.float32),
-            "model_features": _penultimate_features(_model_h, _images_h)}
+            "model_features": _probes.penultimate_features(_model_h, _images_h)}
 
 
 _probe = _probes.load_probes("test_nearest_neighbours")
@@ -270,17 +259,6 @@ import numpy as _np
 from paysages import probes as _probes
 
 
-def _penultimate_features(model, images):
-    """The input of the model's last Dense layer (a Dropout before it skipped), float32, by batches of 32."""
-    import keras as _keras
-
-    _output = [_layer for _layer in model.layers if isinstance(_layer, _keras.layers.Dense)][-1].input
-    _dropouts = {id(_layer.output): _layer for _layer in model.layers if isinstance(_layer, _keras.layers.Dropout)}
-    while id(_output) in _dropouts:
-        _output = _dropouts[id(_output)].input
-    _extractor = _keras.Model(model.input, _output)
-    _values = _extractor.predict(_np.asarray(images), batch_size=32, verbose=0)
-    return _np.asarray(_values, dtype=_np.float32).reshape(len(images), -1)
 
 
 def _neighbours_json_export():
@@ -306,8 +284,8 @@ def _neighbours_json_export():
                           "validation_paths": [str(_path) for _path in _data_h.validation_paths]}
     try:
         _model_h = _run_h.load_model(_run_h.load_json("best")["name"], compile=False)
-        _features_h = _np.concatenate([_penultimate_features(_model_h, _data_h.x_train),
-                                       _penultimate_features(_model_h, _data_h.x_validation)])
+        _features_h = _np.concatenate([_probes.penultimate_features(_model_h, _data_h.x_train),
+                                       _probes.penultimate_features(_model_h, _data_h.x_validation)])
     except Exception as _error:
         _export["features"] = {"error": _probes.type_name(_error)}
         return _export, None
