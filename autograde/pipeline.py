@@ -357,7 +357,8 @@ def _grade_notebook(layout: CourseLayout, student_id: str, name: str, *, setting
                 try:
                     verdicts = verdict_stage.run_verdict_process(
                         name, seed, exchange.export_dir, log_dir / f"{name}.verdicts.json",
-                        log_path=log_dir / f"{name}.verdicts.log")
+                        log_path=log_dir / f"{name}.verdicts.log",
+                        settings=nbgrader_environment(layout, settings, extra_env))
                 except verdict_stage.VerdictStageError as error:
                     verdict_error = str(error)
         record["seconds"] = round(result.seconds, 1)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -31,6 +32,24 @@ from paysages.probes import EXPORT_VARIABLE, PROBES_VARIABLE
 
 # Fast mode trains small networks: a cell may take minutes on a loaded 2-core machine.
 CELL_TIMEOUT_SECONDS = 900
+
+
+def _verdict_settings(export_dir: Path) -> dict[str, str]:
+    """The settings a verdict reads: this process's, or, when the notebooks chose their own, theirs.
+
+    Validation runs the reference solutions, not a student's code: when no data root was given
+    (a simulated Colab, where each notebook picks its runtime's folders), the settings the kernel
+    reported with its exports (``"settings"``) stand in. Grading never does this: the grader passes
+    its own settings (:func:`autograde.pipeline._grade_notebook`).
+    """
+    if os.environ.get("PAYSAGES_DATA_ROOT"):
+        return verdict_stage.settings_variables(os.environ)
+    reported = {}
+    for path in sorted(export_dir.glob("*.json")):
+        content = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(content, dict) and isinstance(content.get("settings"), dict):
+            reported.update(content["settings"])
+    return {f"PAYSAGES_{key.upper()}": str(value) for key, value in reported.items()}
 
 
 def validate_notebook(path: Path, *, invert: bool = False) -> dict:
@@ -61,7 +80,8 @@ def validate_notebook(path: Path, *, invert: bool = False) -> dict:
                                  "error": cell.get("raw_error", "")[-1500:]})
         if judged:
             verdicts = verdict_stage.run_verdict_process(name, seed, exchange / "export", exchange / "verdicts.json",
-                                                         log_path=exchange / "verdicts.log")
+                                                         log_path=exchange / "verdicts.log",
+                                                         settings=_verdict_settings(exchange / "export"))
             for grade_id, verdict in sorted(verdicts["verdicts"].items()):
                 if (verdict["fraction"] > 0.0) if invert else (verdict["fraction"] < 1.0):
                     problems.append({"kind": "verdict", "source": grade_id,

@@ -23,13 +23,20 @@ PROBES_VARIABLE = "PAYSAGES_PROBES_DIR"
 EXPORT_VARIABLE = "PAYSAGES_EXPORT_DIR"
 # Probes and exports are named after the grade id of their test cell.
 FILE_SUFFIX = ".json"
-# A test cell may also export NumPy arrays (export_arrays), named after its grade id too.
+# A test cell may also export NumPy arrays (export_arrays) and a Keras model (export_model), named
+# after its grade id too.
 ARRAYS_SUFFIX = ".npz"
+MODEL_SUFFIX = ".keras"
 
 
 def arrays_filename(grade_id: str) -> str:
     """The name of a test cell's exported arrays (:func:`export_arrays`)."""
     return probe_filename(grade_id)[: -len(FILE_SUFFIX)] + ARRAYS_SUFFIX
+
+
+def model_filename(grade_id: str) -> str:
+    """The name of a test cell's exported model (:func:`export_model`)."""
+    return probe_filename(grade_id)[: -len(FILE_SUFFIX)] + MODEL_SUFFIX
 
 
 def probe_filename(grade_id: str) -> str:
@@ -79,6 +86,33 @@ def export_arrays(grade_id: str, **arrays) -> Path | None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(temporary, "wb") as handle:
         numpy.savez_compressed(handle, **arrays)
+    os.replace(temporary, path)
+    return path
+
+
+def export_model(grade_id: str, model=None, *, saved_path=None) -> Path | None:
+    """Write a Keras model as ``<grade id>.keras`` for the grader; None outside grading.
+
+    Give either ``model`` (saved with ``model.save``, its compilation included) or ``saved_path``,
+    a ``.keras`` file already on disk (a model of the run folder), copied byte for byte. The
+    grader opens it with ``safe_mode=True`` in its own process: a model that needs code to be
+    rebuilt (a ``Lambda`` layer, a class defined in the notebook) does not load there. Written
+    beside its final name, then renamed over it.
+    """
+    import shutil
+
+    if (model is None) == (saved_path is None):
+        raise ValueError("export_model needs either a model or the saved_path of a .keras file, not both.")
+    folder = os.environ.get(EXPORT_VARIABLE)
+    if not folder:
+        return None
+    path = Path(folder) / model_filename(grade_id)
+    # Keras only saves to a name ending in .keras.
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{MODEL_SUFFIX}")
+    if model is not None:
+        model.save(temporary)
+    else:
+        shutil.copyfile(saved_path, temporary)
     os.replace(temporary, path)
     return path
 

@@ -26,15 +26,18 @@ class CellVerdict:
 
     ``make_probes(rng)`` returns the plain (JSON) inputs of this run; ``judge(probes, export)``
     compares the plain results the kernel exported (None when it exported nothing) with the
-    reference, recomputed from the same probes. A verdict with ``reads_arrays`` is called as
-    ``judge(probes, export, arrays)``, ``arrays`` being the NumPy arrays the cell exported in
-    ``<grade id>.npz`` (a dict of plain arrays, or None when there is no such file).
+    reference, recomputed from the same probes. A verdict with ``reads_arrays`` also gets
+    ``arrays``, the NumPy arrays the cell exported in ``<grade id>.npz`` (a dict of plain arrays,
+    or None when there is no such file); one with ``reads_model`` also gets ``model``, the
+    :class:`autograde.verdicts.exports.SavedModel` the cell exported as ``<grade id>.keras`` (or
+    None). They come in that order: ``judge(probes, export[, arrays][, model])``.
     """
 
     grade_id: str
     make_probes: Callable[[np.random.Generator], dict]
     judge: Callable[..., Judgement]
     reads_arrays: bool = False
+    reads_model: bool = False
 
 
 def passed(reason: str = "every probe agrees with the reference") -> Judgement:

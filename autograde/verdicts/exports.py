@@ -3,11 +3,14 @@
 The export folder was writable by the student's code, so everything in it is hostile input. The
 loader opens the folder and each file without following symbolic links (``O_NOFOLLOW``, names
 resolved relative to the folder's descriptor), reads only regular files of one link, and parses
-only two formats:
+only three formats:
 
 * ``.json``: ``json`` without NaN or infinities;
 * ``.npz``: NumPy arrays of plain kinds (booleans, integers, floats, text), read with
-  ``allow_pickle=False`` after the archive's members and their unpacked sizes were checked.
+  ``allow_pickle=False`` after the archive's members and their unpacked sizes were checked;
+* ``.keras``: a Keras model archive, kept as bytes (:class:`SavedModel`) once its members, their
+  unpacked sizes and its ``config.json`` were checked. Nothing is rebuilt here: a verdict that
+  needs the model loads it with ``safe_mode=True`` (:mod:`autograde.verdicts.models`).
 
 Anything else (another suffix, a folder, a link, a FIFO, a file over the size cap, a pickled
 array, unreadable content) is left unread and listed in :attr:`Exports.ignored`, with why.
@@ -29,7 +32,12 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_UNPACKED_BYTES = 64 * 1024 * 1024
 MAX_FILES = 64
 MAX_ARRAYS_PER_FILE = 64
-ACCEPTED_SUFFIXES = (".json", ".npz")
+# A student's CNN of a few million parameters weighs tens of megabytes.
+MAX_MODEL_BYTES = 256 * 1024 * 1024
+MAX_MODEL_CONFIG_BYTES = 4 * 1024 * 1024
+# The members of a model saved by Keras 3 (``model.save("name.keras")``).
+MODEL_MEMBERS = frozenset({"metadata.json", "config.json", "model.weights.h5"})
+ACCEPTED_SUFFIXES = (".json", ".npz", ".keras")
 # NumPy kinds an exported array may have: booleans, integers, floats and text (never objects).
 PLAIN_ARRAY_KINDS = "biufU"
 _OPEN_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -38,6 +46,14 @@ _OPEN_FOLDER_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC
 
 class RejectedExport(ValueError):
     """One exported file that is not plain data the verdicts may read."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedModel:
+    """An exported ``.keras`` archive whose members were checked, and its parsed ``config.json``."""
+
+    data: bytes = dataclasses.field(repr=False)
+    config: dict
 
 
 @dataclasses.dataclass
@@ -69,10 +85,11 @@ def load_exports(folder: os.PathLike | str, *, max_file_bytes: int = MAX_FILE_BY
                 break
             label = ascii(name)[1:-1]
             if not name.endswith(ACCEPTED_SUFFIXES) or name.startswith("."):
-                exports.ignored.append(f"{label}: not a .json or .npz export")
+                exports.ignored.append(f"{label}: not a .json, .npz or .keras export")
                 continue
             try:
-                data = _read_regular_file(folder_descriptor, name, max_file_bytes)
+                limit = max(max_file_bytes, MAX_MODEL_BYTES) if name.endswith(".keras") else max_file_bytes
+                data = _read_regular_file(folder_descriptor, name, limit)
                 exports.values[name] = _parse(name, data)
             except RejectedExport as error:
                 exports.ignored.append(f"{label}: {error}")
@@ -110,6 +127,8 @@ def _read_regular_file(folder_descriptor: int, name: str, max_bytes: int) -> byt
 def _parse(name: str, data: bytes):
     if name.endswith(".json"):
         return _parse_json(data)
+    if name.endswith(".keras"):
+        return _parse_model(data)
     return _parse_npz(data)
 
 
@@ -153,3 +172,25 @@ def _parse_npz(data: bytes) -> dict[str, np.ndarray]:
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
         raise RejectedExport(f"unreadable arrays ({type(error).__name__})") from None
     return arrays
+
+
+def _parse_model(data: bytes) -> SavedModel:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            names = {member.filename for member in members}
+            if len(names) != len(members) or not names <= MODEL_MEMBERS or "config.json" not in names:
+                raise RejectedExport("not a Keras model archive (members other than "
+                                     f"{', '.join(sorted(MODEL_MEMBERS))}, or no config.json)")
+            if sum(member.file_size for member in members) > MAX_MODEL_BYTES:
+                raise RejectedExport(f"unpacks to more than {MAX_MODEL_BYTES} bytes")
+            if archive.getinfo("config.json").file_size > MAX_MODEL_CONFIG_BYTES:
+                raise RejectedExport(f"its config.json is larger than {MAX_MODEL_CONFIG_BYTES} bytes")
+            config = _parse_json(archive.read("config.json"))
+    except RejectedExport:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise RejectedExport(f"not a Keras model archive ({type(error).__name__})") from None
+    if not isinstance(config, dict):
+        raise RejectedExport("its config.json does not describe a model")
+    return SavedModel(data, config)

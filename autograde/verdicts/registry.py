@@ -12,14 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from autograde.verdicts import nb00, nb01, nb06, nb07, nb08
+from autograde.verdicts import nb00, nb01, nb02, nb06, nb07, nb08
 from autograde.verdicts.cells import CellVerdict, Judgement, failed
 from autograde.verdicts.exports import load_exports
-from paysages.probes import arrays_filename, probe_filename
+from paysages.probes import arrays_filename, model_filename, probe_filename
 
 REGISTERED: dict[str, tuple[CellVerdict, ...]] = {
     nb00.NOTEBOOK: nb00.VERDICTS,
     nb01.NOTEBOOK: nb01.VERDICTS,
+    nb02.NOTEBOOK: nb02.VERDICTS,
     nb06.NOTEBOOK: nb06.VERDICTS,
     nb07.NOTEBOOK: nb07.VERDICTS,
     nb08.NOTEBOOK: nb08.VERDICTS,
@@ -71,6 +72,9 @@ def judge_notebook(notebook: str, seed: int, export_folder: Path) -> dict:
         if verdict.reads_arrays:
             read.add(arrays_filename(verdict.grade_id))
             arguments.append(exports.values.get(arrays_filename(verdict.grade_id)))
+        if verdict.reads_model:
+            read.add(model_filename(verdict.grade_id))
+            arguments.append(exports.values.get(model_filename(verdict.grade_id)))
         try:
             judgement = verdict.judge(*arguments)
         except Exception as error:  # A malformed export that trips the comparison earns nothing.

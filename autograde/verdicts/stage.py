@@ -28,6 +28,8 @@ from paysages.errors import PaysagesError
 VERDICT_TIMEOUT_SECONDS = 300.0
 # Variables of the verdict process: nothing of the grader's environment but what Python needs.
 PASSED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
+# Never passed, even among the settings: the gradebook's address may hold a database password.
+SECRET_VARIABLES = ("PAYSAGES_GRADEBOOK_URL",)
 
 
 class VerdictStageError(PaysagesError):
@@ -39,8 +41,20 @@ def new_seed() -> int:
     return int.from_bytes(os.urandom(8), "big")
 
 
-def verdict_environment() -> dict[str, str]:
+def settings_variables(environment: dict) -> dict[str, str]:
+    """The kit's grading settings (``PAYSAGES_*``) of an environment, without the gradebook's address."""
+    return {name: str(value) for name, value in environment.items()
+            if name.startswith("PAYSAGES_") and name not in SECRET_VARIABLES}
+
+
+def verdict_environment(settings: dict | None = None) -> dict[str, str]:
+    """Python's variables, the repository on the path, and the grader's ``PAYSAGES_*`` settings.
+
+    ``settings`` are the grading settings a verdict may read through ``get_settings()`` (notebook
+    02's decodes the validation images from the grading data): the grader's own, never the kernel's.
+    """
     environment = {name: os.environ[name] for name in PASSED_VARIABLES if name in os.environ}
+    environment.update(settings_variables(settings or {}))
     environment.update({
         "PYTHONPATH": str(REPOSITORY_DIR),
         # The working folder is never importable, and no bytecode is written anywhere.
@@ -52,18 +66,19 @@ def verdict_environment() -> dict[str, str]:
 
 
 def run_verdict_process(notebook: str, seed: int, export_dir: Path, output: Path, *, log_path: Path,
-                        timeout: float = VERDICT_TIMEOUT_SECONDS) -> dict:
+                        timeout: float = VERDICT_TIMEOUT_SECONDS, settings: dict | None = None) -> dict:
     """Judge one notebook's exports in a fresh trusted process; return the verdict file's content.
 
     ``output`` must lie where no kernel can write (the grader's log folder): it is removed first,
-    so that only this process's verdicts are ever read.
+    so that only this process's verdicts are ever read. ``settings``: the grader's ``PAYSAGES_*``
+    variables (:func:`verdict_environment`).
     """
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.unlink(missing_ok=True)
     command = [sys.executable, "-m", "autograde.verdicts", "judge", "--notebook", notebook, "--seed", str(seed),
                "--export", str(export_dir), "--output", str(output)]
-    result = run_limited(command, cwd=output.parent, env=verdict_environment(), timeout=timeout, log_path=log_path)
+    result = run_limited(command, cwd=output.parent, env=verdict_environment(settings), timeout=timeout, log_path=log_path)
     if result.timed_out or result.returncode != 0 or not output.is_file():
         raise VerdictStageError(f"the verdict process of {notebook} failed (exit {result.returncode}, "
                                 f"timed out: {result.timed_out}):\n{log_tail(log_path, 1500)}")

@@ -19,7 +19,7 @@ from sklearn.manifold import TSNE
 from sklearn.neighbors import NearestNeighbors
 
 from autograde.layout import COURSE_NOTEBOOK_DIR
-from autograde.verdicts import nb00, nb01, nb06, nb07, nb08, registry, stage
+from autograde.verdicts import nb00, nb01, nb02, nb06, nb07, nb08, registry, stage
 from autograde.verdicts.cells import CellVerdict, Judgement, passed
 from autograde.verdicts.exports import load_exports
 from paysages.probes import EXPORT_VARIABLE, export_arrays, export_results, plain_integers
@@ -66,11 +66,12 @@ def test_probes_repeat_with_their_seed_and_change_with_another():
     assert stage.new_seed() != stage.new_seed()
 
 
-def test_every_autograded_cell_of_notebooks_00_and_01_is_covered():
-    """Are notebooks 00 and 01 judged entirely outside the kernel, and notebook 02 not yet?"""
+def test_every_autograded_cell_of_notebooks_00_to_02_is_covered():
+    """Are notebooks 00, 01 and 02 judged entirely outside the kernel, and notebook 03 not yet?"""
     assert registry.covers(NOTEBOOK, GRADE_IDS)
     assert registry.covers(NOTEBOOK_01, GRADE_IDS_01)
-    assert not registry.covers("02_cnn", {"test_build_cnn"})
+    assert registry.covers(nb02.NOTEBOOK, {"test_build_cnn", "test_compile_classifier", "test_train_classifier"})
+    assert not registry.covers("03_regularisation", {"test_trained_variants"})
 
 
 # Judgements ----------------------------------------------------------------------------------------
@@ -1074,7 +1075,7 @@ def test_the_loader_follows_no_link_out_of_the_folder(tmp_path):
     assert exports.ignored == [
         "folder.json: not a regular file",
         "hard.json: a file with several hard links",
-        "notes.txt: not a .json or .npz export",
+        "notes.txt: not a .json, .npz or .keras export",
         "pipe.json: not a regular file",
         "test_class_counts.json: a symbolic link, not followed",
     ]
