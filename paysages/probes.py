@@ -34,9 +34,14 @@ def arrays_filename(grade_id: str) -> str:
     return probe_filename(grade_id)[: -len(FILE_SUFFIX)] + ARRAYS_SUFFIX
 
 
-def model_filename(grade_id: str) -> str:
-    """The name of a test cell's exported model (:func:`export_model`)."""
-    return probe_filename(grade_id)[: -len(FILE_SUFFIX)] + MODEL_SUFFIX
+def model_filename(grade_id: str, key: str | None = None) -> str:
+    """The name of a test cell's exported model (:func:`export_model`): ``<grade id>[-<key>].keras``."""
+    stem = probe_filename(grade_id)[: -len(FILE_SUFFIX)]
+    if key is None:
+        return stem + MODEL_SUFFIX
+    if not key or not all(character.isalnum() or character == "_" for character in key):
+        raise ValueError(f"{key!r} is not a model key (letters, digits and underscores only).")
+    return f"{stem}-{key}{MODEL_SUFFIX}"
 
 
 def probe_filename(grade_id: str) -> str:
@@ -90,11 +95,12 @@ def export_arrays(grade_id: str, **arrays) -> Path | None:
     return path
 
 
-def export_model(grade_id: str, model=None, *, saved_path=None) -> Path | None:
-    """Write a Keras model as ``<grade id>.keras`` for the grader; None outside grading.
+def export_model(grade_id: str, model=None, *, saved_path=None, key: str | None = None) -> Path | None:
+    """Write a Keras model as ``<grade id>.keras`` (``<grade id>-<key>.keras``) for the grader; None outside grading.
 
     Give either ``model`` (saved with ``model.save``, its compilation included) or ``saved_path``,
-    a ``.keras`` file already on disk (a model of the run folder), copied byte for byte. The
+    a ``.keras`` file already on disk (a model of the run folder), copied byte for byte. A cell
+    that exports several models names each with a ``key`` (letters, digits, underscores). The
     grader opens it with ``safe_mode=True`` in its own process: a model that needs code to be
     rebuilt (a ``Lambda`` layer, a class defined in the notebook) does not load there. Written
     beside its final name, then renamed over it.
@@ -106,7 +112,7 @@ def export_model(grade_id: str, model=None, *, saved_path=None) -> Path | None:
     folder = os.environ.get(EXPORT_VARIABLE)
     if not folder:
         return None
-    path = Path(folder) / model_filename(grade_id)
+    path = Path(folder) / model_filename(grade_id, key)
     # Keras only saves to a name ending in .keras.
     temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{MODEL_SUFFIX}")
     if model is not None:
@@ -115,6 +121,66 @@ def export_model(grade_id: str, model=None, *, saved_path=None) -> Path | None:
         shutil.copyfile(saved_path, temporary)
     os.replace(temporary, path)
     return path
+
+
+def plain_options(options) -> dict | None:
+    """A dict of plain settings (text keys; booleans, numbers, text or None) as JSON values, or None.
+
+    A value of another kind is described by its type name (``{"type": "..."}``), for the grader to refuse.
+    """
+    if not isinstance(options, dict):
+        return None
+    plain = {}
+    for key, value in options.items():
+        if value is None or isinstance(value, (bool, str)):
+            plain[str(key)] = value if not isinstance(value, str) else str.__str__(value)
+        elif plain_number(value) is not None:
+            plain[str(key)] = plain_number(value)
+        else:
+            plain[str(key)] = {"type": type_name(value)}
+    return plain
+
+
+def plain_variants(variants) -> list | None:
+    """Notebook 03's ``VARIANTS`` as ``[[name, plain options], ...]`` (:func:`plain_options`), or None."""
+    if not isinstance(variants, dict):
+        return None
+    return [[str(name), plain_options(options)] for name, options in variants.items()]
+
+
+def export_run(grade_id: str, model_names, **results) -> Path | None:
+    """Export models and histories of the run folder, and the split's paths, with ``results``; None outside grading.
+
+    For a verdict that judges trained models (``autograde/verdicts/runs.py``): each model of
+    ``model_names`` saved in the run folder is copied as ``<grade id>-m<i>.keras``, and the JSON
+    export holds ``models`` (name -> key), ``histories`` (name -> history) and ``split`` (the
+    ``train`` and ``validation`` paths of the split file), read from the disk, never from the
+    notebook's variables. A failure is exported as its exception's name.
+    """
+    from paysages.data import require_split
+    from paysages.runs import RunFolder
+    from paysages.settings import get_settings
+
+    if not os.environ.get(EXPORT_VARIABLE):
+        return None
+    export = dict(results)
+    try:
+        settings = get_settings()
+        run = RunFolder(settings.run_dir)
+        split = require_split(settings)
+        models, histories = {}, {}
+        for index, name in enumerate(dict.fromkeys(model_names)):
+            if run.model_path(name).is_file():
+                models[name] = f"m{index}"
+                export_model(grade_id, saved_path=run.model_path(name), key=models[name])
+            if run.history_path(name).is_file():
+                histories[name] = run.load_history(name)
+        export.update(models=models, histories=histories, split={
+            subset: [str(path) for path in split.loc[split["subset"] == subset, "path"]]
+            for subset in ("train", "validation")})
+    except Exception as error:
+        export = {**results, "error": type_name(error)}
+    return export_results(grade_id, export)
 
 
 def plain_number(value):

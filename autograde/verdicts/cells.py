@@ -30,7 +30,9 @@ class CellVerdict:
     ``arrays``, the NumPy arrays the cell exported in ``<grade id>.npz`` (a dict of plain arrays,
     or None when there is no such file); one with ``reads_model`` also gets ``model``, the
     :class:`autograde.verdicts.exports.SavedModel` the cell exported as ``<grade id>.keras`` (or
-    None). They come in that order: ``judge(probes, export[, arrays][, model])``.
+    None); one with ``reads_models`` also gets ``models``, a dict ``key -> SavedModel`` of the
+    cell's ``<grade id>-<key>.keras`` exports. They come in that order:
+    ``judge(probes, export[, arrays][, model][, models])``.
     """
 
     grade_id: str
@@ -38,6 +40,7 @@ class CellVerdict:
     judge: Callable[..., Judgement]
     reads_arrays: bool = False
     reads_model: bool = False
+    reads_models: bool = False
 
 
 def passed(reason: str = "every probe agrees with the reference") -> Judgement:

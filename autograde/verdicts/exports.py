@@ -30,11 +30,14 @@ import numpy as np
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_UNPACKED_BYTES = 64 * 1024 * 1024
-MAX_FILES = 64
+# Notebook 03 exports a model per variant, twice (built, then trained), with a few probes.
+MAX_FILES = 128
 MAX_ARRAYS_PER_FILE = 64
 # A student's CNN of a few million parameters weighs tens of megabytes.
 MAX_MODEL_BYTES = 256 * 1024 * 1024
 MAX_MODEL_CONFIG_BYTES = 4 * 1024 * 1024
+# All the files read from one export folder together: the trusted process holds them in memory.
+MAX_TOTAL_BYTES = 1024 * 1024 * 1024
 # The members of a model saved by Keras 3 (``model.save("name.keras")``).
 MODEL_MEMBERS = frozenset({"metadata.json", "config.json", "model.weights.h5"})
 ACCEPTED_SUFFIXES = (".json", ".npz", ".keras")
@@ -77,6 +80,7 @@ def load_exports(folder: os.PathLike | str, *, max_file_bytes: int = MAX_FILE_BY
         why = "a symbolic link, not followed" if os.path.islink(folder) else _why(error)
         exports.ignored.append(f"the export folder itself: not opened ({why})")
         return exports
+    total = 0
     try:
         names = sorted(os.listdir(folder_descriptor))
         for index, name in enumerate(names):
@@ -89,7 +93,8 @@ def load_exports(folder: os.PathLike | str, *, max_file_bytes: int = MAX_FILE_BY
                 continue
             try:
                 limit = max(max_file_bytes, MAX_MODEL_BYTES) if name.endswith(".keras") else max_file_bytes
-                data = _read_regular_file(folder_descriptor, name, limit)
+                data = _read_regular_file(folder_descriptor, name, min(limit, MAX_TOTAL_BYTES - total))
+                total += len(data)
                 exports.values[name] = _parse(name, data)
             except RejectedExport as error:
                 exports.ignored.append(f"{label}: {error}")

@@ -27,6 +27,7 @@ import numpy as np
 
 from autograde.verdicts.cells import CellVerdict, Judgement, error_name, failed, is_number, passed
 from autograde.verdicts.models import load_saved_model
+from autograde.verdicts.runs import decoded_images
 
 NOTEBOOK = "02_cnn"
 # Probe sizes: a side between 40 and 80 pixels, and a number of classes that is never the data set's 7.
@@ -148,23 +149,6 @@ def _history_problem(history, num_epochs: int):
     return None
 
 
-def _validation_images(paths, settings):
-    """(images, labels, class count) of the exported validation paths, decoded from the grading data."""
-    from paysages.data import scan_and_decode
-
-    dataset_dir, scan, result = scan_and_decode(settings, progress=False)
-    if not isinstance(paths, list) or not paths or not all(type(path) is str for path in paths):
-        return "the export does not list the split's validation images"
-    if len(set(paths)) != len(paths):
-        return "the split's validation lists an image twice"
-    row_of_name = {path.relative_to(dataset_dir).as_posix(): row for row, path in enumerate(result.paths)}
-    unknown = [path for path in paths if path not in row_of_name]
-    if unknown:
-        return f"{len(unknown)} validation path(s) are not images of the grading data, e.g. {unknown[0][:80]!r}"
-    rows = np.array([row_of_name[path] for path in paths], dtype=np.int64)
-    return np.asarray(result.images[rows]), np.asarray(result.labels)[rows], len(scan.class_names)
-
-
 def judge_train_classifier(probes: dict, export, saved) -> Judgement:
     from paysages.settings import get_settings
     from solutions.evaluation import classification_scores, predict_probabilities
@@ -175,10 +159,11 @@ def judge_train_classifier(probes: dict, export, saved) -> Judgement:
     problem = _history_problem(export.get("history"), settings.num_epochs)
     if problem:
         return failed(problem)
-    validation = _validation_images(export.get("validation_paths"), settings)
+    validation = decoded_images(export.get("validation_paths"), settings)
     if isinstance(validation, str):
         return failed(validation)
-    images, labels, num_classes = validation
+    images, labels, class_names = validation
+    num_classes = len(class_names)
     model = _rebuilt(export, saved)
     if isinstance(model, Judgement):
         return model

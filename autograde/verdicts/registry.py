@@ -12,15 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from autograde.verdicts import nb00, nb01, nb02, nb06, nb07, nb08
+from autograde.verdicts import nb00, nb01, nb02, nb03, nb06, nb07, nb08
 from autograde.verdicts.cells import CellVerdict, Judgement, failed
 from autograde.verdicts.exports import load_exports
-from paysages.probes import arrays_filename, model_filename, probe_filename
+from paysages.probes import MODEL_SUFFIX, arrays_filename, model_filename, probe_filename
 
 REGISTERED: dict[str, tuple[CellVerdict, ...]] = {
     nb00.NOTEBOOK: nb00.VERDICTS,
     nb01.NOTEBOOK: nb01.VERDICTS,
     nb02.NOTEBOOK: nb02.VERDICTS,
+    nb03.NOTEBOOK: nb03.VERDICTS,
     nb06.NOTEBOOK: nb06.VERDICTS,
     nb07.NOTEBOOK: nb07.VERDICTS,
     nb08.NOTEBOOK: nb08.VERDICTS,
@@ -75,6 +76,12 @@ def judge_notebook(notebook: str, seed: int, export_folder: Path) -> dict:
         if verdict.reads_model:
             read.add(model_filename(verdict.grade_id))
             arguments.append(exports.values.get(model_filename(verdict.grade_id)))
+        if verdict.reads_models:
+            prefix, suffix = model_filename(verdict.grade_id)[: -len(MODEL_SUFFIX)] + "-", MODEL_SUFFIX
+            keyed = {name[len(prefix): -len(suffix)]: value for name, value in exports.values.items()
+                     if name.startswith(prefix) and name.endswith(suffix)}
+            read.update(prefix + key + suffix for key in keyed)
+            arguments.append(keyed)
         try:
             judgement = verdict.judge(*arguments)
         except Exception as error:  # A malformed export that trips the comparison earns nothing.

@@ -119,22 +119,24 @@ if _added:
     checks.fail(f"Sans option, le modèle ne doit contenir aucune technique de régularisation ; trouvé : {', '.join(_added)}.")
 print("build_regularised_cnn (valeurs par défaut) : OK")
 ### BEGIN HIDDEN TESTS
-from solutions.grading import fresh_context as _fresh_context, student_baseline_cnn as _student_baseline_cnn
-from solutions.regularisation import core_signature as _core_signature, model_techniques as _techniques
+# Graded outside this kernel (autograde/verdicts/nb03.py): the model without options, built at the
+# grading settings' shape, and the run's saved cnn of notebook 02 are exported as .keras files; the
+# grader rebuilds them with safe_mode=True and compares them. Nothing here decides the grade.
+from paysages import probes as _probes
+from paysages.data import class_names_of as _class_names_of
+from paysages.runs import RunFolder as _RunFolder
+from paysages.settings import get_settings as _get_settings
 
-_settings_h, _run_h, _data_h = _fresh_context()
-_num_classes_h = len(_data_h.class_names)
-_student = build_regularised_cnn(_settings_h.image_shape, _num_classes_h)
-_reference, _origin_h = _student_baseline_cnn(_run_h, _settings_h.image_shape, _num_classes_h)
-if _techniques(_student):
-    raise AssertionError(f"Sans option, le modèle contient déjà : {sorted(_techniques(_student))}.")
-if _core_signature(_student) != _core_signature(_reference):
-    raise AssertionError(
-        f"Sans option, l'architecture doit être celle de {_origin_h} : "
-        f"attendu {_core_signature(_reference)}, obtenu {_core_signature(_student)}."
-    )
-if int(_student.count_params()) != int(_reference.count_params()):
-    raise AssertionError(f"Sans option, le nombre de paramètres doit être celui de {_origin_h}.")
+if _probes.load_probes("test_build_regularised_defaults") is not None:
+    _settings_h = _get_settings()
+    _run_h = _RunFolder(_settings_h.run_dir)
+    try:
+        _probes.export_model("test_build_regularised_defaults", key="default", model=build_regularised_cnn(
+            _settings_h.image_shape, len(_class_names_of(_settings_h))))
+    except Exception as _error:
+        _probes.export_results("test_build_regularised_defaults", {"error": _probes.type_name(_error)})
+    if _run_h.model_path("cnn").is_file():
+        _probes.export_model("test_build_regularised_defaults", key="baseline", saved_path=_run_h.model_path("cnn"))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -192,71 +194,35 @@ if not any(getattr(layer, "kernel_regularizer", None) is not None
     checks.fail("La variante l2 doit passer kernel_regularizer=keras.regularizers.L2(l2_factor) à au moins une couche.")
 print("Chaque variante contient sa technique : OK")
 ### BEGIN HIDDEN TESTS
-import keras as _keras
-import numpy as _np
-from keras import layers as _layers
-from paysages import checks as _checks
-from solutions.regularisation import (
-    architecture_options as _architecture_options,
-    core_signature as _core_signature,
-    model_techniques as _techniques,
-    option_techniques as _option_techniques,
-)
+# Graded outside this kernel (autograde/verdicts/nb03.py): VARIANTS is exported as plain options,
+# with the model of each variant at the grading settings' shape and, at a shape, number of classes,
+# dropout rate and L2 factor the grader drew for this run, the model of each switch. The grader
+# rebuilds them with safe_mode=True and checks their techniques. Nothing here decides the grade.
+from paysages import probes as _probes
+from paysages.data import class_names_of as _class_names_of
+from paysages.settings import get_settings as _get_settings
 
-# The student's own variants, at the notebook's input size: each holds exactly the techniques
-# its options ask for (early stopping is a callback, not a layer), on the baseline's architecture.
-_baseline_h = build_regularised_cnn(settings.image_shape, len(data.class_names))
-for _name, _options in VARIANTS.items():
-    _asked = _option_techniques(_options) - {"early_stopping"}
-    _built = build_regularised_cnn(settings.image_shape, len(data.class_names), **_architecture_options(_options))
-    if _techniques(_built) != _asked:
-        raise AssertionError(f"La variante {_name} contient {sorted(_techniques(_built))}, ses options demandent {sorted(_asked)}.")
-    if _core_signature(_built) != _core_signature(_baseline_h):
-        raise AssertionError(f"La variante {_name} ne doit rien changer d'autre à l'architecture de base.")
-    if len(_option_techniques(_options)) > 1 and _name != _checks.IMPROVED_VARIANT:
-        raise AssertionError(f"La variante {_name} combine plusieurs techniques.")
-for _name in ("baseline", "augmentation", "dropout", "l2", "batch_norm", "early_stopping"):
-    _expected_h = set() if _name == "baseline" else {_name}
-    if _option_techniques(VARIANTS[_name]) != _expected_h:
-        raise AssertionError(f"La variante {_name} doit utiliser {sorted(_expected_h) or 'aucune technique'}.")
-
-# Settings the notebook does not know in advance: each option must take its value.
-_shape = (40, 40, 3)
-_baseline = build_regularised_cnn(_shape, 5)
-_expected = {"augmentation": {"augmentation": True}, "dropout": {"dropout_rate": 0.45},
-             "l2": {"l2_factor": 3e-3}, "batch_norm": {"batch_norm": True}}
-for _technique, _arguments in _expected.items():
-    _variant = build_regularised_cnn(_shape, 5, **_arguments)
-    _found = _techniques(_variant)
-    if _found != {_technique}:
-        raise AssertionError(f"La variante {_technique} doit contenir sa seule technique, elle contient {sorted(_found)}.")
-    if _core_signature(_variant) != _core_signature(_baseline):
-        raise AssertionError(f"La variante {_technique} ne doit rien changer d'autre à l'architecture de base.")
-_rates = [round(float(layer.rate), 6) for layer in _checks.iter_layers(build_regularised_cnn(_shape, 5, dropout_rate=0.45))
-          if isinstance(layer, _layers.Dropout)]
-if not _rates or any(rate != 0.45 for rate in _rates):
-    raise AssertionError(f"Chaque couche Dropout doit avoir le taux dropout_rate (0.45 ici) ; trouvé {_rates}.")
-_penalised = [layer for layer in _checks.iter_layers(build_regularised_cnn(_shape, 5, l2_factor=3e-3))
-              if getattr(layer, "kernel_regularizer", None) is not None]
-if not _penalised:
-    raise AssertionError("Avec l2_factor > 0, au moins une couche doit avoir kernel_regularizer=L2(l2_factor).")
-for _layer in _penalised:
-    if abs(float(_layer.kernel_regularizer.get_config().get("l2", -1.0)) - 3e-3) > 1e-9:
-        raise AssertionError(f"La pénalité de la couche {_layer.name} doit valoir l2_factor (3e-3 ici).")
-_augmented = build_regularised_cnn(_shape, 5, augmentation=True)
-_order = [type(layer).__name__ for layer in _checks.iter_layers(_augmented)]
-if _order.index("Conv2D") < max(index for index, name in enumerate(_order) if name.startswith("Random")):
-    raise AssertionError("L'augmentation doit être appliquée aux images, avant la première convolution.")
-if any(str(layer.mode) != "horizontal" for layer in _checks.iter_layers(_augmented) if isinstance(layer, _layers.RandomFlip)):
-    raise AssertionError("Un paysage a le ciel en haut : RandomFlip doit être \"horizontal\" seulement.")
-_probe = _np.random.default_rng(0).integers(0, 256, size=(4, *_shape)).astype("float32")
-_first = _np.asarray(_augmented(_probe, training=False), dtype=_np.float64)
-_second = _np.asarray(_augmented(_probe, training=False), dtype=_np.float64)
-_trained = _np.asarray(_augmented(_probe, training=True), dtype=_np.float64)
-if _np.abs(_first - _second).max() > 1e-6:
-    raise AssertionError("À l'inférence (training=False), l'augmentation ne doit rien changer.")
-if _np.abs(_trained - _first).max() < 1e-5:
-    raise AssertionError("À l'entraînement (training=True), l'augmentation doit transformer les images.")
+_probe = _probes.load_probes("test_variants_one_technique")
+if _probe is not None:
+    _settings_h = _get_settings()
+    _num_classes_h = len(_class_names_of(_settings_h))
+    try:
+        _variants_h = _probes.plain_variants(VARIANTS)
+        _probes.export_model("test_variants_one_technique", key="base",
+                             model=build_regularised_cnn(_settings_h.image_shape, _num_classes_h))
+        for _index, (_name, _options) in enumerate(VARIANTS.items()):
+            _architecture = {_key: _value for _key, _value in dict(_options).items() if _key != "patience"}
+            _probes.export_model("test_variants_one_technique", key=f"v{_index}",
+                                 model=build_regularised_cnn(_settings_h.image_shape, _num_classes_h, **_architecture))
+        _shape_h, _classes_h = tuple(_probe["input_shape"]), _probe["num_classes"]
+        _probes.export_model("test_variants_one_technique", key="p_base", model=build_regularised_cnn(_shape_h, _classes_h))
+        for _technique, _arguments in {"augmentation": {"augmentation": True}, "dropout": {"dropout_rate": _probe["dropout_rate"]},
+                                       "l2": {"l2_factor": _probe["l2_factor"]}, "batch_norm": {"batch_norm": True}}.items():
+            _probes.export_model("test_variants_one_technique", key=f"p_{_technique}",
+                                 model=build_regularised_cnn(_shape_h, _classes_h, **_arguments))
+        _probes.export_results("test_variants_one_technique", {"variants": _variants_h})
+    except Exception as _error:
+        _probes.export_results("test_variants_one_technique", {"error": _probes.type_name(_error)})
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -310,40 +276,46 @@ if _callbacks[0].restore_best_weights is not True:
     checks.fail("Passez restore_best_weights=True pour garder les poids de la meilleure époque.")
 print("variant_callbacks : OK")
 ### BEGIN HIDDEN TESTS
+# Graded outside this kernel (autograde/verdicts/nb03.py): variant_callbacks is called for every
+# variant, for a probe variant whose patience the grader drew, for an unknown name and for invalid
+# patiences; each returned callback is described in plain values. Nothing here decides the grade.
 import keras as _keras
+from paysages import probes as _probes
 from paysages.settings import get_settings as _get_settings
 
-_patience = int(_callbacks[0].patience)
-if _patience != int(VARIANTS["early_stopping"]["patience"]) or _patience < 1:
-    raise AssertionError(f"La patience ({_patience}) doit être celle de VARIANTS, un entier d'au moins 1.")
-for _name, _options in VARIANTS.items():
-    _other = variant_callbacks(_name, settings)
-    _stoppers = [callback for callback in _other if isinstance(callback, _keras.callbacks.EarlyStopping)] if isinstance(_other, list) else None
-    if _stoppers is None:
-        raise AssertionError(f"variant_callbacks({_name!r}, settings) doit renvoyer une liste.")
-    if _options.get("patience") is None and _stoppers:
-        raise AssertionError(f"La variante {_name} n'a pas de patience : elle ne doit pas recevoir d'arrêt précoce.")
-    if _options.get("patience") is not None and [int(callback.patience) for callback in _stoppers] != [int(_options["patience"])]:
-        raise AssertionError(f"La variante {_name} doit recevoir un seul EarlyStopping, de patience {_options['patience']}.")
-try:
-    variant_callbacks("mixup", settings)
-except ValueError:
-    pass
-else:
-    raise AssertionError("Un nom de variante inconnu doit lever une ValueError.")
-_saved_variants = dict(VARIANTS)
-try:
-    for _bad_patience in (0, -2, 2.5):
-        VARIANTS["_probe"] = {"patience": _bad_patience}
-        try:
-            variant_callbacks("_probe", settings)
-        except ValueError:
-            pass
-        else:
-            raise AssertionError(f"Une patience de {_bad_patience} (pas un entier d'au moins 1) doit lever une ValueError.")
-finally:
-    VARIANTS.clear()
-    VARIANTS.update(_saved_variants)
+_probe = _probes.load_probes("test_variant_callbacks")
+
+
+def _described_callbacks(name):
+    try:
+        _value = variant_callbacks(name, _get_settings())
+    except Exception as _error:
+        return {"error": _probes.type_name(_error)}
+    if not isinstance(_value, list):
+        return {"type": _probes.type_name(_value)}
+    return {"type": "list", "callbacks": [
+        {"type": _probes.type_name(_callback), "early_stopping": isinstance(_callback, _keras.callbacks.EarlyStopping),
+         "monitor": str(getattr(_callback, "monitor", "")), "patience": _probes.plain_number(getattr(_callback, "patience", None)),
+         "restore_best_weights": getattr(_callback, "restore_best_weights", None) is True}
+        for _callback in _value]}
+
+
+if _probe is not None:
+    _variants_h = _probes.plain_variants(VARIANTS)
+    _export = {"variants": _variants_h, "results": [_described_callbacks(_name) for _name in list(VARIANTS)],
+               "unknown": _described_callbacks(_probe["unknown_name"])}
+    _saved_variants = dict(VARIANTS)
+    try:
+        VARIANTS["_probe"] = {"patience": _probe["patience"]}
+        _export["probe"] = _described_callbacks("_probe")
+        _export["bad_patiences"] = []
+        for _bad_patience in _probe["bad_patiences"]:
+            VARIANTS["_probe"] = {"patience": _bad_patience}
+            _export["bad_patiences"].append(_described_callbacks("_probe"))
+    finally:
+        VARIANTS.clear()
+        VARIANTS.update(_saved_variants)
+    _probes.export_results("test_variant_callbacks", _export)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -405,29 +377,15 @@ for _name, _options in VARIANTS.items():
         checks.fail(f"reg_{_name} doit être entraînée {settings.num_epochs} époques, comme les autres ; elle l'a été {_epochs}.")
 print(f"{len(VARIANTS)} variantes entraînées et sauvegardées : OK")
 ### BEGIN HIDDEN TESTS
-from solutions.grading import (
-    check_saved_variant as _check_saved_variant,
-    fresh_context as _fresh_context,
-    student_baseline_cnn as _student_baseline_cnn,
-)
-from solutions.regularisation import REQUIRED_VARIANTS as _required, core_signature as _core_signature
+# Graded outside this kernel (autograde/verdicts/nb03.py): every variant's saved model, history and
+# the split's paths are exported from the run folder; the grader rebuilds each model with
+# safe_mode=True, decodes the validation images itself and checks the training (techniques,
+# architecture, epochs, learning rate, optimiser steps, validation accuracy). Nothing here decides the grade.
+from paysages import probes as _probes
 
-_settings_h, _run_h, _data_h = _fresh_context()
-_baseline_model_h, _origin_h = _student_baseline_cnn(_run_h, _settings_h.image_shape, len(_data_h.class_names))
-for _name in _required:
-    if _name not in VARIANTS:
-        raise AssertionError(f"La variante {_name} manque à VARIANTS.")
-for _name, _options in VARIANTS.items():
-    _check_saved_variant(_run_h, _data_h, _settings_h, _name, dict(_options), _core_signature(_baseline_model_h))
-# Same seed, same network, same data: early stopping must coincide with the baseline at first.
-_baseline_history, _early_history = _run_h.load_history("reg_baseline"), _run_h.load_history("reg_early_stopping")
-if abs(float(_baseline_history["loss"][0]) - float(_early_history["loss"][0])) > 5e-3 or abs(
-    float(_baseline_history["val_loss"][0]) - float(_early_history["val_loss"][0])
-) > 5e-3:
-    raise AssertionError(
-        "reg_baseline et reg_early_stopping ont le même réseau : avec la même graine "
-        "(keras.utils.set_random_seed(settings.seed) avant chaque construction), leur première époque doit coïncider."
-    )
+if _probes.load_probes("test_trained_variants") is not None:
+    _probes.export_run("test_trained_variants", ["cnn", *[f"reg_{_name}" for _name in VARIANTS]],
+                       variants=_probes.plain_variants(VARIANTS))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -481,26 +439,23 @@ if [str(name) for name in summary.index] != list(VARIANTS):
     checks.fail(f"Le tableau doit avoir une ligne par variante, dans l'ordre {list(VARIANTS)}.")
 print("summarise_histories : OK")
 ### BEGIN HIDDEN TESTS
-import pandas as _pd
-from paysages import checks as _checks
-from solutions.regularisation import summarise_histories as _summarise
+# Graded outside this kernel (autograde/verdicts/nb03.py): summarise_histories is called on the
+# grader's histories of this run and its tables are exported. Nothing here decides the grade.
+from paysages import probes as _probes
 
-_cases = [
-    {name: run.load_history(f"reg_{name}") for name in VARIANTS},
-    # Best accuracy and lowest loss at different epochs, and a tie on the lowest loss.
-    {"a": {"val_accuracy": [0.3, 0.4, 0.7, 0.6], "val_loss": [1.4, 0.9, 1.0, 0.9]},
-     "b": {"val_accuracy": [0.5, 0.2], "val_loss": [0.8, 1.2]}},
-]
-for _case in _cases:
-    _student_table = summarise_histories(_case)
-    _reference_table = _summarise(_case)
-    if not isinstance(_student_table, _pd.DataFrame) or [str(name) for name in _student_table.index] != list(_case):
-        raise AssertionError("summarise_histories doit renvoyer un DataFrame indexé par les variantes, dans l'ordre.")
-    for _name in _case:
-        for _column in ("best_val_accuracy", "best_val_loss", "best_epoch", "epochs"):
-            _value = _checks.plain_float(_student_table.loc[_name, _column], f"{_column} de {_name}")
-            if abs(_value - float(_reference_table.loc[_name, _column])) > 1e-6:
-                raise AssertionError(f"{_column} de {_name} vaut {_value}, attendu {float(_reference_table.loc[_name, _column])}.")
+_SUMMARY_KINDS = {"best_val_accuracy": "floats", "best_val_loss": "floats", "best_epoch": "floats", "epochs": "floats"}
+
+
+def _exported_summary(case):
+    try:
+        return _probes.plain_table(summarise_histories(case), _SUMMARY_KINDS)
+    except Exception as _error:
+        return {"error": _probes.type_name(_error)}
+
+
+_probe = _probes.load_probes("test_summarise_histories")
+if _probe is not None:
+    _probes.export_results("test_summarise_histories", {"results": [_exported_summary(_case) for _case in _probe["cases"]]})
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -601,32 +556,13 @@ if "val_accuracy" not in _history:
     checks.fail("L'historique de reg_improved n'a pas de mesures de validation : entraînez-le avec train_variant.")
 print(f"Modèle amélioré ({', '.join(_combined)}) : OK")
 ### BEGIN HIDDEN TESTS
-from solutions.grading import (
-    check_saved_variant as _check_saved_variant,
-    fresh_context as _fresh_context,
-    student_baseline_cnn as _student_baseline_cnn,
-)
-from solutions.regularisation import (
-    IMPROVED_VARIANT as _improved_name,
-    core_signature as _core_signature,
-    option_techniques as _option_techniques,
-)
+# Graded outside this kernel (autograde/verdicts/nb03.py): IMPROVED, VARIANTS and the saved improved
+# model are exported; the grader checks the combination and the training. Nothing here decides the grade.
+from paysages import probes as _probes
 
-_settings_h, _run_h, _data_h = _fresh_context()
-_baseline_model_h, _origin_h = _student_baseline_cnn(_run_h, _settings_h.image_shape, len(_data_h.class_names))
-_improved_options = dict(IMPROVED)
-_combined_h = _option_techniques(_improved_options)
-if len(_combined_h) < 2:
-    raise AssertionError(f"Le modèle amélioré doit combiner au moins deux techniques, il en a {sorted(_combined_h)}.")
-_tried_alone = set()
-for _name, _options in VARIANTS.items():
-    if _name != _improved_name:
-        _alone = _option_techniques(dict(_options))
-        if len(_alone) == 1:
-            _tried_alone |= _alone
-if not _combined_h <= _tried_alone:
-    raise AssertionError(f"Le modèle amélioré utilise {sorted(_combined_h - _tried_alone)} sans l'avoir d'abord essayé seul.")
-_check_saved_variant(_run_h, _data_h, _settings_h, _improved_name, _improved_options, _core_signature(_baseline_model_h))
+if _probes.load_probes("test_improved_model") is not None:
+    _probes.export_run("test_improved_model", ["cnn", "reg_improved"], variants=_probes.plain_variants(VARIANTS),
+                       improved=_probes.plain_options(IMPROVED))
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -670,16 +606,26 @@ if abs(checks.plain_float(_weights[1], "le poids de la classe 1") - 2.0) > 1e-9:
     checks.fail("Le poids d'une classe vaut N / (K * n_c) : ici 4 / (2 * 1) pour la classe 1.")
 print("balanced_class_weights : OK")
 ### BEGIN HIDDEN TESTS
+# Graded outside this kernel (autograde/verdicts/nb03.py): balanced_class_weights is called on the
+# grader's label arrays of this run and its dicts are exported. Nothing here decides the grade.
 import numpy as _np
-from paysages import checks as _checks
-from sklearn.utils.class_weight import compute_class_weight as _compute_class_weight
+from paysages import probes as _probes
 
-_classes = _np.arange(len(data.class_names))
-_expected = _compute_class_weight("balanced", classes=_classes, y=data.y_train)
-_student = balanced_class_weights(data.y_train, len(data.class_names))
-for _index in _classes:
-    if abs(_checks.plain_float(_student[int(_index)], f"poids de la classe {_index}") - float(_expected[_index])) > 1e-9:
-        raise AssertionError("Les poids ne correspondent pas à compute_class_weight('balanced').")
+
+def _exported_weights(case):
+    try:
+        _weights = balanced_class_weights(_np.asarray(case["labels"], dtype=_np.int64), case["num_classes"])
+    except Exception as _error:
+        return {"error": _probes.type_name(_error)}
+    if not isinstance(_weights, dict):
+        return {"type": _probes.type_name(_weights)}
+    return {"type": "dict", "keys": [_probes.plain_number(_key) for _key in _weights],
+            "values": [_probes.plain_number(_value) for _value in _weights.values()]}
+
+
+_probe = _probes.load_probes("test_balanced_class_weights")
+if _probe is not None:
+    _probes.export_results("test_balanced_class_weights", {"results": [_exported_weights(_case) for _case in _probe["cases"]]})
 ### END HIDDEN TESTS
 
 # %% [code] id=class_weights_03
@@ -727,12 +673,13 @@ if len(_extra_names) < 2:
     checks.fail(f"Expériences en plus : {', '.join(_extra_names) or 'aucune'} ; le premier point en demande deux (une variante de plus, ou la partie 9).")
 print(f"Expériences de plus : {', '.join(_extra_names)}")
 ### BEGIN HIDDEN TESTS
-from solutions.grading import fresh_context as _fresh_context, well_formed_extra_experiments as _well_formed
+# Graded outside this kernel (autograde/verdicts/nb03.py): the extra experiments' saved models and
+# histories are exported; the grader checks that each is well formed. Nothing here decides the grade.
+from paysages import probes as _probes
 
-_settings_h, _run_h, _data_h = _fresh_context()
-_accepted, _refused = _well_formed(_run_h, _data_h, _settings_h, dict(VARIANTS))
-if len(_accepted) < 2:
-    raise AssertionError(f"{len(_accepted)} expérience(s) en plus bien formée(s) ; refusées : {'; '.join(_refused) or 'aucune'}.")
+if _probes.load_probes("test_variety_1") is not None:
+    _probes.export_run("test_variety_1", ["cnn", "reg_class_weights", *[f"reg_{_name}" for _name in VARIANTS]],
+                       variants=_probes.plain_variants(VARIANTS))
 ### END HIDDEN TESTS
 
 # %% [tests] id=test_variety_2 points=1
@@ -742,12 +689,13 @@ if len(_extra_names) < 3:
     checks.fail(f"Expériences en plus : {', '.join(_extra_names) or 'aucune'} ; le second point en demande trois.")
 print("Trois expériences en plus : OK")
 ### BEGIN HIDDEN TESTS
-from solutions.grading import fresh_context as _fresh_context, well_formed_extra_experiments as _well_formed
+# Graded outside this kernel (autograde/verdicts/nb03.py): the extra experiments' saved models and
+# histories are exported; the grader checks that each is well formed. Nothing here decides the grade.
+from paysages import probes as _probes
 
-_settings_h, _run_h, _data_h = _fresh_context()
-_accepted, _refused = _well_formed(_run_h, _data_h, _settings_h, dict(VARIANTS))
-if len(_accepted) < 3:
-    raise AssertionError(f"{len(_accepted)} expérience(s) en plus bien formée(s) ; refusées : {'; '.join(_refused) or 'aucune'}.")
+if _probes.load_probes("test_variety_2") is not None:
+    _probes.export_run("test_variety_2", ["cnn", "reg_class_weights", *[f"reg_{_name}" for _name in VARIANTS]],
+                       variants=_probes.plain_variants(VARIANTS))
 ### END HIDDEN TESTS
 
 # %% [code] id=finish_03

@@ -19,7 +19,7 @@ from sklearn.manifold import TSNE
 from sklearn.neighbors import NearestNeighbors
 
 from autograde.layout import COURSE_NOTEBOOK_DIR
-from autograde.verdicts import nb00, nb01, nb02, nb06, nb07, nb08, registry, stage
+from autograde.verdicts import nb00, nb01, nb02, nb03, nb06, nb07, nb08, registry, stage
 from autograde.verdicts.cells import CellVerdict, Judgement, passed
 from autograde.verdicts.exports import load_exports
 from paysages.probes import EXPORT_VARIABLE, export_arrays, export_results, plain_integers
@@ -51,6 +51,15 @@ def _exchange(tmp_path: Path, seed: int, namespace: dict) -> Path:
     return export
 
 
+def _graded_cell_ids(notebook: str) -> set[str]:
+    """The grade ids of a course notebook's autograded test cells."""
+    import nbformat
+
+    cells = nbformat.read(str(COURSE_NOTEBOOK_DIR / f"{notebook}.ipynb"), as_version=4).cells
+    return {cell.metadata["nbgrader"]["grade_id"] for cell in cells
+            if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"}
+
+
 def _fractions(result: dict) -> dict[str, float]:
     return {grade_id: verdict["fraction"] for grade_id, verdict in result["verdicts"].items()}
 
@@ -66,12 +75,13 @@ def test_probes_repeat_with_their_seed_and_change_with_another():
     assert stage.new_seed() != stage.new_seed()
 
 
-def test_every_autograded_cell_of_notebooks_00_to_02_is_covered():
-    """Are notebooks 00, 01 and 02 judged entirely outside the kernel, and notebook 03 not yet?"""
+def test_every_autograded_cell_of_notebooks_00_to_03_is_covered():
+    """Are notebooks 00 to 03 judged entirely outside the kernel (every graded cell of the notebook), and 04 not yet?"""
     assert registry.covers(NOTEBOOK, GRADE_IDS)
     assert registry.covers(NOTEBOOK_01, GRADE_IDS_01)
-    assert registry.covers(nb02.NOTEBOOK, {"test_build_cnn", "test_compile_classifier", "test_train_classifier"})
-    assert not registry.covers("03_regularisation", {"test_trained_variants"})
+    for notebook in (nb02.NOTEBOOK, nb03.NOTEBOOK):
+        assert registry.covers(notebook, _graded_cell_ids(notebook))
+    assert not registry.covers("04_transfert", {"test_build_transfer_model"})
 
 
 # Judgements ----------------------------------------------------------------------------------------

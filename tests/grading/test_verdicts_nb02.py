@@ -233,7 +233,7 @@ def test_validation_paths_outside_the_grading_data_lose_test_train_classifier(tr
         return export
 
     verdict = _judge_training(trained_run, tmp_path, edit_export=elsewhere)
-    assert verdict["fraction"] == 0.0 and "not images of the grading data" in verdict["reason"]
+    assert verdict["fraction"] == 0.0 and "are not images of the grading data" in verdict["reason"]
 
 
 @pytest.mark.slow
