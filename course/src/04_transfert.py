@@ -164,52 +164,21 @@ if _received.shape != _expected.shape or not np.allclose(_received, _expected, a
     )
 print(f"build_transfer_model ({BASE_ARCHITECTURE}) : OK")
 ### BEGIN HIDDEN TESTS
-import keras as _keras
-import numpy as _np
-from keras import layers as _layers
-from paysages import checks as _checks
-from paysages.pretrained import preprocess_input_of as _preprocess_input_of, check_architecture as _check_architecture
-from solutions.transfer import (
-    base_call_training_argument as _training_argument,
-    batch_norm_statistics as _statistics,
-    find_base as _find_base,
-    preprocessing_output as _preprocessing_output,
-    same_architecture as _same_architecture,
-)
+# Graded outside this kernel (autograde/verdicts/nb04.py): build_transfer_model is called at the shape,
+# number of classes and dropout rate the grader drew for this run, and the model is exported as a
+# .keras file; the grader rebuilds it with safe_mode=True and checks its base, its preprocessing and
+# a training step. Nothing here decides the grade.
+from paysages import probes as _probes
 
-_architecture = _check_architecture(str(BASE_ARCHITECTURE))
-_shape = (48, 48, 3)
-_model = build_transfer_model(_shape, 5, architecture=_architecture, weights=None, dropout_rate=0.35)
-if tuple(_model.input_shape[1:]) != _shape or tuple(_model.output_shape[1:]) != (5,):
-    raise AssertionError("build_transfer_model doit respecter input_shape et num_classes.")
-_base = _find_base(_model)
-if not isinstance(_base, _keras.Model) or not _same_architecture(_base, _architecture, _shape):
-    raise AssertionError(f"La base doit être {_architecture} sans sa tête (include_top=False).")
-if _base.trainable_weights:
-    raise AssertionError("La base doit être gelée : aucun poids entraînable.")
-if any(isinstance(layer, _layers.Lambda) for layer in _checks.iter_layers(_model)):
-    raise AssertionError("Pas de couche Lambda : utilisez layers.Rescaling (rechargement en safe_mode).")
-if [round(float(layer.rate), 6) for layer in _model.layers if isinstance(layer, _layers.Dropout)] != [0.35]:
-    raise AssertionError("Il faut une couche Dropout de taux dropout_rate avant la sortie.")
-if _training_argument(_model) is not False:
-    raise AssertionError("Appelez la base avec training=False : x = base(x, training=False).")
-# The preprocessing: probe pixels from 0 to 255 must reach the base as preprocess_input makes them.
-_probe = _np.random.default_rng(1).integers(0, 256, size=(3, *_shape)).astype("float32")
-_probe[0] = 0.0
-_probe[1] = 255.0
-_expected = _np.asarray(_preprocess_input_of(_architecture)(_probe.copy()), dtype=_np.float64)
-_received = _preprocessing_output(_model, _probe)
-if _received.shape != _expected.shape or _np.abs(_received - _expected).max() > 1e-4:
-    raise AssertionError(f"La base doit recevoir les pixels que donne le preprocess_input de {_architecture}.")
-# A training step of the frozen model must leave the base, BatchNormalization statistics included, unchanged.
-_model.compile(optimizer=_keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
-_before_statistics = _statistics(_model)
-_before_weights = _base.get_weights()
-_model.train_on_batch(_probe, _np.array([0, 1, 2]))
-if any(not _np.array_equal(before, after) for before, after in zip(_before_statistics, _statistics(_model))):
-    raise AssertionError("Les moyennes mobiles des BatchNormalization de la base ont changé : la base doit rester gelée.")
-if any(not _np.array_equal(before, after) for before, after in zip(_before_weights, _base.get_weights())):
-    raise AssertionError("Les poids de la base ont changé pendant l'entraînement : gelez-la (base.trainable = False).")
+_probe = _probes.load_probes("test_build_transfer_model")
+if _probe is not None:
+    try:
+        _probes.export_model("test_build_transfer_model", build_transfer_model(
+            tuple(_probe["input_shape"]), _probe["num_classes"], architecture=str(BASE_ARCHITECTURE), weights=None,
+            dropout_rate=_probe["dropout_rate"]))
+        _probes.export_results("test_build_transfer_model", {"architecture": str(BASE_ARCHITECTURE)})
+    except Exception as _error:
+        _probes.export_results("test_build_transfer_model", {"error": _probes.type_name(_error)})
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -284,24 +253,12 @@ if len(_history["val_loss"]) != settings.num_epochs:
     checks.fail(f"La phase 1 doit durer {settings.num_epochs} époques, pas {len(_history['val_loss'])}.")
 print("Phase 1 : OK")
 ### BEGIN HIDDEN TESTS
-from solutions.evaluation import classification_scores as _scores, predict_probabilities as _predict
-from solutions.grading import fresh_context as _fresh_context
-from solutions.transfer import trainable_base_layers as _trainable_base_layers
+# Graded outside this kernel (autograde/verdicts/nb04.py): the saved transfer_frozen, its history and
+# the split's paths are exported from the run folder. Nothing here decides the grade.
+from paysages import probes as _probes
 
-_settings_h, _run_h, _data_h = _fresh_context()
-_history_h = _run_h.load_history("transfer_frozen")
-if len(_history_h.get("val_loss", [])) != _settings_h.num_epochs:
-    raise AssertionError(f"La phase 1 doit durer {_settings_h.num_epochs} époques.")
-_saved = _run_h.load_model("transfer_frozen")
-if _trainable_base_layers(_saved):
-    raise AssertionError("Le modèle transfer_frozen sauvegardé a une base entraînable : elle doit être gelée en phase 1.")
-if abs(float(_saved.optimizer.learning_rate.numpy()) - _settings_h.learning_rate) > 1e-9:
-    raise AssertionError("La phase 1 doit utiliser settings.learning_rate.")
-_recomputed = _scores(_data_h.y_validation, _predict(_saved, _data_h.x_validation))["accuracy"]
-if abs(_recomputed - float(_history_h["val_accuracy"][-1])) > 0.03:
-    raise AssertionError(f"L'exactitude recalculée ({_recomputed:.3f}) ne correspond pas à l'historique de transfer_frozen.")
-if not _settings_h.offline and _recomputed < 1.0 / len(_data_h.class_names) + 0.15:
-    raise AssertionError(f"Avec les poids ImageNet, la tête devrait apprendre (exactitude {_recomputed:.2f}) : vérifiez le prétraitement.")
+if _probes.load_probes("test_transfer_frozen") is not None:
+    _probes.export_run("test_transfer_frozen", ["transfer_frozen"])
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -353,44 +310,24 @@ if any(layer.trainable for layer in _base.layers if isinstance(layer, layers.Bat
     checks.fail("Les couches BatchNormalization de la base doivent rester gelées (layer.trainable = False).")
 print("unfreeze_top_layers : OK")
 ### BEGIN HIDDEN TESTS
-import keras as _keras
-import numpy as _np
-from keras import layers as _layers
-from paysages.pretrained import check_architecture as _check_architecture
-from solutions.transfer import (
-    batch_norm_statistics as _statistics,
-    fine_tuning_boundaries as _boundaries,
-    first_convolution as _first_convolution,
-    trainable_base_layers as _trainable_base_layers,
-)
+# Graded outside this kernel (autograde/verdicts/nb04.py): unfreeze_top_layers is called with your
+# count and the two counts the grader gives for your base, at a learning rate drawn for this run; each
+# model is exported as a .keras file, which the grader rebuilds with safe_mode=True and checks
+# (trainable layers, recompilation, a fine-tuning step). Nothing here decides the grade.
+from paysages import probes as _probes
 
-_architecture = _check_architecture(str(BASE_ARCHITECTURE))
-_probe_base = getattr(_keras.applications, _architecture)(input_shape=(48, 48, 3), include_top=False, weights=None)
-# The student's count, and two counts where an off-by-one changes the list of trainable layers.
-for _num_layers in (int(NUM_FINE_TUNED_LAYERS), *_boundaries(_probe_base)):
-    _model = compile_classifier(build_transfer_model((48, 48, 3), 4, architecture=_architecture, weights=None), 1e-3)
-    _base = _model.get_layer("base")
-    _model = unfreeze_top_layers(_model, _num_layers, 2e-2)
-    _expected = [layer.name for layer in _base.layers[-_num_layers:]
-                 if layer.weights and not isinstance(layer, _layers.BatchNormalization)]
-    if _trainable_base_layers(_model) != _expected:
-        raise AssertionError(f"Avec num_layers={_num_layers}, les couches entraînables doivent être {_expected}.")
-    if not isinstance(_model.optimizer, _keras.optimizers.Adam) or abs(float(_model.optimizer.learning_rate.numpy()) - 2e-2) > 1e-9:
-        raise AssertionError("Recompilez le modèle (compile_classifier) avec le learning_rate passé en argument.")
-# One fine-tuning step with the student's count: BatchNormalization statistics and the bottom of the base must not move.
-_model = unfreeze_top_layers(
-    compile_classifier(build_transfer_model((48, 48, 3), 4, architecture=_architecture, weights=None), 1e-3),
-    int(NUM_FINE_TUNED_LAYERS), 2e-2,
-)
-_base = _model.get_layer("base")
-_probe = _np.random.default_rng(2).integers(0, 256, size=(4, 48, 48, 3)).astype("float32")
-_before_statistics = _statistics(_model)
-_bottom = _np.array(_keras.ops.convert_to_numpy(_first_convolution(_base).kernel), copy=True)
-_model.train_on_batch(_probe, _np.array([0, 1, 2, 3]))
-if any(not _np.array_equal(before, after) for before, after in zip(_before_statistics, _statistics(_model))):
-    raise AssertionError("Les moyennes mobiles des BatchNormalization ont changé pendant le réglage fin : gardez-les gelées.")
-if not _np.array_equal(_bottom, _keras.ops.convert_to_numpy(_first_convolution(_base).kernel)):
-    raise AssertionError("La première convolution de la base a changé : seules les dernières couches doivent être dégelées.")
+_probe = _probes.load_probes("test_unfreeze_top_layers")
+if _probe is not None:
+    try:
+        _architecture = str(BASE_ARCHITECTURE)
+        _counts = [int(NUM_FINE_TUNED_LAYERS), *_probe["boundaries"].get(_architecture, [])]
+        for _index, _num_layers in enumerate(_counts):
+            _model = compile_classifier(build_transfer_model((48, 48, 3), 4, architecture=_architecture, weights=None), 1e-3)
+            _probes.export_model("test_unfreeze_top_layers", unfreeze_top_layers(_model, _num_layers, _probe["learning_rate"]),
+                                 key=f"n{_index}")
+        _probes.export_results("test_unfreeze_top_layers", {"architecture": _architecture, "counts": _counts})
+    except Exception as _error:
+        _probes.export_results("test_unfreeze_top_layers", {"error": _probes.type_name(_error)})
 ### END HIDDEN TESTS
 
 # %% [code] id=train_finetuned_04
@@ -427,34 +364,12 @@ if len(_history.get("val_loss", [])) != _expected_epochs:
     checks.fail(f"L'historique de transfer_finetuned doit couvrir les deux phases ({_expected_epochs} époques).")
 print("Phase 2 : OK")
 ### BEGIN HIDDEN TESTS
-import math as _math
+# Graded outside this kernel (autograde/verdicts/nb04.py): the saved transfer_finetuned, its history
+# and the split's paths are exported from the run folder. Nothing here decides the grade.
+from paysages import probes as _probes
 
-from keras import layers as _layers
-from solutions.evaluation import classification_scores as _scores, predict_probabilities as _predict
-from solutions.grading import fresh_context as _fresh_context
-from solutions.transfer import find_base as _find_base, trainable_base_layers as _trainable_base_layers
-
-_settings_h, _run_h, _data_h = _fresh_context()
-_history_h = _run_h.load_history("transfer_finetuned")
-if len(_history_h.get("val_loss", [])) != _settings_h.num_epochs + _settings_h.fine_tune_epochs:
-    raise AssertionError("L'historique de transfer_finetuned doit couvrir les deux phases.")
-_saved = _run_h.load_model("transfer_finetuned")
-_base = _find_base(_saved)
-_trainable = _trainable_base_layers(_saved)
-_with_weights = [layer.name for layer in _base.layers if layer.weights]
-if not 0 < len(_trainable) < len(_with_weights):
-    raise AssertionError("Le modèle transfer_finetuned doit avoir une base partiellement dégelée.")
-if any(layer.trainable for layer in _base.layers if isinstance(layer, _layers.BatchNormalization)):
-    raise AssertionError("Les BatchNormalization de transfer_finetuned doivent rester gelées.")
-if abs(float(_saved.optimizer.learning_rate.numpy()) - _settings_h.fine_tune_learning_rate) > 1e-12:
-    raise AssertionError("La phase 2 doit utiliser settings.fine_tune_learning_rate (recompilation après le dégel).")
-# A fresh compile starts a fresh optimizer: its step count is that of phase 2 only.
-_steps = _settings_h.fine_tune_epochs * _math.ceil(len(_data_h.y_train) / _settings_h.batch_size)
-if int(_saved.optimizer.iterations.numpy()) != _steps:
-    raise AssertionError(f"L'optimiseur de la phase 2 devrait avoir fait {_steps} pas : le modèle a-t-il été recompilé puis entraîné ?")
-_recomputed = _scores(_data_h.y_validation, _predict(_saved, _data_h.x_validation))["accuracy"]
-if abs(_recomputed - float(_history_h["val_accuracy"][-1])) > 0.03:
-    raise AssertionError(f"L'exactitude recalculée ({_recomputed:.3f}) ne correspond pas à l'historique de transfer_finetuned.")
+if _probes.load_probes("test_transfer_finetuned") is not None:
+    _probes.export_run("test_transfer_finetuned", ["transfer_finetuned"])
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -567,34 +482,16 @@ if tuple(_concat.output_shape[1:]) != (4,):
     checks.fail("La sortie doit donner une probabilité par classe.")
 print("build_concatenated_model : OK")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-import keras as _keras
+# Graded outside this kernel (autograde/verdicts/nb04.py): the concatenated model is exported as a
+# .keras file; the grader rebuilds it with safe_mode=True and recomputes each branch's features on
+# random pixels. Nothing here decides the grade.
+from paysages import probes as _probes
 
-_probe = _np.random.default_rng(1).integers(0, 256, size=(2, 48, 48, 3)).astype("float32")
-_pool = {layer.name: layer for layer in _concat.layers if isinstance(layer, layers.GlobalAveragePooling2D)}
-if len(_pool) != 2:
-    raise AssertionError("Chaque base doit être résumée par un GlobalAveragePooling2D.")
-# Each branch must see its own preprocessing: recompute both bases' outputs independently.
-_mobilenet, _efficientnet = _concat.get_layer("base_mobilenet"), _concat.get_layer("base_efficientnet")
-_expected_mobilenet = _np.asarray(_mobilenet(_keras.applications.mobilenet_v2.preprocess_input(_probe.copy()), training=False)).mean(axis=(1, 2))
-_expected_efficientnet = _np.asarray(_efficientnet(_probe.copy(), training=False)).mean(axis=(1, 2))
-_concat_layer = next(layer for layer in _concat.layers if isinstance(layer, layers.Concatenate))
-_features = _np.asarray(_keras.Model(_concat.input, _concat_layer.output)(_probe, training=False), dtype=_np.float64)
-
-
-def _close(_produced, _wanted):
-    # Random-weight features are tiny and of very different scales in the two bases:
-    # compare each branch relative to its own scale.
-    return _produced.shape == _wanted.shape and _np.abs(_produced - _wanted).max() <= 1e-3 * _np.abs(_wanted).max()
-
-
-def _matches(_first, _second):
-    _width = _first.shape[1]
-    return _close(_features[:, :_width], _first) and _close(_features[:, _width:], _second)
-
-
-if not (_matches(_expected_mobilenet, _expected_efficientnet) or _matches(_expected_efficientnet, _expected_mobilenet)):
-    raise AssertionError("Chaque base doit recevoir son propre prétraitement (MobileNetV2 : [-1, 1] ; EfficientNet : 0-255).")
+if _probes.load_probes("test_build_concatenated_model") is not None:
+    try:
+        _probes.export_model("test_build_concatenated_model", build_concatenated_model((48, 48, 3), 4, weights=None))
+    except Exception as _error:
+        _probes.export_results("test_build_concatenated_model", {"error": _probes.type_name(_error)})
 ### END HIDDEN TESTS
 
 # %% [code] id=train_concat_04

@@ -19,7 +19,7 @@ from sklearn.manifold import TSNE
 from sklearn.neighbors import NearestNeighbors
 
 from autograde.layout import COURSE_NOTEBOOK_DIR
-from autograde.verdicts import nb00, nb01, nb02, nb03, nb06, nb07, nb08, registry, stage
+from autograde.verdicts import nb00, nb01, nb02, nb03, nb04, nb06, nb07, nb08, registry, stage
 from autograde.verdicts.cells import CellVerdict, Judgement, passed
 from autograde.verdicts.exports import load_exports
 from paysages.probes import EXPORT_VARIABLE, export_arrays, export_results, plain_integers
@@ -75,13 +75,13 @@ def test_probes_repeat_with_their_seed_and_change_with_another():
     assert stage.new_seed() != stage.new_seed()
 
 
-def test_every_autograded_cell_of_notebooks_00_to_03_is_covered():
-    """Are notebooks 00 to 03 judged entirely outside the kernel (every graded cell of the notebook), and 04 not yet?"""
+def test_every_autograded_cell_of_notebooks_00_to_04_is_covered():
+    """Are notebooks 00 to 04 judged entirely outside the kernel (every graded cell of the notebook), and 05 not yet?"""
     assert registry.covers(NOTEBOOK, GRADE_IDS)
     assert registry.covers(NOTEBOOK_01, GRADE_IDS_01)
-    for notebook in (nb02.NOTEBOOK, nb03.NOTEBOOK):
+    for notebook in (nb02.NOTEBOOK, nb03.NOTEBOOK, nb04.NOTEBOOK):
         assert registry.covers(notebook, _graded_cell_ids(notebook))
-    assert not registry.covers("04_transfert", {"test_build_transfer_model"})
+    assert not registry.covers("05_comparaison", _graded_cell_ids("05_comparaison"))
 
 
 # Judgements ----------------------------------------------------------------------------------------
