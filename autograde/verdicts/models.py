@@ -12,14 +12,24 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from autograde.verdicts.cells import failed
+from autograde.verdicts.cells import Judgement, failed
 from autograde.verdicts.exports import SavedModel
 
 NOT_EXPORTED = "no model was exported (the cell failed or did not run)"
 
 
-def load_saved_model(saved: SavedModel | None, *, compile: bool = False):
-    """The Keras model of an exported archive, or the failing :class:`Judgement` that says why not."""
+def load_saved_model(saved: SavedModel | None, *, compile: bool = False, what: str | None = None):
+    """The Keras model of an exported archive, or the failing :class:`Judgement` that says why not.
+
+    ``what`` names the model at the start of the judgement's reason ("the variant l2: ...").
+    """
+    model = _load(saved, compile=compile)
+    if isinstance(model, Judgement) and what:
+        return failed(f"{what}: {model.reason}")
+    return model
+
+
+def _load(saved: SavedModel | None, *, compile: bool):
     if saved is None:
         return failed(NOT_EXPORTED)
     if not isinstance(saved, SavedModel):

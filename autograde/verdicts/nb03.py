@@ -63,13 +63,6 @@ def _settings_shape():
     return tuple(settings.image_shape), len(class_names_of(settings))
 
 
-def _rebuilt(saved, what: str, *, compile: bool = False):
-    model = load_saved_model(saved, compile=compile)
-    if isinstance(model, Judgement):
-        return failed(f"{what}: {model.reason}")
-    return model
-
-
 def _io_problem(model, shape, num_classes, what: str):
     if tuple(model.input_shape[1:]) != tuple(shape):
         return f"{what} takes images of shape {tuple(model.input_shape[1:])}, not {tuple(shape)}"
@@ -102,7 +95,7 @@ def judge_build_defaults(probes: dict, export, models: dict) -> Judgement:
     if isinstance(export, dict) and "error" in export:
         return failed(f"build_regularised_cnn raised {error_name(export)}")
     shape, num_classes = _settings_shape()
-    model = _rebuilt(models.get("default"), "build_regularised_cnn without options")
+    model = load_saved_model(models.get("default"), what="build_regularised_cnn without options")
     if isinstance(model, Judgement):
         return model
     problem = _io_problem(model, shape, num_classes, "build_regularised_cnn without options")
@@ -111,7 +104,7 @@ def judge_build_defaults(probes: dict, export, models: dict) -> Judgement:
     if model_techniques(model):
         return failed(f"without options, the model already holds {sorted(model_techniques(model))}")
     if "baseline" in models:
-        baseline = _rebuilt(models["baseline"], "the saved cnn of notebook 02")
+        baseline = load_saved_model(models["baseline"], what="the saved cnn of notebook 02")
         if isinstance(baseline, Judgement):
             return baseline
         origin = "your CNN of notebook 02"
@@ -159,11 +152,11 @@ def _required_problem(variants):
 
 
 def _variant_models_problem(variants, models, shape, num_classes):
-    base = _rebuilt(models.get("base"), "build_regularised_cnn without options")
+    base = load_saved_model(models.get("base"), what="build_regularised_cnn without options")
     if isinstance(base, Judgement):
         return base.reason
     for index, (name, options) in enumerate(variants):
-        model = _rebuilt(models.get(f"v{index}"), f"the variant {name}")
+        model = load_saved_model(models.get(f"v{index}"), what=f"the variant {name}")
         if isinstance(model, Judgement):
             return model.reason
         problem = _io_problem(model, shape, num_classes, f"the variant {name}")
@@ -205,11 +198,11 @@ def _probe_models_problem(probes: dict, models: dict):
 
     from paysages.checks import iter_layers
 
-    base = _rebuilt(models.get("p_base"), "build_regularised_cnn on this run's shape")
+    base = load_saved_model(models.get("p_base"), what="build_regularised_cnn on this run's shape")
     if isinstance(base, Judgement):
         return base.reason
     for technique in probe_arguments(probes):
-        model = _rebuilt(models.get(f"p_{technique}"), f"the {technique} switch on this run's shape")
+        model = load_saved_model(models.get(f"p_{technique}"), what=f"the {technique} switch on this run's shape")
         if isinstance(model, Judgement):
             return model.reason
         problem = _io_problem(model, probes["input_shape"], probes["num_classes"], f"the {technique} switch")

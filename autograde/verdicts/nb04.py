@@ -62,11 +62,6 @@ def _exported_error(export) -> Judgement | None:
     return None
 
 
-def _rebuilt(saved, what: str, *, compile: bool = False):
-    model = load_saved_model(saved, compile=compile)
-    return failed(f"{what}: {model.reason}") if isinstance(model, Judgement) else model
-
-
 def _frozen_step_problem(model, images, labels):
     """Why a training step of ``model`` changed its base (weights or statistics), or None."""
     import keras
@@ -104,7 +99,7 @@ def judge_build_transfer_model(probes: dict, export, saved) -> Judgement:
     architecture = _architecture(export)
     if isinstance(architecture, Judgement):
         return architecture
-    model = _rebuilt(saved, "build_transfer_model's model")
+    model = load_saved_model(saved, what="build_transfer_model's model")
     if isinstance(model, Judgement):
         return model
     shape = tuple(probes["input_shape"])
@@ -165,7 +160,7 @@ def judge_unfreeze(probes: dict, export, models: dict) -> Judgement:
         return failed("the export does not hold the student's count and the grader's two counts")
     rebuilt = []
     for index, num_layers in enumerate(counts):
-        model = _rebuilt(models.get(f"n{index}"), f"unfreeze_top_layers(..., {num_layers}, ...)", compile=True)
+        model = load_saved_model(models.get(f"n{index}"), what=f"unfreeze_top_layers(..., {num_layers}, ...)", compile=True)
         if isinstance(model, Judgement):
             return model
         expected = _expected_trainable(model, num_layers)
@@ -275,7 +270,7 @@ def judge_concatenated(probes: dict, export, saved) -> Judgement:
 
     if isinstance(export, dict) and "error" in export:
         return failed(f"build_concatenated_model raised {error_name(export)}")
-    model = _rebuilt(saved, "build_concatenated_model's model")
+    model = load_saved_model(saved, what="build_concatenated_model's model")
     if isinstance(model, Judgement):
         return model
     try:
