@@ -53,6 +53,24 @@ def failed(reason: str) -> Judgement:
 
 # Helpers shared by the notebooks' verdicts --------------------------------------------------------
 NOTHING_EXPORTED = "the test cell exported nothing (it failed or did not run)"
+# The numbers of classes a model builder is probed with: never the data set's 7, so that a builder
+# that ignores ``num_classes`` fails.
+PROBE_NUM_CLASSES = (3, 4, 5, 6, 8, 9)
+
+
+def probe_shape(rng: np.random.Generator, sides) -> dict:
+    """An input shape (a side drawn from ``sides``, three channels) and a number of classes for one run."""
+    side = int(rng.choice(sides))
+    return {"input_shape": [side, side, 3], "num_classes": int(rng.choice(PROBE_NUM_CLASSES))}
+
+
+def export_error(export, what: str = "the function"):
+    """The failing judgement when the cell exported nothing or its call raised, else None."""
+    if export is None:
+        return failed(NOTHING_EXPORTED)
+    if isinstance(export, dict) and "error" in export:
+        return failed(f"{what} raised {error_name(export)}")
+    return None
 
 
 def random_class_names(rng: np.random.Generator, count: int) -> list[str]:
@@ -75,6 +93,21 @@ def exported_list(export, key: str, expected_length: int, what: str = "probe"):
     if not isinstance(results, list) or len(results) != expected_length:
         return failed(f"the export does not hold one result per {what}")
     return results
+
+
+def judge_each_probe(export, cases: list, problem_of) -> Judgement:
+    """Pass when ``problem_of(case, result)`` finds nothing wrong in the exported result of any probe.
+
+    ``export["results"]`` holds one result per case; the first problem fails the cell, numbered.
+    """
+    results = exported_list(export, "results", len(cases))
+    if isinstance(results, Judgement):
+        return results
+    for number, (case, result) in enumerate(zip(cases, results), start=1):
+        problem = problem_of(case, result)
+        if problem:
+            return failed(f"probe {number}: {problem}")
+    return passed()
 
 
 def valid_indices(values, length: int):

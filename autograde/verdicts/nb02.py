@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograde.verdicts.cells import CellVerdict, Judgement, error_name, failed, is_number, passed
+from autograde.verdicts.cells import CellVerdict, Judgement, error_name, failed, is_number, passed, probe_shape
 from autograde.verdicts.models import load_saved_model
 from autograde.verdicts.runs import decoded_images
 
 NOTEBOOK = "02_cnn"
-# Probe sizes: a side between 40 and 80 pixels, and a number of classes that is never the data set's 7.
+# Probe sizes: a side between 40 and 80 pixels (the number of classes: cells.PROBE_NUM_CLASSES).
 PROBE_SIDES = tuple(range(40, 81, 8))
-PROBE_NUM_CLASSES = (3, 4, 5, 6, 8, 9)
 LEARNING_RATES = (2e-4, 5e-4, 2e-3, 3e-3, 5e-3)
 LEARNING_RATE_TOLERANCE = 1e-6
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -42,21 +41,16 @@ HISTORY_GAP = 0.05
 ACCURACY_METRICS = {"accuracy", "acc", "sparse_categorical_accuracy"}
 
 
-def _shape_probe(rng: np.random.Generator) -> dict:
-    side = int(rng.choice(PROBE_SIDES))
-    return {"input_shape": [side, side, 3], "num_classes": int(rng.choice(PROBE_NUM_CLASSES))}
-
-
-def _with_export_error(export, judgement: Judgement) -> Judgement:
-    """Name the exception the kernel reported, when it reported one, in place of a missing model."""
-    if isinstance(export, dict) and "error" in export:
-        return failed(f"the function raised {error_name(export)}")
-    return judgement
+def shape_probes(rng: np.random.Generator) -> dict:
+    return probe_shape(rng, PROBE_SIDES)
 
 
 def _rebuilt(export, saved, *, compile: bool = False):
+    """The rebuilt model, or why not: the exception the kernel reported when it reported one."""
     model = load_saved_model(saved, compile=compile)
-    return _with_export_error(export, model) if isinstance(model, Judgement) else model
+    if isinstance(model, Judgement) and isinstance(export, dict) and "error" in export:
+        return failed(f"the function raised {error_name(export)}")
+    return model
 
 
 def _shapes_problem(model, probes: dict):
@@ -99,7 +93,7 @@ def judge_build_cnn(probes: dict, export, saved) -> Judgement:
 
 # test_compile_classifier ------------------------------------------------------------------------------
 def compile_probes(rng: np.random.Generator) -> dict:
-    return {**_shape_probe(rng), "learning_rate": float(rng.choice(LEARNING_RATES))}
+    return {**shape_probes(rng), "learning_rate": float(rng.choice(LEARNING_RATES))}
 
 
 def _metric_names(config) -> set[str]:
@@ -186,7 +180,7 @@ def judge_train_classifier(probes: dict, export, saved) -> Judgement:
 
 
 VERDICTS = (
-    CellVerdict("test_build_cnn", _shape_probe, judge_build_cnn, reads_model=True),
+    CellVerdict("test_build_cnn", shape_probes, judge_build_cnn, reads_model=True),
     CellVerdict("test_compile_classifier", compile_probes, judge_compile_classifier, reads_model=True),
     CellVerdict("test_train_classifier", lambda rng: {}, judge_train_classifier, reads_model=True),
 )

@@ -36,19 +36,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograde.verdicts.cells import (CellVerdict, Judgement, close_numbers, error_name, exported_list, failed,
-                                      is_number, passed, random_class_names, table_problem)
+from autograde.verdicts.cells import (NOTHING_EXPORTED, CellVerdict, Judgement, close_numbers, error_name,
+                                      export_error, failed, is_number, judge_each_probe, passed, probe_shape,
+                                      random_class_names, table_problem)
 from autograde.verdicts.models import load_saved_model
 from autograde.verdicts.runs import exported_run
 from paysages.errors import PrerequisiteError
-from solutions.regularisation import (IMPROVED_VARIANT, REQUIRED_VARIANTS, architecture_options, balanced_class_weights,
+from solutions.regularisation import (IMPROVED_VARIANT, REQUIRED_VARIANTS, balanced_class_weights,
                                       core_signature, model_techniques, option_techniques, summarise_histories)
 
 NOTEBOOK = "03_regularisation"
 TOLERANCE = 1e-6
 SUMMARY_COLUMNS = ["best_val_accuracy", "best_val_loss", "best_epoch", "epochs"]
 PROBE_SIDES = (40, 48, 56)
-PROBE_NUM_CLASSES = (3, 4, 5, 6, 8, 9)
 DROPOUT_RATES = (0.15, 0.25, 0.35, 0.45)
 L2_FACTORS = (5e-4, 1e-3, 3e-3)
 BAD_PATIENCES = (0, -2, 2.5)
@@ -92,6 +92,7 @@ def _exported_variants(export):
 def judge_build_defaults(probes: dict, export, models: dict) -> Judgement:
     from solutions.cnn import build_cnn
 
+    # The cell exports its models only; a JSON export is there when the builder raised.
     if isinstance(export, dict) and "error" in export:
         return failed(f"build_regularised_cnn raised {error_name(export)}")
     shape, num_classes = _settings_shape()
@@ -119,9 +120,7 @@ def judge_build_defaults(probes: dict, export, models: dict) -> Judgement:
 
 # test_variants_one_technique ---------------------------------------------------------------------------
 def variants_probes(rng: np.random.Generator) -> dict:
-    side = int(rng.choice(PROBE_SIDES))
-    return {"input_shape": [side, side, 3], "num_classes": int(rng.choice(PROBE_NUM_CLASSES)),
-            "dropout_rate": float(rng.choice(DROPOUT_RATES)), "l2_factor": float(rng.choice(L2_FACTORS)),
+    return {**probe_shape(rng, PROBE_SIDES), "dropout_rate": float(rng.choice(DROPOUT_RATES)), "l2_factor": float(rng.choice(L2_FACTORS)),
             "images_seed": int(rng.integers(0, 2 ** 31))}
 
 
@@ -229,10 +228,9 @@ def _probe_models_problem(probes: dict, models: dict):
 
 
 def judge_variants(probes: dict, export, models: dict) -> Judgement:
-    if export is None:
-        return failed("the test cell exported nothing (it failed or did not run)")
-    if "error" in export:
-        return failed(f"building the variants raised {error_name(export)}")
+    problem = export_error(export, "building the variants")
+    if problem:
+        return problem
     variants = _exported_variants(export)
     if isinstance(variants, Judgement):
         return variants
@@ -264,7 +262,7 @@ def _well_set(stopper, patience) -> bool:
 
 def judge_callbacks(probes: dict, export) -> Judgement:
     if export is None:
-        return failed("the test cell exported nothing (it failed or did not run)")
+        return failed(NOTHING_EXPORTED)
     variants = _exported_variants(export)
     if isinstance(variants, Judgement):
         return variants
@@ -313,21 +311,21 @@ def summary_probes(rng: np.random.Generator) -> dict:
     return {"cases": cases}
 
 
+def _summary_problem(case: dict, result):
+    problem = table_problem(result, SUMMARY_COLUMNS, "summarise_histories")
+    if problem:
+        return problem
+    if result.get("index") != list(case):
+        return "the rows are not the variants, in order"
+    expected = summarise_histories(case)
+    for column in SUMMARY_COLUMNS:
+        if not close_numbers(result["values"][column], expected[column].to_numpy(), TOLERANCE):
+            return f"wrong {column}"
+    return None
+
+
 def judge_summary(probes: dict, export) -> Judgement:
-    results = exported_list(export, "results", len(probes["cases"]))
-    if isinstance(results, Judgement):
-        return results
-    for number, (case, result) in enumerate(zip(probes["cases"], results), start=1):
-        problem = table_problem(result, SUMMARY_COLUMNS, "summarise_histories")
-        if problem:
-            return failed(f"probe {number}: {problem}")
-        if result.get("index") != list(case):
-            return failed(f"probe {number}: the rows are not the variants, in order")
-        expected = summarise_histories(case)
-        for column in SUMMARY_COLUMNS:
-            if not close_numbers(result["values"][column], expected[column].to_numpy(), TOLERANCE):
-                return failed(f"probe {number}: wrong {column}")
-    return passed()
+    return judge_each_probe(export, probes["cases"], _summary_problem)
 
 
 # test_balanced_class_weights ---------------------------------------------------------------------------
@@ -342,19 +340,19 @@ def class_weights_probes(rng: np.random.Generator) -> dict:
     return {"cases": cases}
 
 
+def _class_weights_problem(case: dict, result):
+    if not isinstance(result, dict) or "error" in result:
+        return f"balanced_class_weights raised {error_name(result)}"
+    expected = balanced_class_weights(np.asarray(case["labels"], dtype=np.int64), case["num_classes"])
+    if result.get("type") != "dict" or result.get("keys") != list(expected):
+        return "not a dict {class index: weight} over every class, in order"
+    if not close_numbers(result.get("values"), list(expected.values()), 1e-9):
+        return "the weights are not N / (K * n_c)"
+    return None
+
+
 def judge_class_weights(probes: dict, export) -> Judgement:
-    results = exported_list(export, "results", len(probes["cases"]))
-    if isinstance(results, Judgement):
-        return results
-    for number, (case, result) in enumerate(zip(probes["cases"], results), start=1):
-        if not isinstance(result, dict) or "error" in result:
-            return failed(f"probe {number}: balanced_class_weights raised {error_name(result)}")
-        expected = balanced_class_weights(np.asarray(case["labels"], dtype=np.int64), case["num_classes"])
-        if result.get("type") != "dict" or result.get("keys") != list(expected):
-            return failed(f"probe {number}: not a dict {{class index: weight}} over every class, in order")
-        if not close_numbers(result.get("values"), list(expected.values()), 1e-9):
-            return failed(f"probe {number}: the weights are not N / (K * n_c)")
-    return passed()
+    return judge_each_probe(export, probes["cases"], _class_weights_problem)
 
 
 # The trained variants, the improved model and the extra experiments (saved models) -------------------

@@ -28,13 +28,12 @@ import math
 
 import numpy as np
 
-from autograde.verdicts.cells import CellVerdict, Judgement, error_name, failed, passed
+from autograde.verdicts.cells import CellVerdict, Judgement, error_name, export_error, failed, passed, probe_shape
 from autograde.verdicts.models import load_saved_model
 from autograde.verdicts.runs import exported_run
 
 NOTEBOOK = "04_transfert"
 PROBE_SIDES = (40, 48, 56)
-PROBE_NUM_CLASSES = (3, 4, 5, 6, 8, 9)
 DROPOUT_RATES = (0.25, 0.3, 0.35, 0.4, 0.45)
 FINE_TUNING_RATES = (1e-2, 2e-2, 3e-2)
 # The probe network of test_unfreeze_top_layers (the former hidden test's).
@@ -45,21 +44,17 @@ PREPROCESSING_TOLERANCE = 1e-4
 ACCURACY_GAP = 0.03
 
 
-def _architecture(export):
+def _exported_architecture(export):
+    """The student's ``BASE_ARCHITECTURE`` from a cell's export, or the failing judgement."""
     from paysages.pretrained import TRANSFER_ARCHITECTURES
 
+    problem = export_error(export)
+    if problem:
+        return problem
     architecture = export.get("architecture") if isinstance(export, dict) else None
     if architecture not in TRANSFER_ARCHITECTURES:
         return failed(f"BASE_ARCHITECTURE must be one of {', '.join(TRANSFER_ARCHITECTURES)}")
     return architecture
-
-
-def _exported_error(export) -> Judgement | None:
-    if export is None:
-        return failed("the test cell exported nothing (it failed or did not run)")
-    if isinstance(export, dict) and "error" in export:
-        return failed(f"the function raised {error_name(export)}")
-    return None
 
 
 def _frozen_step_problem(model, images, labels):
@@ -81,9 +76,7 @@ def _frozen_step_problem(model, images, labels):
 
 # test_build_transfer_model --------------------------------------------------------------------------
 def build_probes(rng: np.random.Generator) -> dict:
-    side = int(rng.choice(PROBE_SIDES))
-    return {"input_shape": [side, side, 3], "num_classes": int(rng.choice(PROBE_NUM_CLASSES)),
-            "dropout_rate": float(rng.choice(DROPOUT_RATES)), "images_seed": int(rng.integers(0, 2 ** 31))}
+    return {**probe_shape(rng, PROBE_SIDES), "dropout_rate": float(rng.choice(DROPOUT_RATES)), "images_seed": int(rng.integers(0, 2 ** 31))}
 
 
 def judge_build_transfer_model(probes: dict, export, saved) -> Judgement:
@@ -93,10 +86,7 @@ def judge_build_transfer_model(probes: dict, export, saved) -> Judgement:
     from paysages.pretrained import preprocess_input_of
     from solutions.transfer import base_call_training_argument, find_base, preprocessing_output, same_architecture
 
-    problem = _exported_error(export)
-    if problem:
-        return problem
-    architecture = _architecture(export)
+    architecture = _exported_architecture(export)
     if isinstance(architecture, Judgement):
         return architecture
     model = load_saved_model(saved, what="build_transfer_model's model")
@@ -148,10 +138,7 @@ def judge_unfreeze(probes: dict, export, models: dict) -> Judgement:
 
     from solutions.transfer import batch_norm_statistics, find_base, first_convolution, trainable_base_layers
 
-    problem = _exported_error(export)
-    if problem:
-        return problem
-    architecture = _architecture(export)
+    architecture = _exported_architecture(export)
     if isinstance(architecture, Judgement):
         return architecture
     counts = export.get("counts")
@@ -268,6 +255,7 @@ def judge_concatenated(probes: dict, export, saved) -> Judgement:
     import keras
     from keras import layers
 
+    # The cell exports its model only; a JSON export is there when the builder raised.
     if isinstance(export, dict) and "error" in export:
         return failed(f"build_concatenated_model raised {error_name(export)}")
     model = load_saved_model(saved, what="build_concatenated_model's model")

@@ -29,7 +29,7 @@ import numpy as np
 from sklearn import metrics
 
 from autograde.verdicts.cells import (CellVerdict, Judgement, close_numbers, error_name, exported_list, failed,
-                                      passed, random_class_names, table_problem, valid_indices)
+                                      judge_each_probe, passed, random_class_names, table_problem, valid_indices)
 from solutions.errors import misclassified_examples, most_confused_pairs, per_class_report
 
 NOTEBOOK = "06_erreurs"
@@ -53,12 +53,6 @@ def _best_model_outcome(best):
             or not labels or len(labels) != len(predictions)):
         return "the export does not describe the saved best model's predictions", None, None, None
     return None, class_names, np.asarray(labels, dtype=np.int64), np.asarray(predictions, dtype=np.int64)
-
-
-def best_model_export(class_names, labels, predictions, **results) -> dict:
-    """What the kernel exports about the saved best model (used by the tests to build exports)."""
-    return {"class_names": [str(name) for name in class_names], "labels": [int(label) for label in labels],
-            "predictions": [int(prediction) for prediction in predictions], **results}
 
 
 # test_misclassified_examples ---------------------------------------------------------------------
@@ -173,16 +167,12 @@ def _confusion_matrix(labels, predictions, num_classes: int) -> np.ndarray:
 
 def judge_confused_pairs_probes(probes: dict, export) -> Judgement:
     """The probes only (the saved best model apart)."""
-    results = exported_list(export, "results", len(probes["cases"]))
-    if isinstance(results, Judgement):
-        return results
-    for number, (case, result) in enumerate(zip(probes["cases"], results), start=1):
+    def problem_of(case, result):
         expected = most_confused_pairs(np.asarray(case["matrix"], dtype=np.int64), list(case["class_names"]),
                                        top=case["top"])
-        problem = _pairs_problem(result, expected)
-        if problem:
-            return failed(f"probe {number}: {problem}")
-    return passed()
+        return _pairs_problem(result, expected)
+
+    return judge_each_probe(export, probes["cases"], problem_of)
 
 
 def judge_confused_pairs_best_model(best) -> Judgement:
@@ -246,16 +236,12 @@ def _report_problem(result, expected) -> str | None:
 
 def judge_per_class_report_probes(probes: dict, export) -> Judgement:
     """The probes only (the saved best model apart)."""
-    results = exported_list(export, "results", len(probes["cases"]))
-    if isinstance(results, Judgement):
-        return results
-    for number, (case, result) in enumerate(zip(probes["cases"], results), start=1):
+    def problem_of(case, result):
         expected = per_class_report(np.asarray(case["labels"], dtype=np.int64),
                                     np.asarray(case["predictions"], dtype=np.int64), list(case["class_names"]))
-        problem = _report_problem(result, expected)
-        if problem:
-            return failed(f"probe {number}: {problem}")
-    return passed()
+        return _report_problem(result, expected)
+
+    return judge_each_probe(export, probes["cases"], problem_of)
 
 
 def judge_per_class_report_best_model(best) -> Judgement:

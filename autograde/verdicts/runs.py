@@ -18,7 +18,7 @@ import types
 
 import numpy as np
 
-from autograde.verdicts.cells import Judgement, failed, is_number
+from autograde.verdicts.cells import NOTHING_EXPORTED, Judgement, failed, is_number
 from autograde.verdicts.exports import SavedModel
 from autograde.verdicts.models import load_saved_model
 from paysages.errors import PrerequisiteError
@@ -86,7 +86,7 @@ def exported_run(export, models: dict[str, SavedModel]):
     from paysages.settings import get_settings
 
     if not isinstance(export, dict):
-        return failed("the test cell exported nothing (it failed or did not run)")
+        return failed(NOTHING_EXPORTED)
     if "error" in export:
         return failed(f"the run could not be exported ({str(export['error'])[:80]})")
     names, histories, split = export.get("models"), export.get("histories"), export.get("split")

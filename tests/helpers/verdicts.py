@@ -76,8 +76,8 @@ def best_model_report(seed: int, *, matrix=None, confusions=None, report=None) -
     import numpy as np
     from sklearn import metrics
 
-    from autograde.verdicts.nb06 import BEST_MODEL_TOP, best_model_export
-    from paysages.probes import plain_floats, plain_table
+    from autograde.verdicts.nb06 import BEST_MODEL_TOP
+    from paysages.probes import plain_floats, plain_integers, plain_table
     from solutions.errors import most_confused_pairs, per_class_report
 
     rng = np.random.default_rng(seed)
@@ -94,11 +94,13 @@ def best_model_report(seed: int, *, matrix=None, confusions=None, report=None) -
     make_report = report or per_class_report
     pair_kinds = {"true_class": "strings", "predicted_class": "strings", "count": "integers", "share": "floats"}
     report_kinds = dict.fromkeys(["precision", "recall", "f1", "support"], "floats")
-    return best_model_export(
-        class_names, labels, predictions,
-        matrix=[plain_floats(row) for row in np.asarray(make_matrix(labels, predictions, class_names), dtype=float)],
-        confusions=plain_table(make_confusions(labels, predictions, class_names), pair_kinds),
-        report=plain_table(make_report(labels, predictions, class_names), report_kinds))
+    # The shape of paysages.probes.best_model_validation_export, without a saved model.
+    return {
+        "class_names": class_names, "labels": plain_integers(labels), "predictions": plain_integers(predictions),
+        "matrix": [plain_floats(row) for row in np.asarray(make_matrix(labels, predictions, class_names), dtype=float)],
+        "confusions": plain_table(make_confusions(labels, predictions, class_names), pair_kinds),
+        "report": plain_table(make_report(labels, predictions, class_names), report_kinds),
+    }
 
 
 def neighbours_run_exports(seed: int, probes: dict, *, nearest_neighbours=None, neighbour_class_agreement=None,
