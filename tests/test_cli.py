@@ -333,6 +333,21 @@ class TestUserErrors:
         assert "--unsandboxed" in lines[0]
         assert not (course / "grading" / "journal.json").exists()
 
+    def test_the_commands_load_tensorflow_only_to_run_models(self):
+        """Do the command modules import without TensorFlow, so a refused argument prints no TF log?
+
+        TensorFlow 2.21 on a CPU with oneDNN writes its start-up lines to stderr whatever
+        TF_CPP_MIN_LOG_LEVEL says; only grading (the verdict modules) and the notebooks load it.
+        """
+        modules = ["paysages.cli", "autograde.cli", "autograde.pipeline", "autograde.demo", "autograde.report",
+                   "autograde.publish", "paysages.submit"]
+        code = (f"import importlib, sys\nfor name in {modules!r}:\n    importlib.import_module(name)\n"
+                "print(sorted(name for name in ('tensorflow', 'keras') if name in sys.modules))")
+        completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                   cwd=REPOSITORY_DIR, timeout=300)
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stdout.strip() == "[]", completed.stdout + completed.stderr
+
     @pytest.mark.parametrize("case", sorted(BAD_ARGUMENTS))
     def test_a_bad_argument_ends_with_one_line_and_a_non_zero_status(self, case, tmp_path):
         """Does each sub-command refuse a bad argument with one line on stderr, status 2, no traceback?"""
