@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograde.verdicts import nb00, nb01, nb02, nb03, nb04, nb06, nb07, nb08
+from autograde.verdicts import nb00, nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08
 from autograde.verdicts.cells import CellVerdict, Judgement, failed
 from autograde.verdicts.exports import load_exports
 from paysages.probes import MODEL_SUFFIX, arrays_filename, model_filename, probe_filename
@@ -23,6 +23,7 @@ REGISTERED: dict[str, tuple[CellVerdict, ...]] = {
     nb02.NOTEBOOK: nb02.VERDICTS,
     nb03.NOTEBOOK: nb03.VERDICTS,
     nb04.NOTEBOOK: nb04.VERDICTS,
+    nb05.NOTEBOOK: nb05.VERDICTS,
     nb06.NOTEBOOK: nb06.VERDICTS,
     nb07.NOTEBOOK: nb07.VERDICTS,
     nb08.NOTEBOOK: nb08.VERDICTS,
