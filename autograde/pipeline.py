@@ -90,6 +90,7 @@ from autograde.records import (
     unsandboxed_report_lines,
     zero_notebook,
 )
+from autograde.verdicts import registry as verdict_registry
 from autograde.verdicts import stage as verdict_stage
 from paysages.errors import PaysagesError
 from paysages.files import sha256_of_file, write_bytes_atomic
@@ -337,10 +338,6 @@ def _grade_notebook(layout: CourseLayout, student_id: str, name: str, *, setting
     The cells with a registered verdict (:mod:`autograde.verdicts`) are scored from the verdicts
     of the trusted verdict process, never from their own outputs.
     """
-    # Imported here, not at the top: the verdict modules import Keras, and the commands that grade
-    # nothing (collect, feedback, export, report, a refused argument) must not load TensorFlow.
-    from autograde.verdicts import registry as verdict_registry
-
     record = {"status": None}
     judged = sorted(verdict_registry.registered_grade_ids(name) & set(auto_ids))
     covered = verdict_registry.covers(name, auto_ids)

@@ -7,32 +7,39 @@ cell's outputs), for now; ``autograde/README.md`` lists the covered notebooks.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 
-from autograde.verdicts import nb00, nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08
 from autograde.verdicts.cells import CellVerdict, Judgement, failed
 from autograde.verdicts.exports import load_exports
 from paysages.probes import MODEL_SUFFIX, arrays_filename, model_filename, probe_filename
 
-REGISTERED: dict[str, tuple[CellVerdict, ...]] = {
-    nb00.NOTEBOOK: nb00.VERDICTS,
-    nb01.NOTEBOOK: nb01.VERDICTS,
-    nb02.NOTEBOOK: nb02.VERDICTS,
-    nb03.NOTEBOOK: nb03.VERDICTS,
-    nb04.NOTEBOOK: nb04.VERDICTS,
-    nb05.NOTEBOOK: nb05.VERDICTS,
-    nb06.NOTEBOOK: nb06.VERDICTS,
-    nb07.NOTEBOOK: nb07.VERDICTS,
-    nb08.NOTEBOOK: nb08.VERDICTS,
-}
+# The verdicts of notebook ``NN_name`` are the ``VERDICTS`` of ``autograde/verdicts/nbNN.py``, whose
+# ``NOTEBOOK`` names it. A module is imported only when its notebook is probed or judged: some import
+# Keras (03, 07), and the verdict process of another notebook need not load TensorFlow.
+MODULE_PATTERN = "autograde.verdicts.nb{number}"
+
+
+def _verdict_module(notebook: str):
+    """The verdict module of ``notebook``, or None when the notebook has none."""
+    number, separator = notebook[:2], notebook[2:3]
+    if not (number.isdigit() and number.isascii() and separator == "_"):
+        return None
+    name = MODULE_PATTERN.format(number=number)
+    if importlib.util.find_spec(name) is None:
+        return None
+    module = importlib.import_module(name)
+    return module if module.NOTEBOOK == notebook else None
 
 
 def cell_verdicts(notebook: str) -> tuple[CellVerdict, ...]:
     """The registered verdicts of a notebook (none for a notebook not converted yet)."""
-    return REGISTERED.get(notebook, ())
+    module = _verdict_module(notebook)
+    return module.VERDICTS if module is not None else ()
 
 
 def registered_grade_ids(notebook: str) -> set[str]:

@@ -1111,8 +1111,8 @@ def test_a_verdict_that_reads_arrays_receives_its_npz(tmp_path, monkeypatch):
         seen.update(export=export, arrays=arrays)
         return passed()
 
-    monkeypatch.setitem(registry.REGISTERED, "99_essai",
-                        (CellVerdict("test_essai", lambda rng: {}, judge, reads_arrays=True),))
+    verdicts = (CellVerdict("test_essai", lambda rng: {}, judge, reads_arrays=True),)
+    monkeypatch.setattr(registry, "cell_verdicts", lambda notebook: verdicts if notebook == "99_essai" else ())
     export = tmp_path / "export"
     export.mkdir()
     with patched_environ({EXPORT_VARIABLE: str(export)}):
@@ -1142,3 +1142,38 @@ def test_the_trusted_process_refuses_a_notebook_without_verdicts(tmp_path):
     """Does the verdict stage fail loudly for a notebook that has no registered verdict?"""
     with pytest.raises(stage.VerdictStageError, match="no verdict is registered"):
         stage.run_verdict_process("99_unknown", 1, tmp_path, tmp_path / "out.json", log_path=tmp_path / "log")
+
+
+def test_each_verdict_module_is_found_from_its_notebook_and_only_from_it():
+    """Is every autograde/verdicts/nbNN.py the registry of a course notebook NN_..., and no other name found?"""
+    import importlib
+
+    from autograde.layout import course_notebooks
+
+    names = [path.stem for path in course_notebooks()]
+    modules = sorted(path.stem for path in Path(registry.__file__).parent.glob("nb[0-9][0-9].py"))
+    assert modules, "no verdict module found"
+    for module_name in modules:
+        module = importlib.import_module(f"autograde.verdicts.{module_name}")
+        assert module.NOTEBOOK in names and module.NOTEBOOK.startswith(module_name[2:] + "_")
+        assert registry.cell_verdicts(module.NOTEBOOK) == module.VERDICTS
+    # Another name with a converted notebook's number, a name without a number, an unconverted notebook.
+    for other in ("00_autre", "00prise_en_main", "prise_en_main", "", "../00_prise_en_main", "09_espace_features"):
+        assert registry.cell_verdicts(other) == (), other
+
+
+def test_judging_a_notebook_imports_only_its_own_verdicts(tmp_path):
+    """Does the trusted process of notebook 00 judge without importing the verdicts of 03 and 07, nor TensorFlow?"""
+    import subprocess
+    import sys
+
+    export = _exchange(tmp_path, 18, dict(REFERENCE))
+    code = ("import json, sys\nfrom pathlib import Path\nfrom autograde.verdicts import registry\n"
+            f"result = registry.judge_notebook({NOTEBOOK!r}, 18, Path({str(export)!r}))\n"
+            "loaded = sorted(name for name in ('tensorflow', 'keras', 'autograde.verdicts.nb03', "
+            "'autograde.verdicts.nb07') if name in sys.modules)\n"
+            "print(json.dumps({'fractions': [v['fraction'] for v in result['verdicts'].values()], 'loaded': loaded}))")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                               cwd=Path(registry.__file__).parents[2])
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout) == {"fractions": [1.0, 1.0], "loaded": []}
