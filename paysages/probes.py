@@ -277,6 +277,31 @@ def plain_table(frame, kinds: dict[str, str]) -> dict:
     return result
 
 
+def sort_keys(key_function, rows) -> list:
+    """The plain sort key of each row (a dict: ``model`` and the measures), or ``{"error": ...}`` for a row.
+
+    Each row becomes a pandas Series in the dict's order, as notebook 05 hands one row of its
+    table to a student's ``selection_key``; the key is a list of built-in floats and strs
+    (:func:`paysages.checks.sort_key_of`). Nothing is compared here: the grader orders the keys.
+    """
+    import pandas
+
+    from paysages.checks import sort_key_of
+
+    keys = []
+    for row in rows:
+        try:
+            keys.append(list(sort_key_of(key_function, pandas.Series(dict(row), dtype=object))))
+        except Exception as error:
+            keys.append({"error": type_name(error)})
+    return keys
+
+
+def plain_name(value):
+    """``value`` as a built-in str when it is text (a subclass cannot bring its own ``__eq__``), else None."""
+    return str.__getitem__(value, slice(None)) if isinstance(value, str) else None
+
+
 def best_model_validation_export(**results) -> dict:
     """The validation labels and the saved best model's predictions, recomputed from the run folder.
 

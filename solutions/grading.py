@@ -153,7 +153,8 @@ def well_formed_extra_experiments(run, data, settings, variants):
 
 
 # ---------------------------------------------------------------------------------------------
-# Notebook 05: the student's own selection rule, checked for consistency, never against a rule.
+# Notebook 05: the student's own selection rule, checked for consistency, never against a rule
+# (autograde/verdicts/nb05.py makes the rows and tables from these).
 
 SELECTION_MEASURES = ("accuracy", "macro_f1", "loss", "num_params", "training_seconds", "epochs")
 # The models the course saves: a rule that names one of them is caught when that name is put on
@@ -162,39 +163,6 @@ COURSE_MODEL_NAMES = (
     "cnn", "reg_baseline", "reg_augmentation", "reg_dropout", "reg_l2", "reg_batch_norm", "reg_early_stopping",
     "reg_improved", "reg_class_weights", "transfer_frozen", "transfer_finetuned", "transfer_concat",
 )
-_COMMON_NAME = "modele"
-
-
-def selection_row(model, measures):
-    """One row as the checks hand it to selection_key: the name and the validation measures only."""
-    return pd.Series({"model": model, **{key: measures[key] for key in SELECTION_MEASURES}}, dtype=object)
-
-
-def _as_test_failure(check, *arguments):
-    """Run a visible check of ``paysages.checks``; its French hint becomes the hidden test's failure."""
-    try:
-        return check(*arguments)
-    except checks.CheckFailed as error:
-        raise AssertionError(str(error)) from None
-
-
-def _key(selection_key, row):
-    return _as_test_failure(checks.sort_key_of, selection_key, row)
-
-
-def _plain_name(value, what):
-    return _as_test_failure(checks.plain_str, value, what)
-
-
-def _order(left, right, what="selection_key"):
-    """-1, 0 or 1 as the plain key ``left`` is smaller than, equal to or larger than ``right``."""
-    try:
-        return (left > right) - (left < right)
-    except TypeError:
-        raise AssertionError(
-            f"Les clés de {what} ne se comparent pas entre elles ({left} et {right}) : renvoyez toujours "
-            "un tuple de même forme (des nombres, le nom éventuellement en dernier)."
-        ) from None
 
 
 def random_measures(generator, *, num_params=None, training_seconds=None, epochs=None):
@@ -207,141 +175,3 @@ def random_measures(generator, *, num_params=None, training_seconds=None, epochs
         "training_seconds": float(generator.uniform(5.0, 900.0)) if training_seconds is None else training_seconds,
         "epochs": int(generator.integers(2, 40)) if epochs is None else epochs,
     }
-
-
-def _made_up_names(generator, count):
-    syllables = ("ba", "lo", "ri", "ta", "mu", "ke", "so", "vi", "de", "na")
-    names = set()
-    while len(names) < count:
-        names.add("".join(generator.choice(syllables, size=3)) + f"_{int(generator.integers(10, 99))}")
-    return sorted(names)
-
-
-def check_rule_reads_only_the_row(selection_key, model_names, seed):
-    """The hidden checks of notebook 05's selection rule, whatever rule the student chose.
-
-    * at equal cost, a model better on every validation measure (macro-F1, accuracy, loss) gets a
-      smaller key, whatever the two names: this catches a key sorted the wrong way and a key that
-      favours a name written in the code;
-    * the names change the order of two rows only where their keys tie once the names are made
-      equal (the name may break ties, nothing more);
-    * the key reads nothing but the row: it is called on rows of the validation measures only.
-    Each name of ``model_names`` and of the course is tried on the best and on the worst row.
-    """
-    generator = np.random.default_rng(seed)
-    names = sorted(set(map(str, model_names)) | set(COURSE_MODEL_NAMES))
-    for name in names:
-        # Better quality at equal cost, the named row being the worse one, then the better one.
-        costs = random_measures(generator)
-        better = random_measures(generator, num_params=costs["num_params"], training_seconds=costs["training_seconds"],
-                                 epochs=costs["epochs"])
-        worse = dict(better, accuracy=better["accuracy"] - 0.2, macro_f1=better["macro_f1"] - 0.15,
-                     loss=better["loss"] + 0.5)
-        (other,) = _made_up_names(generator, 1)
-        for better_name, worse_name in ((other, name), (name, other)):
-            better_key = _key(selection_key, selection_row(better_name, better))
-            worse_key = _key(selection_key, selection_row(worse_name, worse))
-            if _order(better_key, worse_key) >= 0:
-                raise AssertionError(
-                    "À coût égal, selection_key doit préférer (clé plus petite) le modèle meilleur sur toutes les "
-                    "mesures de validation ; sur des lignes inventées, elle ne le fait pas. Vérifiez le sens "
-                    "(la plus petite clé gagne) et qu'aucun nom de modèle n'est écrit dans la règle."
-                )
-        # Random rows: the name of a row changes nothing but ties.
-        rows = [random_measures(generator) for _ in range(6)]
-        common_keys = [_key(selection_key, selection_row(_COMMON_NAME, measures)) for measures in rows]
-        ranked = sorted(range(len(rows)), key=lambda position: common_keys[position])
-        for target in (ranked[0], ranked[-1]):
-            row_names = _made_up_names(generator, len(rows))
-            row_names[target] = name
-            keys = [_key(selection_key, selection_row(row_name, measures)) for row_name, measures in zip(row_names, rows)]
-            for first in range(len(rows)):
-                for second in range(first + 1, len(rows)):
-                    expected = _order(common_keys[first], common_keys[second])
-                    if expected != 0 and _order(keys[first], keys[second]) != expected:
-                        raise AssertionError(
-                            "selection_key classe autrement deux modèles quand seul leur nom change : la règle "
-                            "ne doit dépendre que des mesures (le nom ne peut servir qu'à départager des ex æquo)."
-                        )
-
-
-def synthetic_results_table(generator, names, measures=None):
-    """A results table of made-up models: one row per name, random measures, an unusual index."""
-    from solutions.comparison import model_family
-
-    measures = measures or [random_measures(generator) for _ in names]
-    rows = [{"model": name, "family": model_family(name), **values} for name, values in zip(names, measures)]
-    table = pd.DataFrame(rows, columns=["model", "family", *SELECTION_MEASURES])
-    table.index = generator.permutation(len(table)) * 3 + 5
-    return table
-
-
-def _synthetic_tables(generator, model_names):
-    """Tables where every known name sits, in one table or the next, on a row that is not the best."""
-    known = [str(name) for name in generator.permutation(sorted(set(map(str, model_names)) | set(COURSE_MODEL_NAMES)))]
-    tables = []
-    for start in range(0, len(known), 4):
-        names = known[start:start + 4] + _made_up_names(generator, 2)
-        measures = [random_measures(generator) for _ in names]
-        tables.append(synthetic_results_table(generator, names, measures))
-        # The same measures, each name moved to the next row: a name on the best row moves off it.
-        tables.append(synthetic_results_table(generator, names[1:] + names[:1], measures))
-    # Rows equal in every measure: only the rule's last resort can separate them.
-    names = _made_up_names(generator, 3)
-    tables.append(synthetic_results_table(generator, names, [random_measures(generator)] * len(names)))
-    # A table of one row.
-    tables.append(synthetic_results_table(generator, _made_up_names(generator, 1)))
-    return tables
-
-
-def check_choose_best_follows_the_key(selection_key, choose_best, sort_results, model_names, seed):
-    """The hidden checks of notebook 05's choose_best and sort_results, against the student's own key.
-
-    On tables of random measures whose names mix the run's models, the course's and made-up ones:
-    choose_best returns the row that selection_key ranks first, the same for every order of the
-    rows; sort_results returns the same rows in the order of the keys. A complete tie (two rows
-    equal in every measure) must also be broken the same way whatever the row order.
-    """
-    generator = np.random.default_rng(seed)
-    for table in _synthetic_tables(generator, model_names):
-        keys = {str(row["model"]): _key(selection_key, row) for _, row in table.iterrows()}
-        smallest = None
-        for key in keys.values():
-            if smallest is None or _order(key, smallest) < 0:
-                smallest = key
-        chosen = None
-        # The table as built, reversed (every pair of rows swapped), then shuffled twice.
-        orders = [np.arange(len(table)), np.arange(len(table))[::-1], *(generator.permutation(len(table)) for _ in range(2))]
-        for permutation, order in enumerate(orders):
-            shuffled = table.iloc[order].copy()
-            if permutation == 3:
-                shuffled = shuffled.reset_index(drop=True)
-            got = _plain_name(choose_best(shuffled), "choose_best(table)")
-            if got not in keys:
-                raise AssertionError(
-                    "choose_best renvoie un nom absent du tableau reçu : appliquez selection_key aux lignes "
-                    "de ce tableau, sans écrire de nom de modèle ni lire le tableau du notebook."
-                )
-            if _order(keys[got], smallest) != 0:
-                raise AssertionError(
-                    "choose_best ne renvoie pas le modèle que selection_key classe en premier (sur un tableau "
-                    "inventé) : la règle doit être appliquée telle quelle, sans nom de modèle écrit en dur."
-                )
-            if chosen is not None and got != chosen:
-                raise AssertionError(
-                    "choose_best change d'avis quand on mélange les lignes du tableau : la règle doit départager "
-                    "toutes les égalités (le nom en dernier recours), le choix ne doit pas dépendre de l'ordre."
-                )
-            chosen = got
-            ordered = sort_results(shuffled.copy())
-            if not isinstance(ordered, pd.DataFrame) or "model" not in ordered.columns:
-                raise AssertionError("sort_results doit renvoyer un pandas.DataFrame avec la colonne model.")
-            ordered_names = [_plain_name(name, "La colonne model")
-                             for name in pd.DataFrame.to_dict(ordered, orient="list")["model"]]
-            if sorted(ordered_names) != sorted(keys):
-                raise AssertionError("sort_results doit renvoyer exactement les lignes du tableau reçu.")
-            for earlier, later in zip(ordered_names, ordered_names[1:]):
-                if _order(keys[earlier], keys[later]) > 0:
-                    raise AssertionError(
-                        "sort_results ne range pas les lignes selon selection_key (la plus petite clé en tête)."
-                    )

@@ -158,7 +158,7 @@ if _probe is not None:
     for _name in _probe["names"]:
         try:
             _value = model_family(_name)
-            _results.append({"value": str.__getitem__(_value, slice(None)) if isinstance(_value, str) else None})
+            _results.append({"value": _probes.plain_name(_value)})
         except Exception as _error:
             _results.append({"error": _probes.type_name(_error)})
     for _value in _probe["not_text"]:
@@ -267,15 +267,42 @@ print("selection_key :", _key_good, "pour une ligne d'exemple")
 print("Règle :", rule)
 print("selection_key et rule : OK")
 ### BEGIN HIDDEN TESTS
-from paysages.runs import RunFolder as _RunFolder
-from paysages.settings import get_settings as _get_settings
-from solutions.grading import check_rule_reads_only_the_row as _check_rule
+# Graded outside this kernel (autograde/verdicts/nb05.py): selection_key is called on rows the grader
+# made up, under the course's model names and the run's own (read from the disk, never from the
+# notebook's variables); only the keys and the sentence rule are exported.
+from paysages import probes as _probes
 
-# The run's model names come from the disk, never from the notebook's variables.
-_run_h = _RunFolder(_get_settings().run_dir)
-if not isinstance(rule, str) or len(str.strip(rule)) < 20:
-    raise AssertionError("rule doit être une phrase qui énonce la règle.")
-_check_rule(selection_key, _run_h.model_names(), seed=11)
+_probe = _probes.load_probes("test_selection_rule")
+if _probe is not None:
+    from paysages.runs import RunFolder as _RunFolder
+    from paysages.settings import get_settings as _get_settings
+
+    _export = {"rule": _probes.plain_name(rule)}
+    try:
+        _own_names = [_name for _name in sorted(_RunFolder(_get_settings().run_dir).model_names())
+                      if _name not in _probe["course_names"]]
+        _names = (list(_probe["course_names"]) + _own_names)[:len(_probe["templates"])]
+        _results = []
+        for _name, _template in zip(_names, _probe["templates"]):
+            _other = _template["names"][-1]
+            _pair = _probes.sort_keys(selection_key, [
+                {"model": _other, **_template["better"]}, {"model": _name, **_template["worse"]},
+                {"model": _name, **_template["better"]}, {"model": _other, **_template["worse"]},
+                {"model": _other, **_template["better"]},
+            ])
+            _common = _probes.sort_keys(selection_key, [{"model": _probe["common_name"], **_measures}
+                                                        for _measures in _template["rows"]])
+            _placed = []
+            for _position in range(len(_template["rows"])):
+                _row_names = list(_template["names"][:len(_template["rows"])])
+                _row_names[_position] = _name
+                _placed.append(_probes.sort_keys(selection_key, [{"model": _row_name, **_measures} for _row_name, _measures
+                                                                 in zip(_row_names, _template["rows"])]))
+            _results.append({"pair": _pair, "common": _common, "placed": _placed})
+        _export.update(names=_names, results=_results)
+    except Exception as _error:
+        _export["error"] = _probes.type_name(_error)
+    _probes.export_results("test_selection_rule", _export)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -368,12 +395,37 @@ if str(choose_best(_twins.copy())) != str(choose_best(_twins.iloc[::-1].copy()))
     )
 print("choose_best et sort_results : OK")
 ### BEGIN HIDDEN TESTS
-from paysages.runs import RunFolder as _RunFolder
-from paysages.settings import get_settings as _get_settings
-from solutions.grading import check_choose_best_follows_the_key as _check_choose
+# Graded outside this kernel (autograde/verdicts/nb05.py): choose_best and sort_results are called on
+# the grader's made-up tables, in several row orders; only the keys, names and orders are exported.
+import pandas as _pd
+from paysages import probes as _probes
 
-_run_h = _RunFolder(_get_settings().run_dir)
-_check_choose(selection_key, choose_best, sort_results, _run_h.model_names(), seed=13)
+_probe = _probes.load_probes("test_choose_best")
+if _probe is not None:
+    _results = []
+    for _case in _probe["tables"]:
+        _table_h = _pd.DataFrame(_case["rows"], index=_case["index"])
+        _result = {"keys": _probes.sort_keys(selection_key, _case["rows"]), "orders": []}
+        for _positions, _reset in zip(_case["orders"], _case["reset"]):
+            _shuffled = _table_h.iloc[_positions].copy()
+            if _reset:
+                _shuffled = _shuffled.reset_index(drop=True)
+            _outcome = {}
+            try:
+                _outcome["chosen"] = _probes.plain_name(choose_best(_shuffled.copy()))
+            except Exception as _error:
+                _outcome["chosen"] = {"error": _probes.type_name(_error)}
+            try:
+                _ordered = sort_results(_shuffled.copy())
+                if isinstance(_ordered, _pd.DataFrame) and "model" in _ordered.columns:
+                    _outcome["sorted"] = _probes.plain_strings(_pd.DataFrame.to_dict(_ordered, orient="list")["model"])
+                else:
+                    _outcome["sorted"] = {"type": _probes.type_name(_ordered)}
+            except Exception as _error:
+                _outcome["sorted"] = {"error": _probes.type_name(_error)}
+            _result["orders"].append(_outcome)
+        _results.append(_result)
+    _probes.export_results("test_choose_best", {"results": _results})
 ### END HIDDEN TESTS
 
 # %% [markdown]
