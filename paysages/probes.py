@@ -243,33 +243,46 @@ def plain_floats(value):
     return [float(item) for item in array.tolist()]
 
 
-def plain_strings(values):
-    """The items of a list, tuple or 1-D array as built-in strs (None for an item that is not text), or None."""
+def _items(values):
+    """The items of a list, tuple or 1-D array as a list, or None for anything else."""
     import numpy
 
     if isinstance(values, numpy.ndarray):
-        if values.ndim != 1:
-            return None
-        values = values.tolist()
-    if not isinstance(values, (list, tuple)):
-        return None
-    return [str.__str__(item) if isinstance(item, str) else None for item in values]
+        return values.tolist() if values.ndim == 1 else None
+    return list(values) if isinstance(values, (list, tuple)) else None
+
+
+def plain_optional_numbers(values):
+    """The items of a list, tuple or 1-D array as built-in numbers, None for a missing one (None, NaN) or text; or None.
+
+    For a column that may hold empty cells, such as a training time that was not measured.
+    """
+    items = _items(values)
+    return None if items is None else [plain_number(item) for item in items]
+
+
+def plain_strings(values):
+    """The items of a list, tuple or 1-D array as built-in strs (None for an item that is not text), or None."""
+    items = _items(values)
+    return None if items is None else [str.__str__(item) if isinstance(item, str) else None for item in items]
 
 
 def plain_table(frame, kinds: dict[str, str]) -> dict:
     """A table's type, column names, row labels and the columns named in ``kinds`` as plain lists.
 
-    ``kinds`` maps a column name to ``"integers"``, ``"floats"`` or ``"strings"``: the column is
-    exported through :func:`plain_integers`, :func:`plain_floats` or :func:`plain_strings` (None
-    when it does not convert, absent when the table has no such column). Nothing is checked here:
-    the grader decides what the values mean.
+    ``kinds`` maps a column name to ``"integers"``, ``"floats"``, ``"strings"`` or ``"optional
+    numbers"``: the column is exported through :func:`plain_integers`, :func:`plain_floats`,
+    :func:`plain_strings` or :func:`plain_optional_numbers` (None when it does not convert, absent
+    when the table has no such column). Nothing is checked here: the grader decides what the
+    values mean.
     """
     import pandas
 
     result = {"type": type_name(frame), "dataframe": isinstance(frame, pandas.DataFrame)}
     if not result["dataframe"]:
         return result
-    converters = {"integers": plain_integers, "floats": plain_floats, "strings": plain_strings}
+    converters = {"integers": plain_integers, "floats": plain_floats, "strings": plain_strings,
+                  "optional numbers": plain_optional_numbers}
     columns = pandas.DataFrame.to_dict(frame, orient="list")
     result["columns"] = [str(column) for column in frame.columns]
     result["index"] = plain_strings([str(label) for label in frame.index])

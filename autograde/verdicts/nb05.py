@@ -20,8 +20,13 @@ Each probe set is drawn from the run's generator, so that no answer can be writt
   be a row with the smallest key, the same for every order, and the sorted rows the same rows by
   increasing keys.
 
-The results table and the saved results (``test_results_table``, ``test_saved_results``) are
-still checked inside the kernel; ``autograde/README.md`` says which notebooks are covered.
+* ``test_results_table`` and ``test_saved_results``: the kernel exports the run's saved models
+  (``paysages.probes.export_run``), their records' training times and epochs, the student's
+  table (or results.json and best.json as read from the disk) and the keys of its rows. The
+  trusted process rebuilds each model with ``safe_mode=True``, decodes the validation images
+  itself from the grading data and recomputes accuracy, macro-F1, loss and parameters: each row
+  must match its saved model, the table must follow the student's own keys, and best.json must
+  name the row with the smallest key.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ from __future__ import annotations
 import numpy as np
 
 from autograde.verdicts.cells import (CellVerdict, Judgement, error_name, export_error, exported_list, failed,
-                                      is_number, judge_each_probe, passed)
+                                      is_number, judge_each_probe, passed, table_problem)
+from autograde.verdicts.models import load_saved_model
+from autograde.verdicts.runs import exported_run
 from solutions.comparison import model_family
 from solutions.evaluation import classification_scores
 from solutions.grading import COURSE_MODEL_NAMES, SELECTION_MEASURES, random_measures
@@ -42,6 +49,9 @@ ROWS_PER_NAME = 6
 EXTRA_NAME_SLOTS = 24
 # The shortest sentence accepted as ``rule``.
 RULE_MINIMUM_LENGTH = 20
+# The results table: its columns, and how far a recomputed score may be from the student's.
+RESULT_COLUMNS = ["model", "family", "accuracy", "macro_f1", "loss", "num_params", "training_seconds", "epochs"]
+RECOMPUTED_TOLERANCE = 1e-3
 
 
 # test_classification_scores ----------------------------------------------------------------------
@@ -354,9 +364,140 @@ def judge_choose_best(probes: dict, export) -> Judgement:
     return judge_each_probe(export, probes["tables"], _choice_problem)
 
 
+# test_results_table and test_saved_results ---------------------------------------------------------
+def _recomputed_scores(export, models: dict):
+    """name -> accuracy, macro-F1, loss and parameters of each saved model, recomputed here; or the failing judgement."""
+    from solutions.evaluation import predict_probabilities
+
+    context = exported_run(export, models)
+    if isinstance(context, Judgement):
+        return context
+    _run, data, _settings = context
+    if not export["models"]:
+        return failed("the run folder holds no saved model")
+    scores = {}
+    for name, key in export["models"].items():
+        model = load_saved_model(models.get(key), what=f"the model {str(name)[:60]}")
+        if isinstance(model, Judgement):
+            return model
+        scores[name] = classification_scores(data.y_validation, predict_probabilities(model, data.x_validation))
+        scores[name]["num_params"] = float(model.count_params())
+    return scores
+
+
+def _scores_problem_of_rows(rows: dict, recomputed: dict) -> str | None:
+    """Why the rows (name -> values) do not describe the saved models, or None."""
+    if sorted(rows) != sorted(recomputed):
+        return "there must be exactly one row per model saved in the run folder"
+    for name, values in rows.items():
+        for key in ("accuracy", "macro_f1", "loss"):
+            value = values.get(key)
+            if not is_number(value) or abs(value - recomputed[name][key]) > RECOMPUTED_TOLERANCE:
+                return f"{key} of {name} does not match the saved model, recomputed on the validation set"
+    return None
+
+
+def _named_rows(names, columns: dict):
+    """name -> {column: value} from a table's columns, or the problem (a str)."""
+    if any(type(name) is not str for name in names):
+        return "the column model must hold the models' names (text)"
+    if len(set(names)) != len(names):
+        return "a model appears twice"
+    return {name: {column: values[position] for column, values in columns.items()}
+            for position, name in enumerate(names)}
+
+
+def _sorted_problem(keys) -> str | None:
+    for earlier, later in zip(keys, keys[1:]):
+        order = _order(earlier, later)
+        if order is None:
+            return SHAPE_PROBLEM
+        if order > 0:
+            return "the rows are not sorted by your rule (selection_key, smallest key first): use sort_results"
+    return None
+
+
+def _same_optional(got, expected) -> bool:
+    if expected is None or got is None:
+        return got is None and expected is None
+    return is_number(got) and abs(got - expected) <= 1e-6 * max(1.0, abs(expected))
+
+
+def judge_results_table(probes: dict, export, models: dict) -> Judgement:
+    recomputed = _recomputed_scores(export, models)
+    if isinstance(recomputed, Judgement):
+        return recomputed
+    table = export.get("table")
+    problem = table_problem(table, RESULT_COLUMNS, "results_table")
+    if problem:
+        return failed(problem)
+    values = table["values"]
+    rows = _named_rows(values["model"], values)
+    if isinstance(rows, str):
+        return failed(rows)
+    problem = _scores_problem_of_rows(rows, recomputed)
+    if problem:
+        return failed(problem)
+    meta = export.get("meta") if isinstance(export.get("meta"), dict) else {}
+    for name, row in rows.items():
+        if row["num_params"] != recomputed[name]["num_params"]:
+            return failed(f"num_params of {name} does not match the saved model")
+        if row["family"] != model_family(name):
+            return failed(f"the family of {name} is wrong")
+        record = meta.get(name)
+        if not isinstance(record, dict) or "error" in record:
+            return failed(f"the record of {name} could not be read ({error_name(record)})")
+        for key in ("training_seconds", "epochs"):
+            if not _same_optional(row[key], record.get(key)):
+                return failed(f"{key} of {name} must be read from run.model_meta({name!r})")
+    keys = _keys(export.get("keys"), len(rows))
+    if isinstance(keys, str):
+        return failed(keys)
+    problem = _sorted_problem(keys)
+    return failed(problem) if problem else passed("every row matches its saved model, sorted by the student's rule")
+
+
+def judge_saved_results(probes: dict, export, models: dict) -> Judgement:
+    recomputed = _recomputed_scores(export, models)
+    if isinstance(recomputed, Judgement):
+        return recomputed
+    file_rows = export.get("results")
+    if not isinstance(file_rows, list) or not all(isinstance(row, dict) for row in file_rows):
+        return failed("results.json must be a list of rows (objects)")
+    rows = _named_rows([row.get("model") for row in file_rows], {
+        key: [row.get(key) for row in file_rows] for key in ("accuracy", "macro_f1", "loss")})
+    if isinstance(rows, str):
+        return failed(f"results.json: {rows}")
+    problem = _scores_problem_of_rows(rows, recomputed)
+    if problem:
+        return failed(f"results.json: {problem}")
+    best, best_name, rule = export.get("best"), export.get("best_name"), export.get("rule")
+    if not isinstance(best, dict) or type(best.get("name")) is not str:
+        return failed("best.json must hold the name of the chosen model")
+    if best_name != best["name"]:
+        return failed("best_name and best.json must name the same model")
+    if not isinstance(rule, str) or best.get("rule") != rule or len(rule.strip()) < RULE_MINIMUM_LENGTH:
+        return failed("best.json must record the sentence rule that states your rule")
+    keys = _keys(export.get("keys"), len(file_rows))
+    if isinstance(keys, str):
+        return failed(keys)
+    key_of = dict(zip((row["model"] for row in file_rows), keys))
+    if best["name"] not in key_of:
+        return failed("best.json names a model that is not saved")
+    for key in keys:
+        order = _order(key, key_of[best["name"]])
+        if order is None:
+            return failed(SHAPE_PROBLEM)
+        if order < 0:
+            return failed("by your selection_key, best.json does not name the best model of results.json")
+    return passed("results.json matches the saved models and best.json names the row with the smallest key")
+
+
 VERDICTS = (
     CellVerdict("test_classification_scores", scores_probes, judge_scores),
     CellVerdict("test_model_family", family_probes, judge_family),
     CellVerdict("test_selection_rule", rule_probes, judge_rule),
     CellVerdict("test_choose_best", choose_best_probes, judge_choose_best),
+    CellVerdict("test_results_table", lambda rng: {}, judge_results_table, reads_models=True),
+    CellVerdict("test_saved_results", lambda rng: {}, judge_saved_results, reads_models=True),
 )

@@ -477,81 +477,32 @@ if any(later < earlier for earlier, later in zip(_table_keys, _table_keys[1:])):
     checks.fail("Le tableau doit être trié selon votre règle (plus petite clé de selection_key en tête) : utilisez sort_results.")
 print(f"Tableau : OK ({len(_names)} modèles)")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
+# Graded outside this kernel (autograde/verdicts/nb05.py): the run's saved models and their records are
+# exported from the disk with the table and the keys of its rows; the grader rebuilds each model with
+# safe_mode=True, decodes the validation images itself and recomputes every score. Nothing here decides the grade.
 import pandas as _pd
-from paysages import checks as _checks
-from paysages.data import load_split_arrays as _load_split_arrays
-from paysages.runs import RunFolder as _RunFolder
-from paysages.settings import get_settings as _get_settings
-from solutions.comparison import model_family as _reference_family
-from solutions.evaluation import classification_scores as _reference_scores, predict_probabilities as _predict
+from paysages import probes as _probes
 
-_settings_h = _get_settings()
-_run_h = _RunFolder(_settings_h.run_dir)
-_data_h = _load_split_arrays(_settings_h)
+if _probes.load_probes("test_results_table") is not None:
+    from paysages.runs import RunFolder as _RunFolder
+    from paysages.settings import get_settings as _get_settings
 
-
-_plain_name = _checks.plain_str
-
-
-def _student_rows(frame):
-    """The student's table as {model: {column: float}}, refusing duplicates and non-numbers."""
-    if not isinstance(frame, _pd.DataFrame):
-        raise AssertionError("Le tableau doit être un pandas.DataFrame.")
-    rows, order = {}, []
-    for record in _pd.DataFrame.to_dict(frame, orient="records"):
-        name = _plain_name(record["model"], "La colonne model")
-        if name in rows:
-            raise AssertionError(f"Le modèle {name} apparaît deux fois dans le tableau.")
-        rows[name] = {key: _checks.plain_float(record[key], key) for key in ("accuracy", "macro_f1", "loss", "num_params")}
-        rows[name]["family"] = _plain_name(record["family"], "La colonne family")
-        for key in ("training_seconds", "epochs"):
-            value = record.get(key)
-            # A model saved without a measured duration has an empty cell (NaN) there.
-            rows[name][key] = None if value is None or (isinstance(value, float) and value != value) else _checks.plain_float(value, key)
-        order.append(name)
-    return rows, order
-
-
-_saved_names = _run_h.model_names()
-_measures_h = ("accuracy", "macro_f1", "loss", "num_params", "training_seconds", "epochs")
-_rows_h, _order_h = _student_rows(table)
-if sorted(_rows_h) != sorted(_saved_names):
-    raise AssertionError("Le tableau doit contenir exactement les modèles sauvegardés dans le dossier de run.")
-_reference_h = {}
-for _name in _saved_names:
-    _model_h = _run_h.load_model(_name)
-    _reference_h[_name] = _reference_scores(_data_h.y_validation, _predict(_model_h, _data_h.x_validation))
-    _reference_h[_name]["num_params"] = float(_model_h.count_params())
-    del _model_h
-for _name in _saved_names:
-    for _key in ("accuracy", "macro_f1", "loss"):
-        if abs(_rows_h[_name][_key] - _reference_h[_name][_key]) > 1e-3:
-            raise AssertionError(
-                f"{_key} de {_name} ne correspond pas au modèle sauvegardé, recalculé sur le jeu de validation."
-            )
-    if _rows_h[_name]["num_params"] != _reference_h[_name]["num_params"]:
-        raise AssertionError(f"num_params de {_name} ne correspond pas au modèle sauvegardé.")
-    if _rows_h[_name]["family"] != _reference_family(_name):
-        raise AssertionError(f"La famille de {_name} est fausse.")
-    # Training time and epochs come from the model's record (run.model_meta), never typed by hand.
-    _meta_h = _run_h.model_meta(_name)
-    for _key in ("training_seconds", "epochs"):
-        _expected_h = _meta_h.get(_key)
-        _got_h = _rows_h[_name][_key]
-        if (_expected_h is None) != (_got_h is None) or (
-            _expected_h is not None and abs(_got_h - float(_expected_h)) > 1e-6 * max(1.0, float(_expected_h))
-        ):
-            raise AssertionError(f"{_key} de {_name} doit être lu dans run.model_meta({_name!r}).")
-# The order must follow the student's own rule on the student's own (verified) numbers.
-_keys_h = []
-for _name in _order_h:
-    # A duration that was not measured is an empty cell (NaN), as in the table.
-    _values_h = {_key: float("nan") if _rows_h[_name][_key] is None else _rows_h[_name][_key] for _key in _measures_h}
-    _keys_h.append(_checks.sort_key_of(selection_key, _pd.Series({"model": _name, **_values_h}, dtype=object)))
-for _earlier_h, _later_h in zip(_keys_h, _keys_h[1:]):
-    if _later_h < _earlier_h:
-        raise AssertionError("Le tableau n'est pas trié selon votre règle (selection_key, plus petite clé en tête).")
+    _run_h = _RunFolder(_get_settings().run_dir)
+    _export_h = {"table": _probes.plain_table(table, {
+        "model": "strings", "family": "strings", "accuracy": "floats", "macro_f1": "floats", "loss": "floats",
+        "num_params": "floats", "training_seconds": "optional numbers", "epochs": "optional numbers"})}
+    try:
+        _export_h["keys"] = _probes.sort_keys(selection_key, _pd.DataFrame.to_dict(table, orient="records"))
+    except Exception as _error:
+        _export_h["keys"] = {"error": _probes.type_name(_error)}
+    _meta_h = {}
+    for _name in _run_h.model_names():
+        try:
+            _record = _run_h.model_meta(_name)
+            _meta_h[_name] = {_key: _probes.plain_number(_record.get(_key)) for _key in ("training_seconds", "epochs")}
+        except Exception as _error:
+            _meta_h[_name] = {"error": _probes.type_name(_error)}
+    _probes.export_run("test_results_table", _run_h.model_names(), meta=_meta_h, **_export_h)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -590,59 +541,32 @@ if sorted(str(row.get("model")) for row in _saved_results) != sorted(str(name) f
     checks.fail("results.json ne contient pas les modèles du tableau : réexécutez la cellule précédente.")
 print(f"results.json et best.json : OK (meilleur : {_saved_best['name']})")
 ### BEGIN HIDDEN TESTS
+# Graded outside this kernel (autograde/verdicts/nb05.py): results.json and best.json are exported as
+# read from the disk, with the run's saved models and the keys of results.json's rows; the grader
+# recomputes every score from the models. Nothing here decides the grade.
 import json as _json
 
 import pandas as _pd
-from paysages import checks as _checks
-from paysages.data import load_split_arrays as _load_split_arrays
-from paysages.runs import RunFolder as _RunFolder
-from paysages.settings import get_settings as _get_settings
-from solutions.comparison import results_table as _reference_table
+from paysages import probes as _probes
 
-_settings_h = _get_settings()
-_run_h = _RunFolder(_settings_h.run_dir)
-_data_h = _load_split_arrays(_settings_h)
-_expected_table = _reference_table(_run_h, _run_h.model_names(), _data_h, 64)
-_expected = {row["model"]: row for row in _expected_table.to_dict(orient="records")}
-_measures = ("accuracy", "macro_f1", "loss", "num_params", "training_seconds", "epochs")
+if _probes.load_probes("test_saved_results") is not None:
+    from paysages.runs import RunFolder as _RunFolder
+    from paysages.settings import get_settings as _get_settings
 
-# results.json: read from disk as plain JSON, one row per saved model, numbers recomputed.
-_file_rows = _json.loads(_run_h.json_path("results").read_text(encoding="utf-8"))
-if not isinstance(_file_rows, list):
-    raise AssertionError("results.json doit être une liste de lignes.")
-_seen = set()
-for _row in _file_rows:
-    if not isinstance(_row, dict) or not isinstance(_row.get("model"), str):
-        raise AssertionError("Chaque ligne de results.json doit être un objet avec un champ model.")
-    _name = _row["model"]
-    if _name not in _expected or _name in _seen:
-        raise AssertionError(f"results.json contient une ligne inattendue ou en double ({_name}).")
-    _seen.add(_name)
-    for _key in ("accuracy", "macro_f1", "loss"):
-        if abs(_checks.plain_float(_row.get(_key), _key) - _expected[_name][_key]) > 1e-3:
-            raise AssertionError(f"results.json : {_key} de {_name} ne correspond pas au modèle sauvegardé.")
-if _seen != set(_expected):
-    raise AssertionError("results.json doit contenir tous les modèles sauvegardés.")
-
-# best.json and best_name: the student's own rule applied to the rows of results.json (checked above).
-_file_best = _json.loads(_run_h.json_path("best").read_text(encoding="utf-8"))
-if not isinstance(_file_best, dict) or not isinstance(_file_best.get("name"), str):
-    raise AssertionError("best.json doit contenir le nom du modèle retenu.")
-if not isinstance(best_name, str) or str.__getitem__(best_name, slice(None)) != _file_best["name"]:
-    raise AssertionError("best_name et best.json doivent désigner le même modèle.")
-if not isinstance(rule, str) or _file_best.get("rule") != str.__getitem__(rule, slice(None)) or len(str.strip(rule)) < 20:
-    raise AssertionError("best.json doit enregistrer la phrase rule qui énonce votre règle.")
-_chosen = _file_best["name"]
-if _chosen not in _expected:
-    raise AssertionError("best.json désigne un modèle qui n'est pas sauvegardé.")
-_file_keys = {}
-for _row in _file_rows:
-    _values = {_key: float("nan") if _row.get(_key) is None else _row[_key] for _key in _measures}
-    _file_keys[_row["model"]] = _checks.sort_key_of(selection_key, _pd.Series({"model": _row["model"], **_values}, dtype=object))
-_smallest = min(_file_keys.values())
-if _file_keys[_chosen] != _smallest:
-    _first = min(_file_keys, key=_file_keys.__getitem__)
-    raise AssertionError(f"Selon votre selection_key, le meilleur modèle de results.json est {_first}, pas {_chosen}.")
+    _run_h = _RunFolder(_get_settings().run_dir)
+    _export_h = {"best_name": _probes.plain_name(best_name), "rule": _probes.plain_name(rule)}
+    try:
+        _export_h["results"] = _json.loads(_run_h.json_path("results").read_text(encoding="utf-8"))
+        _export_h["best"] = _json.loads(_run_h.json_path("best").read_text(encoding="utf-8"))
+        # A duration that was not measured (null) is an empty cell (NaN), as in the table.
+        _export_h["keys"] = _probes.sort_keys(selection_key, [
+            {"model": _row.get("model"), **{_key: float("nan") if _row.get(_key) is None else _row[_key]
+                                            for _key in ("accuracy", "macro_f1", "loss", "num_params",
+                                                         "training_seconds", "epochs")}}
+            for _row in _export_h["results"]])
+    except Exception as _error:
+        _export_h["error"] = _probes.type_name(_error)
+    _probes.export_run("test_saved_results", _run_h.model_names(), **_export_h)
 ### END HIDDEN TESTS
 
 # %% [markdown]

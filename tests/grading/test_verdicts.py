@@ -75,13 +75,13 @@ def test_probes_repeat_with_their_seed_and_change_with_another():
     assert stage.new_seed() != stage.new_seed()
 
 
-def test_every_autograded_cell_of_notebooks_00_to_04_is_covered():
-    """Are notebooks 00 to 04 judged entirely outside the kernel (every graded cell of the notebook), and 05 not yet?"""
+def test_every_autograded_cell_of_notebooks_00_to_05_is_covered():
+    """Are notebooks 00 to 05 judged entirely outside the kernel (every graded cell of the notebook), and 06 not yet?"""
     assert registry.covers(NOTEBOOK, GRADE_IDS)
     assert registry.covers(NOTEBOOK_01, GRADE_IDS_01)
-    for notebook in (nb02.NOTEBOOK, nb03.NOTEBOOK, nb04.NOTEBOOK):
+    for notebook in (nb02.NOTEBOOK, nb03.NOTEBOOK, nb04.NOTEBOOK, "05_comparaison"):
         assert registry.covers(notebook, _graded_cell_ids(notebook))
-    assert not registry.covers("05_comparaison", _graded_cell_ids("05_comparaison"))
+    assert not registry.covers(NOTEBOOK_06, _graded_cell_ids(NOTEBOOK_06))
 
 
 # Judgements ----------------------------------------------------------------------------------------

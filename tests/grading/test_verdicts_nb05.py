@@ -41,7 +41,7 @@ def _verdicts(tmp_path, seed: int, run_models=(), **changes) -> dict:
     export = probe_exchange(NOTEBOOK, seed, _namespace(**changes), GRADE_IDS, tmp_path)
     result = registry.judge_notebook(NOTEBOOK, seed, export)
     assert result["ignored"] == []
-    return result["verdicts"]
+    return {grade_id: result["verdicts"][grade_id] for grade_id in GRADE_IDS}
 
 
 # Broken functions ---------------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ def test_probes_of_05_repeat_with_their_seed_and_hold_the_hard_cases():
         assert any(_not_the_best(table, name) for table in tables), name
     assert any(len(table["rows"]) > 1 and len({json.dumps({**row, "model": "", "family": ""}) for row in table["rows"]}) == 1
                for table in tables)
-    assert not registry.covers(NOTEBOOK, GRADE_IDS | {"test_results_table"})
+    assert registry.covers(NOTEBOOK, GRADE_IDS | SAVED_IDS)
 
 
 def _not_the_best(table: dict, name: str) -> bool:
@@ -358,3 +358,148 @@ def test_malformed_keys_of_05_earn_nothing_and_say_why():
     outcome = {"chosen": names[0], "sorted": names}
     judgement = nb05.judge_choose_best({"tables": [table]}, {"results": [{"keys": keys, "orders": [outcome] * 4}]})
     assert judgement.fraction == 1.0
+
+
+# test_results_table and test_saved_results (a saved run) ---------------------------------------------------
+SAVED_IDS = {"test_results_table", "test_saved_results"}
+
+
+def _tiny_classifier(seed: int, input_shape, num_classes: int):
+    """An untrained softmax classifier, small enough to build and save in a second."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=input_shape)
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(4 + seed, activation="relu")(x)
+    return keras.Model(inputs, layers.Dense(num_classes, activation="softmax")(x))
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    """A fast-mode run folder with three saved models (one without a timing), its split and its data."""
+    from autograde.execute import fast_environment, patched_environment
+    from paysages.data import load_split_arrays, prepare_split
+    from paysages.runs import RunFolder
+    from paysages.settings import get_settings
+
+    folder = tmp_path_factory.mktemp("nb05")
+    environment = fast_environment(folder / "data", folder / "run")
+    history = {"loss": [1.2, 1.0], "accuracy": [0.3, 0.4], "val_loss": [1.3, 1.1], "val_accuracy": [0.3, 0.35]}
+    with patched_environment(environment):
+        settings = get_settings()
+        prepare_split(settings, progress=False)
+        data = load_split_arrays(settings, progress=False)
+        run = RunFolder(settings.run_dir)
+        for seed, (name, seconds) in enumerate((("cnn", 12.5), ("reg_dropout", 20.0), ("transfer_frozen", None))):
+            model = _tiny_classifier(seed, settings.image_shape, len(data.class_names))
+            run.save_model(model, name, history=history if seconds else None, training_seconds=seconds)
+    return {"environment": environment, "run": run, "data": data}
+
+
+def _saved_verdicts(saved_run, tmp_path, *, edit_table=None, edit_files=None, **changes) -> dict:
+    """Run cells 4 and 5 of 05 the notebook's way, let the edits change the table or the files, then judge."""
+    from autograde.execute import patched_environment
+    from autograde.layout import COURSE_NOTEBOOK_DIR
+    from tests.helpers.verdicts import export_like_the_kernel
+
+    run, data = saved_run["run"], saved_run["data"]
+    namespace = _namespace(**changes)
+    with patched_environment(saved_run["environment"]):
+        table = comparison.results_table(run, run.model_names(), data, 64)
+        table = edit_table(table) if edit_table else table
+        best_name = namespace["choose_best"](table)
+        records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+        files = {"results": records, "best": {"name": best_name, "rule": namespace["rule"]}}
+        if edit_files:
+            edit_files(files)
+        for name, content in files.items():
+            run.save_json(name, content)
+        namespace.update(table=table, best_name=best_name)
+        probes, export = tmp_path / "probes", tmp_path / "export"
+        registry.write_probes(NOTEBOOK, 70, probes)
+        export.mkdir()
+        export_like_the_kernel(COURSE_NOTEBOOK_DIR / f"{NOTEBOOK}.ipynb", namespace, probes, export, SAVED_IDS)
+        verdicts = registry.judge_notebook(NOTEBOOK, 70, export)["verdicts"]
+    return {grade_id: verdicts[grade_id] for grade_id in SAVED_IDS}
+
+
+def test_the_reference_table_and_files_earn_both_run_verdicts(saved_run, tmp_path):
+    """Do the reference table, results.json and best.json, judged from the rebuilt models, earn both cells?"""
+    verdicts = _saved_verdicts(saved_run, tmp_path)
+    assert {grade_id: verdict["fraction"] for grade_id, verdict in verdicts.items()} == dict.fromkeys(SAVED_IDS, 1.0)
+
+
+def _with(column, row, value):
+    def edit(table):
+        table = table.copy()
+        table.loc[row, column] = value
+        return table
+
+    return edit
+
+
+def _without_last_row(table):
+    return table.iloc[:-1].reset_index(drop=True)
+
+
+def _reversed(table):
+    return table.iloc[::-1].reset_index(drop=True)
+
+
+@pytest.mark.parametrize(("edit_table", "reason"), [
+    (_with("accuracy", 0, 0.999), "accuracy of"),
+    (_with("num_params", 1, 1.0), "num_params of"),
+    (_with("family", 2, "autre"), "the family of"),
+    (_with("training_seconds", 0, 99.0), "must be read from run.model_meta"),
+    (_without_last_row, "exactly one row per model saved"),
+    (_reversed, "the rows are not sorted by your rule"),
+])
+def test_a_table_that_does_not_describe_the_saved_models_loses_test_results_table(saved_run, tmp_path, edit_table,
+                                                                                  reason):
+    """Does a typed score, count, family or time, a missing model or the wrong order lose the table's cell?"""
+    verdict = _saved_verdicts(saved_run, tmp_path, edit_table=edit_table)["test_results_table"]
+    assert verdict["fraction"] == 0.0 and reason in verdict["reason"], verdict
+
+
+def _typed_loss(files):
+    files["results"][0]["loss"] = 0.01
+
+
+def _second_best(files):
+    files["best"]["name"] = files["results"][1]["model"]
+
+
+def _other_rule(files):
+    files["best"]["rule"] = "Une autre règle que celle du notebook, écrite à la main."
+
+
+def _duplicated_row(files):
+    files["results"].append(dict(files["results"][0]))
+
+
+@pytest.mark.parametrize(("edit_files", "reason"), [
+    (_typed_loss, "results.json: loss of"),
+    (_second_best, "best_name and best.json must name the same model"),
+    (_other_rule, "best.json must record the sentence rule"),
+    (_duplicated_row, "results.json: a model appears twice"),
+])
+def test_files_that_disagree_with_the_models_or_the_rule_lose_test_saved_results(saved_run, tmp_path, edit_files,
+                                                                                 reason):
+    """Does a typed score, a duplicated row, another model or another rule in the files lose that cell only?"""
+    verdicts = _saved_verdicts(saved_run, tmp_path, edit_files=edit_files)
+    assert verdicts["test_saved_results"]["fraction"] == 0.0
+    assert reason in verdicts["test_saved_results"]["reason"], verdicts["test_saved_results"]
+    assert verdicts["test_results_table"]["fraction"] == 1.0
+
+
+def test_a_best_model_that_is_not_the_rules_first_loses_test_saved_results(saved_run, tmp_path):
+    """When best_name and best.json agree on a model that the rule does not rank first, is the cell lost?"""
+    def second(table):
+        return str(table["model"].iloc[1])
+
+    verdicts = _saved_verdicts(saved_run, tmp_path, choose_best=second)
+    assert verdicts["test_saved_results"]["fraction"] == 0.0
+    assert "does not name the best model of results.json" in verdicts["test_saved_results"]["reason"]
