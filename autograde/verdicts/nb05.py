@@ -164,15 +164,11 @@ def _made_up_names(rng: np.random.Generator, count: int) -> list[str]:
     return [f"essai_{int(number)}" for number in numbers]
 
 
-def _row(name: str, measures: dict) -> dict:
-    """One row as selection_key receives it: the name, then the validation measures only."""
-    return {"model": name, **{key: measures[key] for key in SELECTION_MEASURES}}
-
-
-def _measures(rng: np.random.Generator, **costs) -> dict:
-    """Random validation measures as plain numbers (the costs given are kept)."""
-    return {key: (int(value) if key in ("num_params", "epochs") else float(value))
-            for key, value in random_measures(rng, **costs).items()}
+def _measures(rng: np.random.Generator) -> dict:
+    """Random validation measures as plain numbers, in the table's column order."""
+    values = random_measures(rng)
+    return {key: int(values[key]) if key in ("num_params", "epochs") else float(values[key])
+            for key in SELECTION_MEASURES}
 
 
 def rule_probes(rng: np.random.Generator) -> dict:
@@ -223,7 +219,8 @@ def _keys(values, count: int):
     return keys
 
 
-def _template_problem(template: dict, result) -> str | None:
+def _name_problem(result) -> str | None:
+    """What is wrong with the keys exported for one name slot, or None."""
     if not isinstance(result, dict):
         return "no keys"
     pair = _keys(result.get("pair"), 5)
@@ -276,8 +273,8 @@ def judge_rule(probes: dict, export) -> Judgement:
     results = exported_list(export, "results", len(names), "name")
     if isinstance(results, Judgement):
         return results
-    for name, template, result in zip(names, templates, results):
-        problem = _template_problem(template, result)
+    for name, result in zip(names, results):
+        problem = _name_problem(result)
         if problem:
             return failed(f"with the name {name!r}: {problem}")
     return passed()
