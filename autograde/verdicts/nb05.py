@@ -204,6 +204,17 @@ def _order(left: tuple, right: tuple):
 SHAPE_PROBLEM = "the keys do not compare with each other: return a tuple of the same shape for every row"
 
 
+def _sorted_problem(keys, unsorted: str) -> str | None:
+    """``unsorted`` when the keys are not in increasing order, the shape problem when they do not compare, else None."""
+    for earlier, later in zip(keys, keys[1:]):
+        order = _order(earlier, later)
+        if order is None:
+            return SHAPE_PROBLEM
+        if order > 0:
+            return unsorted
+    return None
+
+
 def _keys(values, count: int):
     """The exported keys of ``count`` rows as tuples, or the problem (a str)."""
     if not isinstance(values, list) or len(values) != count:
@@ -348,12 +359,10 @@ def _choice_problem(table: dict, result) -> str | None:
             return "sort_results must return a pandas.DataFrame with the column model"
         if not all(type(name) is str for name in ordered) or sorted(ordered) != sorted(names):
             return "sort_results must return exactly the rows of the table it received"
-        for earlier, later in zip(ordered, ordered[1:]):
-            order = _order(key_of[earlier], key_of[later])
-            if order is None:
-                return SHAPE_PROBLEM
-            if order > 0:
-                return "sort_results does not order the rows by selection_key (the smallest key first)"
+        problem = _sorted_problem([key_of[name] for name in ordered],
+                                  "sort_results does not order the rows by selection_key (the smallest key first)")
+        if problem:
+            return problem
     return None
 
 
@@ -404,14 +413,6 @@ def _named_rows(names, columns: dict):
             for position, name in enumerate(names)}
 
 
-def _sorted_problem(keys) -> str | None:
-    for earlier, later in zip(keys, keys[1:]):
-        order = _order(earlier, later)
-        if order is None:
-            return SHAPE_PROBLEM
-        if order > 0:
-            return "the rows are not sorted by your rule (selection_key, smallest key first): use sort_results"
-    return None
 
 
 def _same_optional(got, expected) -> bool:
@@ -450,7 +451,8 @@ def judge_results_table(probes: dict, export, models: dict) -> Judgement:
     keys = _keys(export.get("keys"), len(rows))
     if isinstance(keys, str):
         return failed(keys)
-    problem = _sorted_problem(keys)
+    problem = _sorted_problem(keys, "the rows are not sorted by your rule (selection_key, smallest key first): "
+                                    "use sort_results")
     return failed(problem) if problem else passed("every row matches its saved model, sorted by the student's rule")
 
 
