@@ -310,9 +310,30 @@ def sort_keys(key_function, rows) -> list:
     return keys
 
 
+def fraction_positions(fractions, count: int) -> list[int]:
+    """The positions among ``count`` items that the grader's ``fractions`` (each in [0, 1)) pick.
+
+    The grader draws its probes before it knows how many images a run has: it gives fractions,
+    and the kernel and the verdict turn them into the same positions.
+    """
+    return [min(int(float(fraction) * count), count - 1) for fraction in fractions]
+
+
 def plain_name(value):
     """``value`` as a built-in str when it is text (a subclass cannot bring its own ``__eq__``), else None."""
     return str.__getitem__(value, slice(None)) if isinstance(value, str) else None
+
+
+def saved_best_name():
+    """The name best.json records in the run folder, as a built-in str; None when there is none."""
+    from paysages.runs import RunFolder
+    from paysages.settings import get_settings
+
+    try:
+        record = RunFolder(get_settings().run_dir).load_json("best")
+    except Exception:  # A missing or unreadable best.json: the verdict says best.json names no model.
+        return None
+    return plain_name(record.get("name")) if isinstance(record, dict) else None
 
 
 def best_model_validation_export(**results) -> dict:

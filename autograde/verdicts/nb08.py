@@ -27,6 +27,7 @@ import numpy as np
 
 from autograde.verdicts.cells import (NOTHING_EXPORTED, CellVerdict, Judgement, error_name, exported_list, failed,
                                       is_number, passed, valid_indices)
+from paysages.probes import fraction_positions
 from solutions.neighbours import neighbour_class_agreement
 
 NOTEBOOK = "08_voisins"
@@ -46,11 +47,6 @@ SPLITS = ("train", "validation")
 
 def _rows(array) -> list[list[float]]:
     return [[float(value) for value in row] for row in array]
-
-
-def _run_positions(fractions, num_images: int) -> list[int]:
-    """The grader's queries on the run's features: fractions of the number of images."""
-    return [min(int(fraction * num_images), num_images - 1) for fraction in fractions]
 
 
 def _feature_array(arrays, key: str):
@@ -148,7 +144,7 @@ def judge_nearest_neighbours_run(probes: dict, run, arrays) -> Judgement:
         results = run.get(key)
         if not isinstance(results, list) or len(results) != len(probes["run_queries"]):
             return failed(f"the export does not hold one result per query on the run's features ({key})")
-        for query, result in zip(_run_positions(probes["run_queries"], len(points)), results):
+        for query, result in zip(fraction_positions(probes["run_queries"], len(points)), results):
             problem = _neighbours_problem(result, points, query, RUN_NEIGHBOURS)
             if problem:
                 what = "notebook 07's features" if key == "saved_features" else "the saved best model's features"

@@ -184,8 +184,8 @@ if _probe is not None:
         _export["run"] = {"error": _probes.type_name(_error)}
     else:
         # The grader's queries are fractions of the number of images (unknown when it drew them).
-        _export["run"] = {_key: [_exported_neighbours(_points, min(int(_fraction * len(_points)), len(_points) - 1), 3)
-                                 for _fraction in _probe["run_queries"]]
+        _export["run"] = {_key: [_exported_neighbours(_points, _position, 3)
+                                 for _position in _probes.fraction_positions(_probe["run_queries"], len(_points))]
                           for _key, _points in _features_h.items()}
         _probes.export_arrays("test_nearest_neighbours", **_features_h)
     _probes.export_results("test_nearest_neighbours", _export)
