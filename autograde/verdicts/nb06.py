@@ -21,6 +21,20 @@ best model's predictions (both recomputed from the run folder and the data, not 
 variables) and those three results, and the verdict checks that they agree with the reference on
 these predictions. It is a verdict of consistency, as for notebook 01's split.csv: the labels and
 predictions are the kernel's report.
+
+The cells of the saved models are judged from the models themselves: the kernel exports the run
+folder's model (``paysages.probes.export_run``), and the trusted process rebuilds it with
+``safe_mode=True``, decodes the validation images itself from the grading data and recomputes:
+
+* ``test_errors_best_model``: the notebook's ``errors`` table must list exactly the images the
+  model of best.json misclassifies, with their labels, class names and confidences, most
+  confident first;
+* ``test_saved_errors``: errors.json (as read from the disk) must name that model, list the same
+  errors with each image's path, and hold its confusion matrix and per-class report;
+* ``test_grad_cam`` (bonus): the student's ``grad_cam`` is called in the kernel on the saved model
+  the notebook explains (``cam_name``), at validation positions and for classes the grader drew
+  (none, the true class, another class); each map must lie in [0, 1], have the image's size and
+  correlate with the reference map (``solutions.gradcam``) computed here on the same model and images.
 """
 
 from __future__ import annotations
@@ -29,7 +43,10 @@ import numpy as np
 from sklearn import metrics
 
 from autograde.verdicts.cells import (CellVerdict, Judgement, close_numbers, error_name, exported_list, failed,
-                                      judge_each_probe, passed, random_class_names, table_problem, valid_indices)
+                                      is_number, judge_each_probe, passed, random_class_names, table_problem,
+                                      valid_indices)
+from autograde.verdicts.runs import rebuilt_best_model, rebuilt_saved_model
+from paysages.probes import fraction_positions
 from solutions.errors import misclassified_examples, most_confused_pairs, per_class_report
 
 NOTEBOOK = "06_erreurs"
@@ -40,6 +57,14 @@ PAIR_COLUMNS = ["true_class", "predicted_class", "count", "share"]
 REPORT_COLUMNS = ["precision", "recall", "f1", "support"]
 # The top of the saved best model's confusions, as the notebook computes them.
 BEST_MODEL_TOP = 5
+# How far a confidence or a score read from the notebook may be from the one recomputed here (the
+# kernel may have run the model on a GPU, or by batches of another size).
+SAVED_MODEL_TOLERANCE = 1e-4
+# test_grad_cam: the validation images explained, the correlation a map must reach with the
+# reference's, and the spread under which a reference map counts as uniform (nothing to compare).
+GRAD_CAM_IMAGES = 3
+GRAD_CAM_CORRELATION = 0.9
+GRAD_CAM_UNIFORM = 1e-6
 
 
 # The saved best model (kernel-reported labels and predictions) ------------------------------------
@@ -262,8 +287,177 @@ def judge_per_class_report(probes: dict, export) -> Judgement:
     return judge_per_class_report_best_model(export.get("best"))
 
 
+# The run's saved models, rebuilt here -----------------------------------------------------------------
+def _best_model_errors(export, models: dict):
+    """``(data, probabilities, expected errors)`` of the model best.json names, recomputed here; or the failing judgement."""
+    from solutions.evaluation import predict_probabilities
+
+    rebuilt = rebuilt_best_model(export, models)
+    if isinstance(rebuilt, Judgement):
+        return rebuilt
+    model, data, _settings = rebuilt
+    probabilities = predict_probabilities(model, data.x_validation)
+    return data, probabilities, misclassified_examples(data.y_validation, probabilities, list(data.class_names))
+
+
+def _error_rows_problem(rows: list, expected, what: str) -> str | None:
+    """Why ``rows`` (dicts with an index, class names, a confidence, maybe labels) are not the expected errors, or None."""
+    if not all(isinstance(row, dict) for row in rows):
+        return f"{what}: every error must be a row of values"
+    indices = [row.get("index") for row in rows]
+    if not all(type(index) is int for index in indices):
+        return f"{what}: every index must be an integer"
+    if len(set(indices)) != len(indices) or sorted(indices) != sorted(expected["index"].tolist()):
+        return (f"{what} does not list exactly the images the saved best model misclassifies "
+                f"({len(expected)} images, each once)")
+    expected_of = {int(row["index"]): row for row in expected.to_dict(orient="records")}
+    for row in rows:
+        reference = expected_of[row["index"]]
+        for column in ("true_label", "predicted_label", "true_class", "predicted_class"):
+            if column in row and row[column] != reference[column]:
+                return f"{what}: the {column} of image {row['index']} does not match the saved best model"
+        confidence = row.get("confidence")
+        if not is_number(confidence) or abs(confidence - reference["confidence"]) > SAVED_MODEL_TOLERANCE:
+            return f"{what}: the confidence of image {row['index']} does not match the saved best model"
+    return None
+
+
+# test_errors_best_model -------------------------------------------------------------------------
+def judge_errors_best_model(probes: dict, export, models: dict) -> Judgement:
+    outcome = _best_model_errors(export, models)
+    if isinstance(outcome, Judgement):
+        return outcome
+    _data, _probabilities, expected = outcome
+    table = export.get("errors")
+    problem = table_problem(table, ERROR_COLUMNS, "errors")
+    if problem:
+        return failed(problem)
+    values = table["values"]
+    rows = [dict(zip(ERROR_COLUMNS, items)) for items in zip(*(values[column] for column in ERROR_COLUMNS))]
+    problem = _error_rows_problem(rows, expected, "errors")
+    if problem:
+        return failed(problem)
+    confidences = np.asarray(values["confidence"], dtype=np.float64)
+    if np.any(np.diff(confidences) > 1e-6):
+        return failed("errors must be sorted by decreasing confidence")
+    return passed(f"errors lists the {len(expected)} images the saved best model misclassifies")
+
+
+# test_saved_errors ------------------------------------------------------------------------------
+def _saved_report_problem(per_class, labels, predictions, class_names) -> str | None:
+    """Why errors.json's per_class does not hold the saved best model's report, or None."""
+    if not isinstance(per_class, dict):
+        return "per_class must map each class to its measures"
+    expected = per_class_report(labels, predictions, class_names)
+    for name in class_names:
+        entry = per_class.get(name)
+        if not isinstance(entry, dict):
+            return f"the class {name} is missing from per_class"
+        for column in REPORT_COLUMNS:
+            value = entry.get(column)
+            if not is_number(value) or abs(value - float(expected.loc[name, column])) > REPORT_TOLERANCE:
+                return f"the {column} of {name} in per_class does not match the saved best model"
+    return None
+
+
+def judge_saved_errors(probes: dict, export, models: dict) -> Judgement:
+    outcome = _best_model_errors(export, models)
+    if isinstance(outcome, Judgement):
+        return outcome
+    data, probabilities, expected = outcome
+    saved = export.get("file")
+    if not isinstance(saved, dict) or saved.get("model") != export["best"]:
+        return failed("errors.json must describe the model named by best.json")
+    entries = saved.get("errors")
+    if not isinstance(entries, list):
+        return failed("errors.json: errors must be a list of objects")
+    problem = _error_rows_problem(entries, expected, "errors.json")
+    if problem:
+        return failed(problem)
+    paths = export["split"]["validation"]
+    if any(entry.get("path") != paths[entry["index"]] for entry in entries):
+        return failed("errors.json: the path of an error is not its validation image's (data.validation_paths)")
+    class_names = list(data.class_names)
+    predictions = probabilities.argmax(axis=1)
+    matrix = metrics.confusion_matrix(data.y_validation, predictions, labels=np.arange(len(class_names)))
+    saved_matrix = saved.get("confusion_matrix")
+    if (not isinstance(saved_matrix, list) or len(saved_matrix) != len(class_names)
+            or not all(close_numbers(row, expected_row, 0.0) for row, expected_row in zip(saved_matrix, matrix))):
+        return failed("errors.json: the confusion matrix does not match the saved best model")
+    problem = _saved_report_problem(saved.get("per_class"), data.y_validation, predictions, class_names)
+    if problem:
+        return failed(f"errors.json: {problem}")
+    return passed("errors.json describes the saved best model's errors, confusions and per-class report")
+
+
+# test_grad_cam ------------------------------------------------------------------------------------
+def grad_cam_probes(rng: np.random.Generator) -> dict:
+    """Validation images, each explained for its predicted class and two classes drawn at random.
+
+    Images and classes are fractions of their numbers (``paysages.probes.fraction_positions``):
+    the grader draws them before it knows the run.
+    """
+    calls = []
+    for image in rng.random(GRAD_CAM_IMAGES):
+        calls += [{"image": float(image), "class": None}]
+        calls += [{"image": float(image), "class": float(fraction)} for fraction in rng.random(2)]
+    return {"calls": calls}
+
+
+def grad_cam_calls(probes: dict, num_images: int, num_classes: int) -> list[tuple[int, int | None]]:
+    """The ``(position, class index or None)`` of each call of ``grad_cam``, as the kernel makes them."""
+    calls = []
+    for call in probes["calls"]:
+        position = fraction_positions([call["image"]], num_images)[0]
+        class_index = None if call["class"] is None else fraction_positions([call["class"]], num_classes)[0]
+        calls.append((position, class_index))
+    return calls
+
+
+def _grad_cam_problem(student_map, reference_map) -> str | None:
+    if student_map.shape != reference_map.shape:
+        return f"the map has the shape {student_map.shape}, not the image's {reference_map.shape}"
+    if not np.all(np.isfinite(student_map)) or student_map.min() < 0 or student_map.max() > 1 + 1e-6:
+        return "the map must be normalised between 0 and 1 (ReLU, then division by the maximum)"
+    if reference_map.std() < GRAD_CAM_UNIFORM:
+        return None
+    if student_map.std() < GRAD_CAM_UNIFORM:
+        return "the map is uniform: check the layer explained and the weighting of its maps"
+    correlation = float(np.corrcoef(student_map.ravel(), reference_map.ravel())[0, 1])
+    if not correlation > GRAD_CAM_CORRELATION:
+        return f"the map differs from the reference's (correlation {correlation:.2f})"
+    return None
+
+
+def judge_grad_cam(probes: dict, export, arrays, models: dict) -> Judgement:
+    from solutions.gradcam import grad_cam
+
+    if isinstance(export, dict) and "maps_error" in export:
+        return failed(f"the maps of grad_cam could not be computed on the saved model cam_name names "
+                      f"({str(export['maps_error'])[:80]})")
+    rebuilt = rebuilt_saved_model(export, models, export.get("cam_name") if isinstance(export, dict) else None,
+                                  "cam_name")
+    if isinstance(rebuilt, Judgement):
+        return rebuilt
+    model, data, _settings = rebuilt
+    calls = grad_cam_calls(probes, len(data.y_validation), len(data.class_names))
+    maps = arrays.get("maps") if isinstance(arrays, dict) else None
+    if not isinstance(maps, np.ndarray) or maps.dtype.kind != "f" or len(maps) != len(calls):
+        return failed("the export does not hold one map per call of grad_cam")
+    for student_map, (position, class_index) in zip(maps.astype(np.float64), calls):
+        image = data.x_validation[position]
+        problem = _grad_cam_problem(student_map, np.asarray(grad_cam(model, image, class_index), dtype=np.float64))
+        if problem:
+            what = "the predicted class" if class_index is None else f"class {class_index}"
+            return failed(f"image {position}, {what}: {problem}")
+    return passed(f"{len(calls)} Grad-CAM maps agree with the reference")
+
+
 VERDICTS = (
     CellVerdict("test_misclassified_examples", misclassified_probes, judge_misclassified),
     CellVerdict("test_most_confused_pairs", confused_pairs_probes, judge_confused_pairs),
     CellVerdict("test_per_class_report", per_class_report_probes, judge_per_class_report),
+    CellVerdict("test_errors_best_model", lambda rng: {}, judge_errors_best_model, reads_models=True),
+    CellVerdict("test_saved_errors", lambda rng: {}, judge_saved_errors, reads_models=True),
+    CellVerdict("test_grad_cam", grad_cam_probes, judge_grad_cam, reads_arrays=True, reads_models=True),
 )

@@ -107,3 +107,27 @@ def exported_run(export, models: dict[str, SavedModel]):
     data = types.SimpleNamespace(x_validation=validation[0], y_validation=validation[1], y_train=training[1],
                                  class_names=validation[2])
     return run, data, settings
+
+
+def rebuilt_saved_model(export, models: dict[str, SavedModel], name, what: str):
+    """``(model, data, settings)``: the run's saved model ``name`` rebuilt here, with :func:`exported_run`'s data; or why not.
+
+    ``name`` comes from the export (best.json's name, a notebook variable): it must name a model
+    of the exported run; ``what`` says where it comes from in the failing judgement.
+    """
+    context = exported_run(export, models)
+    if isinstance(context, Judgement):
+        return context
+    _run, data, settings = context
+    if type(name) is not str or name not in export["models"]:
+        return failed(f"{what} does not name a model saved in the run folder")
+    model = load_saved_model(models.get(export["models"][name]), what=f"{what} ({name[:60]})")
+    if isinstance(model, Judgement):
+        return model
+    return model, data, settings
+
+
+def rebuilt_best_model(export, models: dict[str, SavedModel]):
+    """:func:`rebuilt_saved_model` of the model best.json names (exported as ``best``, read from the disk)."""
+    best = export.get("best") if isinstance(export, dict) else None
+    return rebuilt_saved_model(export, models, best, "best.json (re-run notebook 05)")

@@ -183,67 +183,70 @@ if _from_features.shape != _probabilities.shape or np.max(np.abs(_from_features 
     checks.fail("La dernière couche Dense appliquée à vos caractéristiques ne redonne pas les probabilités du modèle : prenez l'entrée de cette couche.")
 print(f"feature_extractor : OK ({_features.shape[1]} caractéristiques par image)")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
+# Graded outside this kernel (autograde/verdicts/nb07.py): two small classifiers are built from the
+# grader's drawn settings (a CNN, and convolutions in a nested base as in transfer learning, each with
+# a Dropout before its last Dense layer); each model, the student's extractor of it and
+# extract_features on the grader's pixels are exported, and likewise for the saved best model on
+# validation images the grader drew. The grader rebuilds the models with safe_mode=True and compares
+# the features with the input of the last Dense layer. Nothing here decides the grade.
 import keras as _keras
+import numpy as _np
 from keras import layers as _layers
-from paysages import checks as _checks
-from solutions.grading import fresh_context as _fresh_context
+from paysages import probes as _probes
 
-_settings_h, _run_h, _data_h = _fresh_context()
-
-
-def _independent_penultimate(_model_h):
-    """Build the penultimate sub-model from the layer order: before the last Dense, minus Dropouts."""
-    _all = list(_model_h.layers)
-    _last_dense = max(_i for _i, _layer in enumerate(_all) if isinstance(_layer, _layers.Dense))
-    _before = _all[:_last_dense]
-    while isinstance(_before[-1], _layers.Dropout):
-        _before.pop()
-    return _keras.Model(_model_h.input, _before[-1].output)
+_probe = _probes.load_probes("test_feature_extractor")
 
 
-def _compare_extractor(_model_h, _images_h, _what):
-    _expected = _np.asarray(_independent_penultimate(_model_h).predict(_images_h, verbose=0), dtype=_np.float64)
-    _student_model = feature_extractor(_model_h)
-    if not isinstance(_student_model, _keras.Model) or type(_student_model).__name__ != "Functional":
-        raise AssertionError(f"feature_extractor doit renvoyer un modèle fonctionnel ({_what}).")
-    _by_model = _np.asarray(_student_model.predict(_images_h, verbose=0), dtype=_np.float64).reshape(len(_images_h), -1)
-    _by_function = _checks.plain_float_array(extract_features(_model_h, _images_h.copy(), 5), "extract_features(...)")
-    # A loose tolerance: a mixed-precision (float16) model on a GPU varies with the batch size.
-    _tolerance = 1e-3 * max(1.0, float(_np.abs(_expected).max()))
-    for _got_h in (_by_model, _by_function):
-        if _got_h.shape != _expected.shape or not _np.allclose(_got_h, _expected, rtol=1e-3, atol=_tolerance):
-            raise AssertionError(f"Les caractéristiques ne sont pas l'avant-dernière représentation ({_what}).")
-    return _student_model, _expected
+def _probe_classifier(spec):
+    """The classifier the grader's settings describe (its weights drawn from the settings' seed)."""
+    _keras.utils.set_random_seed(spec["seed"])
+    _inputs = _keras.Input((32, 32, 3))
+    _hidden = _layers.Rescaling(1.0 / 255)(_inputs)
+    if spec["kind"] == "nested_base":
+        _base_inputs = _keras.Input(_hidden.shape[1:])
+        _base_outputs = _layers.Conv2D(spec["filters"], 3, activation="relu")(_base_inputs)
+        _base_outputs = _layers.Conv2D(spec["filters"], 3, activation="relu")(_base_outputs)
+        _hidden = _keras.Model(_base_inputs, _base_outputs, name="base")(_hidden, training=False)
+    else:
+        _hidden = _layers.Conv2D(spec["filters"], 3, activation="relu")(_hidden)
+    _hidden = _layers.GlobalAveragePooling2D()(_hidden)
+    _hidden = _layers.Dense(spec["units"], activation="relu")(_hidden)
+    _hidden = _layers.Dropout(spec["dropout"])(_hidden)
+    return _keras.Model(_inputs, _layers.Dense(spec["num_classes"], activation="softmax")(_hidden))
 
 
-def _stops_before_dropout(_student_model, _images_h, _expected):
-    """In training mode a kept Dropout would zero features at random: the extractor must stop before it."""
-    _training = _np.asarray(_student_model(_images_h.astype("float32"), training=True), dtype=_np.float64)
-    if not _np.allclose(_training.reshape(_expected.shape), _expected, rtol=1e-4, atol=1e-5):
-        raise AssertionError("L'extracteur doit s'arrêter avant le Dropout qui précède la dernière couche.")
+def _export_extraction(model_h, images_h, key, arrays_h, failures_h):
+    """Export the student's extractor of model_h (key e<key>) and keep extract_features' array (f<key>)."""
+    try:
+        _probes.export_model("test_feature_extractor", feature_extractor(model_h), key=f"e{key}")
+        arrays_h[f"f{key}"] = _np.asarray(extract_features(model_h, images_h.copy(), _probe["batch_size"]))
+    except Exception as _error:
+        failures_h[key] = _probes.type_name(_error)
 
 
-_x_h = _np.random.default_rng(2).integers(0, 256, size=(6, 32, 32, 3)).astype("float32")
-_keras.utils.set_random_seed(5)
-_inputs = _keras.Input((32, 32, 3))
-_hidden = _layers.Rescaling(1.0 / 255)(_inputs)
-_hidden = _layers.Conv2D(8, 3, activation="relu")(_hidden)
-_hidden = _layers.GlobalAveragePooling2D()(_hidden)
-_hidden = _layers.Dense(12, activation="relu")(_hidden)
-_hidden = _layers.Dropout(0.5)(_hidden)
-_small_cnn = _keras.Model(_inputs, _layers.Dense(4, activation="softmax")(_hidden))
-_student_small, _expected_small = _compare_extractor(_small_cnn, _x_h, "CNN avec Dropout")
-_stops_before_dropout(_student_small, _x_h, _expected_small)
-_inputs = _keras.Input((32, 32, 3))
-_hidden = _layers.Rescaling(1.0 / 127.5, offset=-1.0)(_inputs)
-_base = _keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False, weights=None)
-_hidden = _base(_hidden, training=False)
-_hidden = _layers.GlobalAveragePooling2D()(_hidden)
-_hidden = _layers.Dropout(0.2)(_hidden)
-_transfer_like = _keras.Model(_inputs, _layers.Dense(7, activation="softmax")(_hidden))
-_ = _compare_extractor(_transfer_like, _x_h, "modèle de transfert")
-_ = _compare_extractor(_run_h.load_model(_run_h.load_json("best")["name"], compile=False), _data_h.x_validation[:10], "meilleur modèle")
+if _probe is not None:
+    from paysages.data import load_split_arrays as _load_split_arrays
+    from paysages.runs import RunFolder as _RunFolder
+    from paysages.settings import get_settings as _get_settings
+
+    _arrays_h, _failures_h = {}, {}
+    _pixels_h = _np.asarray(_probe["images"], dtype="float32")
+    for _number, _spec in enumerate(_probe["models"]):
+        _model_h = _probe_classifier(_spec)
+        _probes.export_model("test_feature_extractor", _model_h, key=f"p{_number}")
+        _export_extraction(_model_h, _pixels_h, str(_number), _arrays_h, _failures_h)
+    _settings_h = _get_settings()
+    _best_h = _probes.saved_best_name()
+    try:
+        _data_h = _load_split_arrays(_settings_h, progress=False)
+        _positions_h = _probes.fraction_positions(_probe["run_images"], len(_data_h.y_validation))
+        _best_model_h = _RunFolder(_settings_h.run_dir).load_model(_best_h, compile=False)
+        _export_extraction(_best_model_h, _data_h.x_validation[_positions_h], "b", _arrays_h, _failures_h)
+    except Exception as _error:
+        _failures_h["b"] = _probes.type_name(_error)
+    _probes.export_arrays("test_feature_extractor", **{
+        _key: _value for _key, _value in _arrays_h.items() if _value.dtype.kind in "biuf"})
+    _probes.export_run("test_feature_extractor", [_best_h] if _best_h else [], best=_best_h, failures=_failures_h)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -364,40 +367,26 @@ if _trust_saved < _trust_remade - 0.05:
     checks.fail(f"La carte sauvegardée conserve moins bien les voisins ({_trust_saved:.2f}) que tsne_embedding(features, settings.seed) ({_trust_remade:.2f}) : relancez la cellule t-SNE.")
 print("features.npz : OK")
 ### BEGIN HIDDEN TESTS
-import numpy as _np
-from paysages import checks as _checks
-from sklearn.manifold import trustworthiness as _trustworthiness
-from sklearn.preprocessing import StandardScaler as _StandardScaler
-from solutions.features import extract_features as _reference_extract, tsne_embedding as _reference_tsne
-from solutions.grading import fresh_context as _fresh_context
+# Graded outside this kernel (autograde/verdicts/nb07.py): arrays/features.npz as read from the disk is
+# exported with the model best.json names; the grader rebuilds the model, decodes the validation images
+# itself, recomputes the features of the saved indices and the reference t-SNE. Nothing here decides the grade.
+from paysages import probes as _probes
 
-_settings_h, _run_h, _data_h = _fresh_context()
+if _probes.load_probes("test_features_saved") is not None:
+    import numpy as _np
+    from paysages.runs import RunFolder as _RunFolder
+    from paysages.settings import get_settings as _get_settings
 
-_best_model = _run_h.load_model(_run_h.load_json("best")["name"], compile=False)
-_saved = _run_h.load_arrays("features")
-_count = min(_settings_h.tsne_samples, len(_data_h.y_validation))
-_indices = _checks.plain_int_array(_saved["indices"], "indices", length=_count)
-if len(_np.unique(_indices)) != _count or _indices.min() < 0 or _indices.max() >= len(_data_h.y_validation):
-    raise AssertionError("Les indices sauvegardés sont répétés ou hors de la validation.")
-_class_counts = _np.bincount(_data_h.y_validation[_indices], minlength=len(_data_h.class_names))
-_quotas = _np.bincount(_data_h.y_validation, minlength=len(_data_h.class_names)) * _count / len(_data_h.y_validation)
-if _np.any(_class_counts == 0) or _np.any(_np.abs(_class_counts - _quotas) >= 1.0 + 1e-9):
-    raise AssertionError("Le sous-ensemble sauvegardé n'est pas stratifié.")
-if not _np.array_equal(_checks.plain_int_array(_saved["labels"], "labels"), _data_h.y_validation[_indices]):
-    raise AssertionError("Les étiquettes sauvegardées ne correspondent pas aux indices.")
-# Recompute the features from the saved model: forged arrays cannot pass.
-_expected = _np.asarray(_reference_extract(_best_model, _data_h.x_validation[_indices], 32), dtype=_np.float64)
-_saved_features = _checks.plain_float_array(_saved["features"], "features")
-if _saved_features.shape != _expected.shape or not _np.allclose(_saved_features, _expected, rtol=1e-3, atol=1e-3 * max(1.0, float(_np.abs(_expected).max()))):
-    raise AssertionError("Les caractéristiques sauvegardées diffèrent de celles recalculées avec le meilleur modèle.")
-# The saved map must be a faithful t-SNE of these features: its neighbours are feature neighbours.
-_standardised = _StandardScaler().fit_transform(_expected)
-_saved_embedding = _checks.plain_float_array(_saved["embedding"], "embedding", shape=(_count, 2))
-_reference_map = _reference_tsne(_expected, _settings_h.seed)
-_trust_saved = _trustworthiness(_standardised, _saved_embedding, n_neighbors=5)
-_trust_reference = _trustworthiness(_standardised, _reference_map, n_neighbors=5)
-if _trust_saved < _trust_reference - 0.05:
-    raise AssertionError(f"La carte sauvegardée conserve mal les voisins (fiabilité {_trust_saved:.2f} contre {_trust_reference:.2f}).")
+    _best_h = _probes.saved_best_name()
+    _export_h = {"best": _best_h}
+    try:
+        _saved_h = _RunFolder(_get_settings().run_dir).load_arrays("features")
+        _probes.export_arrays("test_features_saved", **{
+            _key: _np.asarray(_saved_h[_key]) for _key in ("features", "labels", "indices", "embedding")
+            if _key in _saved_h and _np.asarray(_saved_h[_key]).dtype.kind in "biuf"})
+    except Exception as _error:
+        _export_h["error_of_file"] = _probes.type_name(_error)
+    _probes.export_run("test_features_saved", [_best_h] if _best_h else [], **_export_h)
 ### END HIDDEN TESTS
 
 # %% [markdown]

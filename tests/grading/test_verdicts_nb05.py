@@ -15,6 +15,7 @@ from sklearn import metrics
 
 from autograde.verdicts import nb05, registry
 from solutions import comparison, evaluation
+from tests.helpers.saved_runs import saved_run_folder
 from tests.helpers.verdicts import probe_exchange
 
 NOTEBOOK = nb05.NOTEBOOK
@@ -380,23 +381,14 @@ def _tiny_classifier(seed: int, input_shape, num_classes: int):
 @pytest.fixture(scope="module")
 def saved_run(tmp_path_factory):
     """A fast-mode run folder with three saved models (one without a timing), its split and its data."""
-    from autograde.execute import fast_environment, patched_environment
-    from paysages.data import load_split_arrays, prepare_split
-    from paysages.runs import RunFolder
-    from paysages.settings import get_settings
-
-    folder = tmp_path_factory.mktemp("nb05")
-    environment = fast_environment(folder / "data", folder / "run")
     history = {"loss": [1.2, 1.0], "accuracy": [0.3, 0.4], "val_loss": [1.3, 1.1], "val_accuracy": [0.3, 0.35]}
-    with patched_environment(environment):
-        settings = get_settings()
-        prepare_split(settings, progress=False)
-        data = load_split_arrays(settings, progress=False)
-        run = RunFolder(settings.run_dir)
+
+    def save_models(run, settings, data):
         for seed, (name, seconds) in enumerate((("cnn", 12.5), ("reg_dropout", 20.0), ("transfer_frozen", None))):
             model = _tiny_classifier(seed, settings.image_shape, len(data.class_names))
             run.save_model(model, name, history=history if seconds else None, training_seconds=seconds)
-    return {"environment": environment, "run": run, "data": data}
+
+    return saved_run_folder(tmp_path_factory.mktemp("nb05"), save_models)
 
 
 def _saved_verdicts(saved_run, tmp_path, *, edit_table=None, edit_files=None, **changes) -> dict:
