@@ -19,7 +19,7 @@ from sklearn.manifold import TSNE
 from sklearn.neighbors import NearestNeighbors
 
 from autograde.layout import COURSE_NOTEBOOK_DIR
-from autograde.verdicts import nb00, nb01, nb02, nb03, nb04, nb06, nb07, nb08, registry, stage
+from autograde.verdicts import nb00, nb01, nb06, nb07, nb08, registry, stage
 from autograde.verdicts.cells import CellVerdict, Judgement, passed
 from autograde.verdicts.exports import load_exports
 from paysages.probes import EXPORT_VARIABLE, export_arrays, export_results, plain_integers
@@ -75,14 +75,18 @@ def test_probes_repeat_with_their_seed_and_change_with_another():
     assert stage.new_seed() != stage.new_seed()
 
 
-def test_every_autograded_cell_of_notebooks_00_to_08_is_covered():
-    """Are notebooks 00 to 08 judged entirely outside the kernel (every graded cell of the notebook), and 09 not yet?"""
-    assert registry.covers(NOTEBOOK, GRADE_IDS)
-    assert registry.covers(NOTEBOOK_01, GRADE_IDS_01)
-    for notebook in (nb02.NOTEBOOK, nb03.NOTEBOOK, nb04.NOTEBOOK, "05_comparaison", NOTEBOOK_06, nb07.NOTEBOOK,
-                     nb08.NOTEBOOK):
-        assert registry.covers(notebook, _graded_cell_ids(notebook))
-    assert not registry.covers("09_espace_features", _graded_cell_ids("09_espace_features"))
+def test_every_autograded_cell_of_every_course_notebook_is_covered():
+    """Is every course notebook, the bonus ones included, judged entirely outside the kernel?"""
+    from autograde.layout import course_notebooks
+
+    notebooks = [path.stem for path in course_notebooks()]
+    assert len(notebooks) == 12
+    for notebook in notebooks:
+        graded = _graded_cell_ids(notebook)
+        assert graded, notebook
+        assert registry.covers(notebook, graded), (notebook, graded - registry.registered_grade_ids(notebook))
+        # Every verdict judges a graded cell of its notebook: none is left over from a removed cell.
+        assert registry.registered_grade_ids(notebook) == graded, notebook
 
 
 # Judgements ----------------------------------------------------------------------------------------
@@ -1159,8 +1163,8 @@ def test_each_verdict_module_is_found_from_its_notebook_and_only_from_it():
         module = importlib.import_module(f"autograde.verdicts.{module_name}")
         assert module.NOTEBOOK in names and module.NOTEBOOK.startswith(module_name[2:] + "_")
         assert registry.cell_verdicts(module.NOTEBOOK) == module.VERDICTS
-    # Another name with a converted notebook's number, a name without a number, an unconverted notebook.
-    for other in ("00_autre", "00prise_en_main", "prise_en_main", "", "../00_prise_en_main", "09_espace_features"):
+    # Another name with a course notebook's number, a name without a number, a number without a notebook.
+    for other in ("00_autre", "00prise_en_main", "prise_en_main", "", "../00_prise_en_main", "12_suite"):
         assert registry.cell_verdicts(other) == (), other
 
 

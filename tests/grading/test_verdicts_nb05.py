@@ -16,6 +16,7 @@ from sklearn import metrics
 from autograde.verdicts import nb05, registry
 from solutions import comparison, evaluation
 from tests.helpers.saved_runs import saved_run_folder
+from tests.helpers.tables import with_cell
 from tests.helpers.verdicts import probe_exchange
 
 NOTEBOOK = nb05.NOTEBOOK
@@ -424,15 +425,6 @@ def test_the_reference_table_and_files_earn_both_run_verdicts(saved_run, tmp_pat
     assert {grade_id: verdict["fraction"] for grade_id, verdict in verdicts.items()} == dict.fromkeys(SAVED_IDS, 1.0)
 
 
-def _with(column, row, value):
-    def edit(table):
-        table = table.copy()
-        table.loc[row, column] = value
-        return table
-
-    return edit
-
-
 def _without_last_row(table):
     return table.iloc[:-1].reset_index(drop=True)
 
@@ -442,10 +434,10 @@ def _reversed(table):
 
 
 @pytest.mark.parametrize(("edit_table", "reason"), [
-    (_with("accuracy", 0, 0.999), "accuracy of"),
-    (_with("num_params", 1, 1.0), "num_params of"),
-    (_with("family", 2, "autre"), "the family of"),
-    (_with("training_seconds", 0, 99.0), "must be read from run.model_meta"),
+    (with_cell("accuracy", 0, 0.999), "accuracy of"),
+    (with_cell("num_params", 1, 1.0), "num_params of"),
+    (with_cell("family", 2, "autre"), "the family of"),
+    (with_cell("training_seconds", 0, 99.0), "must be read from run.model_meta"),
     (_without_last_row, "exactly one row per model saved"),
     (_reversed, "the rows are not sorted by your rule"),
 ])

@@ -14,6 +14,7 @@ from sklearn import metrics
 from autograde.verdicts import nb06, registry
 from solutions import errors, gradcam
 from tests.helpers.saved_runs import saved_run_folder
+from tests.helpers.tables import with_cell
 
 NOTEBOOK = nb06.NOTEBOOK
 SEED = 71
@@ -108,20 +109,11 @@ def _increasing(table):
     return table.iloc[::-1].reset_index(drop=True)
 
 
-def _with(column, value):
-    def edit(table):
-        table = table.copy()
-        table.loc[0, column] = value
-        return table
-
-    return edit
-
-
 @pytest.mark.parametrize(("edit_errors", "reason"), [
     (_without_first_row, "does not list exactly the images"),
     (_increasing, "sorted by decreasing confidence"),
-    (_with("confidence", 0.999), "the confidence of image"),
-    (_with("predicted_class", "nowhere"), "the predicted_class of image"),
+    (with_cell("confidence", 0, 0.999), "the confidence of image"),
+    (with_cell("predicted_class", 0, "nowhere"), "the predicted_class of image"),
 ])
 def test_an_errors_table_that_does_not_describe_the_saved_best_model_loses_its_cell(saved_run, tmp_path,
                                                                                    edit_errors, reason):
