@@ -7,9 +7,8 @@ after it. Before a test cell runs, the guard undoes what a submission may have d
 
 * library functions replaced by notebook code (``np.allclose = lambda *a, **k: True``,
   ``keras.Model.evaluate = ...``, ``builtins.len = ...``) get their original back;
-* modules replaced in ``sys.modules`` get their original back; every ``solutions`` module is
-  dropped so that the hidden tests import the instructor's reference afresh from disk (a
-  reference function patched by notebook code never survives into a test cell);
+* modules replaced in ``sys.modules`` get their original back, and import hooks the notebook
+  added to ``sys.meta_path`` are removed;
 * the ``PAYSAGES_*`` environment variables the grader set (run folder, data root, mode) get
   their values back, and ones the notebook added are removed, so that the hidden tests'
   ``get_settings()`` reads the grader's run folder and data, not a folder of forged results;
@@ -60,8 +59,6 @@ _state = {
     "streams": None,
     "user_builtin_names": {},
     "hidden": {},
-    "solutions_dir": None,
-    "reference_path": None,
     "environ": None,
     "environment": None,
     "report": [],
@@ -231,16 +228,7 @@ def _restore_environment():
             _note(f"os.environ[{name!r}] restored")
 
 
-def _check_solutions_modules():
-    folder = _state["solutions_dir"]
-    for name in [name for name in list(_sys.modules) if name == "solutions" or name.startswith("solutions.")]:
-        module = _sys.modules.pop(name)
-        location = getattr(module, "__file__", None) or ""
-        paths = list(getattr(module, "__path__", []) or [])
-        genuine = bool(folder) and (location.startswith(folder) or (
-            name == "solutions" and any(str(path).startswith(folder) for path in paths)))
-        if folder and not genuine:
-            _note(f"sys.modules[{name!r}] (not the instructor's module) dropped")
+def _remove_import_hooks():
     finders = [finder for finder in _sys.meta_path if _from_notebook(getattr(type(finder), "find_spec", None))
                or _from_notebook(getattr(finder, "find_spec", None))]
     for finder in finders:
@@ -268,34 +256,13 @@ def _hide_shadowed_builtins():
     _state["hidden"] = hidden
 
 
-def _drop_solutions_modules():
-    for name in [name for name in list(_sys.modules) if name == "solutions" or name.startswith("solutions.")]:
-        _sys.modules.pop(name, None)
-
-
-def _hide_reference():
-    """Take the reference folder off the import path, and its modules out of ``sys.modules``."""
-    folder = _state["reference_path"]
-    if folder:
-        _sys.path[:] = [entry for entry in _sys.path if entry != folder]
-        _drop_solutions_modules()
-
-
-def install(solutions_dir=None, reference_path=None):
-    """Take the reference snapshots; called once, right after the kernel starts.
-
-    ``reference_path`` (sandboxed grading): the folder that holds ``solutions``, put on
-    ``sys.path`` by ``before_graded_cell(reference=True)`` and taken off by
-    ``after_graded_cell()``, so that the student's own cells cannot import it.
-    """
+def install():
+    """Take the reference snapshots; called once, right after the kernel starts."""
     import importlib
     import os
 
     cwd = os.getcwd()
     _sys.path[:] = [entry for entry in _sys.path if entry not in ("", ".", cwd)]
-    _state["solutions_dir"] = solutions_dir
-    _state["reference_path"] = reference_path
-    _hide_reference()
     _state["environ"] = os.environ
     _state["environment"] = {name: value for name, value in os.environ.items() if name.startswith("PAYSAGES_")}
     for name in PRELOADED_MODULES:
@@ -324,11 +291,8 @@ def install(solutions_dir=None, reference_path=None):
     _state["streams"] = {name: getattr(_sys, name) for name in ("stdout", "stderr")}
 
 
-def before_graded_cell(reference=False):
-    """Undo tampering before a graded cell; return the list of what was restored.
-
-    ``reference``: the cell is a test cell, which may import ``solutions`` from the reference folder.
-    """
+def before_graded_cell():
+    """Undo tampering before a graded cell; return the list of what was restored."""
     _state["report"] = []
     for name in WATCHED_MODULES:
         _snapshot_module(name)
@@ -337,17 +301,13 @@ def before_graded_cell(reference=False):
     _restore_classes()
     _restore_shell()
     _restore_environment()
-    _check_solutions_modules()
+    _remove_import_hooks()
     _hide_shadowed_builtins()
-    folder = _state["reference_path"]
-    if reference and folder:
-        _sys.path[:] = [folder] + [entry for entry in _sys.path if entry != folder]
     return list(_state["report"])
 
 
 def after_graded_cell():
-    """Give the notebook back the globals hidden during the test cell; hide the reference again."""
-    _hide_reference()
+    """Give the notebook back the globals hidden during the test cell."""
     shell = _state["shell"]
     if shell is not None:
         for name, value in _state["hidden"].items():

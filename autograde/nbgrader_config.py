@@ -100,15 +100,11 @@ c.GradingExecute.max_output_bytes_per_notebook = int(settings.get("max_output_by
 if sandbox.configure_kernel_manager(c):
     # Sandboxed grading (the pipeline set PAYSAGES_SANDBOX_RUNTIME_DIR): the kernel spec found first
     # on JUPYTER_PATH starts the kernel under bubblewrap, with its own environment, and the grader
-    # talks to it over Unix sockets. solutions/ is bound off the kernel's import path; the guard puts
-    # it there only while a test cell runs.
+    # talks to it over Unix sockets. The instructor's solutions/ is never bound there.
     c.GradingExecute.sandboxed = True
-    c.GradingExecute.solutions_directory = sandbox.sandbox_reference_dir("solutions")
-    c.GradingExecute.reference_path = sandbox.SANDBOX_REFERENCE_DIR
     c.GradingExecute.kernel_environment = {}
 else:
-    # Unsandboxed grading (--unsandboxed): the kernel imports solutions/ from the repository.
-    c.GradingExecute.solutions_directory = str(Path(repository_dir) / "solutions") if repository_dir else ""
+    # Unsandboxed grading (--unsandboxed): the kernel imports the kit from the repository.
     c.GradingExecute.kernel_environment = {"PYTHONPATH": repository_dir} if repository_dir else {}
 c.LimitOutput.max_lines = int(settings.get("max_output_lines", 1000))
 c.LimitOutput.max_traceback = int(settings.get("max_traceback_lines", 100))

@@ -340,12 +340,11 @@ def _grade_notebook(layout: CourseLayout, student_id: str, name: str, *, setting
     """
     record = {"status": None}
     judged = sorted(verdict_registry.registered_grade_ids(name) & set(auto_ids))
-    covered = verdict_registry.covers(name, auto_ids)
     for attempt in range(2):
         seed = verdict_stage.new_seed() if judged else None
         verdicts, verdict_error = None, None
         with _notebook_sandbox(layout, student_id, name, settings=settings, extra_env=extra_env,
-                               sandboxed=sandboxed, reference=not covered) as exchange:
+                               sandboxed=sandboxed) as exchange:
             if judged:
                 verdict_registry.write_probes(name, seed, exchange.probes_dir)
             result = run_nbgrader(
@@ -404,18 +403,16 @@ class NotebookExchange:
 
 @contextlib.contextmanager
 def _notebook_sandbox(layout: CourseLayout, student_id: str, name: str, *, settings: dict, extra_env: dict,
-                      sandboxed: bool, reference: bool = True):
+                      sandboxed: bool):
     """The sandbox of one nbgrader process; yields its :class:`NotebookExchange`.
 
     A fresh workspace holds a copy of the notebook being graded (the kernel's working folder),
     the submission's run folder and the verdict stage's probe (read-only) and export folders;
     the grading data is bound read-only. Its kernel spec, put first on nbgrader's
     ``JUPYTER_PATH``, shadows the course's unsandboxed one; its variables are the grader's
-    ``PAYSAGES_*`` settings, secrets dropped, paths translated. ``reference``: ``solutions`` is
-    bound as a reference package, off the import path (transitional, for the notebooks whose
-    verdicts are still computed in the kernel: see ``autograde/README.md``); a notebook judged
-    entirely outside the kernel gets no ``solutions`` at all. The workspace is removed once the
-    process ended and its exports were judged, whatever it held.
+    ``PAYSAGES_*`` settings, secrets dropped, paths translated. ``solutions`` is never bound:
+    every graded cell is judged outside the kernel (``autograde/verdicts/``). The workspace is
+    removed once the process ended and its exports were judged, whatever it held.
 
     Unsandboxed, the probe and export folders are a fresh folder of the student's work folder,
     named to the kernel through its environment (the kernel could write anywhere there).
@@ -437,10 +434,8 @@ def _notebook_sandbox(layout: CourseLayout, student_id: str, name: str, *, setti
                                                 notebook=layout.submitted_dir(student_id) / f"{name}.ipynb")
     try:
         grading_variables = nbgrader_environment(layout, settings, extra_env)
-        references = {"solutions": REPOSITORY_DIR / "solutions"} if reference else {}
         sandbox.write_kernel_spec(workspace, kernel_name=settings.get("kernel_name", sandbox.KERNEL_NAME),
-                                  environment=sandbox.kernel_environment(grading_variables),
-                                  reference_packages=references)
+                                  environment=sandbox.kernel_environment(grading_variables))
         yield NotebookExchange(sandbox.grader_environment(workspace, jupyter_path=[layout.jupyter_dir]),
                                workspace.probes_dir, workspace.export_dir)
     finally:

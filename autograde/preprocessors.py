@@ -83,11 +83,8 @@ class GradingExecute(Execute):
     guard_enabled = Integer(1, help="1 to run the integrity guard before each test cell.").tag(config=True)
     guard_timeout = Integer(300, help="Seconds the guard may take (its first call imports Keras).").tag(config=True)
     kernel_environment = Dict({}, help="Variables set in the grading kernel's environment.").tag(config=True)
-    solutions_directory = Unicode("", help="The instructor's solutions/ folder (genuine modules).").tag(config=True)
     sandboxed = Bool(False, help="The kernel spec starts the kernel in the sandbox, with its own "
                      "environment (autograde/sandbox.py).").tag(config=True)
-    reference_path = Unicode("", help="Sandboxed grading: the kernel's folder holding solutions/, put on "
-                             "sys.path only while a test cell runs.").tag(config=True)
     passed_variables = List(list(KERNEL_VARIABLES), help="Variables copied from the grader's environment.").tag(config=True)
     kernel_home_root = Unicode("", help="Folder of the kernels' private HOME folders (default: "
                                "$PAYSAGES_KERNEL_HOME_ROOT, else the system's temporary folder).").tag(config=True)
@@ -191,8 +188,7 @@ class GradingExecute(Execute):
             self._install_guard()
         graded = nbgrader_utils.is_grade(cell)
         if graded and self.guard_enabled:
-            test_cell = not nbgrader_utils.is_solution(cell)
-            restored = self._call_guard(f"before_graded_cell(reference={test_cell})")
+            restored = self._call_guard("before_graded_cell()")
             if restored:
                 _append_integrity_event({"event": "guard", "notebook": self._paysages_notebook,
                                          "grade_id": cell.metadata.nbgrader.get("grade_id"), "restored": restored})
@@ -223,13 +219,13 @@ class GradingExecute(Execute):
     def _install_guard(self) -> None:
         source = GUARD_SOURCE_PATH.read_text(encoding="utf-8")
         code = (
-            "def _paysages_install_guard(source, solutions_dir, reference_path):\n"
+            "def _paysages_install_guard(source):\n"
             "    import sys, types\n"
             f"    module = types.ModuleType({GUARD_MODULE!r})\n"
             "    exec(compile(source, '<paysages-grading-guard>', 'exec'), module.__dict__)\n"
             "    sys.modules[module.__name__] = module\n"
-            "    module.install(solutions_dir or None, reference_path or None)\n"
-            f"_paysages_install_guard({source!r}, {self.solutions_directory!r}, {self.reference_path!r})\n"
+            "    module.install()\n"
+            f"_paysages_install_guard({source!r})\n"
             "del _paysages_install_guard\n"
         )
         content = self._run_silently(code)

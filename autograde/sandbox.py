@@ -51,12 +51,9 @@ Plugging it into the pipeline (one nbgrader process per notebook, as today)::
         extra_env.update(sandbox.grader_environment(workspace, jupyter_path=[layout.jupyter_dir]))
         run_nbgrader(...)   # nbgrader_config.py calls sandbox.configure_kernel_manager(c)
 
-While the hidden tests still import ``solutions`` in the kernel (issue 10 item 2 not landed),
-the pipeline passes ``reference_packages={"solutions": REPOSITORY_DIR / "solutions"}`` to
-``write_kernel_spec`` (bound read-only off the import path) and the kernel guard gets
-``solutions_directory = sandbox.sandbox_reference_dir("solutions")`` and the reference folder,
-which it puts on ``sys.path`` only while a test cell runs; see ``autograde/README.md`` for what
-that still leaves open.
+The hidden tests import nothing of the instructor's: they call the student's functions on the
+grader's probes and export plain data, which a trusted process outside the sandbox judges
+(``autograde/verdicts/``). ``solutions`` is never bound in a sandbox.
 """
 
 from __future__ import annotations
@@ -90,9 +87,6 @@ SANDBOX_HOME_DIR = "/home/student"
 SANDBOX_TMP_DIR = "/tmp"
 SANDBOX_VENV_DIR = "/opt/paysages/venv"
 SANDBOX_LIBRARY_DIR = "/opt/paysages/lib"
-# Reference packages (the hidden tests' ``solutions``) are bound here, a folder that is NOT on the
-# kernel's import path: the integrity guard puts it there only while a test cell runs.
-SANDBOX_REFERENCE_DIR = "/opt/paysages/reference"
 SANDBOX_LAUNCHER_PATH = "/opt/paysages/launcher.py"
 SANDBOX_USER = "student"
 # The sandbox user: "nobody" inside the user namespace (mapped to the grader's own user outside).
@@ -573,15 +567,9 @@ def sandbox_package_dir(name: str) -> str:
     return f"{SANDBOX_LIBRARY_DIR}/{name}"
 
 
-def sandbox_reference_dir(name: str) -> str:
-    """Where a ``reference_packages`` entry is seen inside the sandbox (off the import path)."""
-    return f"{SANDBOX_REFERENCE_DIR}/{name}"
-
-
 def kernel_argv(workspace: SandboxWorkspace, *, limits: SandboxLimits | None = None,
                 environment: Mapping[str, str] | None = None, bwrap: str | None = None,
-                extra_packages: Mapping[str, Path | str] | None = None,
-                reference_packages: Mapping[str, Path | str] | None = None) -> list[str]:
+                extra_packages: Mapping[str, Path | str] | None = None) -> list[str]:
     """The kernel spec ``argv`` that starts ``python -m ipykernel_launcher`` in the sandbox.
 
     ``environment``: extra variables for the kernel (for instance :func:`kernel_environment`);
@@ -590,15 +578,7 @@ def kernel_argv(workspace: SandboxWorkspace, *, limits: SandboxLimits | None = N
 
     ``extra_packages`` (name to folder) binds more packages read-only beside ``paysages``, on
     the import path of every cell: whatever is bound there, the student's code can import. The
-    pipeline does not use it (it binds ``solutions`` as a reference package, below).
-
-    ``reference_packages`` (name to folder) binds packages read-only under
-    ``/opt/paysages/reference``, which is not on the kernel's import path: the pipeline passes
-    ``{"solutions": REPOSITORY_DIR / "solutions"}`` there, and the integrity guard
-    (``autograde/kernel_guard.py``) adds that folder to ``sys.path`` only while a test cell runs,
-    so that ``import solutions`` fails in the student's own cells. It is transitional too, and
-    not a boundary: the files are readable by path, and a student function that a test cell
-    calls runs while the folder is on the path (see ``autograde/README.md``).
+    pipeline binds nothing there (``solutions`` never enters a sandbox).
     """
     limits = limits or SandboxLimits()
     bwrap = bwrap or find_bwrap()
@@ -618,7 +598,6 @@ def kernel_argv(workspace: SandboxWorkspace, *, limits: SandboxLimits | None = N
     argv += _system_arguments()
     argv += _python_arguments()
     argv += _package_arguments(extra_packages or {}, sandbox_package_dir)
-    argv += _package_arguments(reference_packages or {}, sandbox_reference_dir)
     if workspace.data_dir is not None:
         argv += ["--ro-bind", str(workspace.data_dir), SANDBOX_DATA_DIR]
     argv += ["--size", str(limits.tmp_size_bytes), "--tmpfs", SANDBOX_TMP_DIR]

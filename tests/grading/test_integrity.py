@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import html
 import json
 import subprocess
 import sys
@@ -107,7 +108,7 @@ def test_scan_finds_markers_hidden_tests_imports_and_instructor_files(tmp_path):
 def test_feedback_scan_ignores_what_the_student_wrote():
     """Is a hidden-test line reported in a page, unless the student's own code holds it?"""
     line = sorted(hidden_test_lines(SOURCES))[0]
-    page = f"<html><body><pre><span>{line[:10]}</span>{line[10:]}</pre></body></html>"
+    page = f"<html><body><pre><span>{html.escape(line[:10])}</span>{html.escape(line[10:])}</pre></body></html>"
     assert integrity.scan_feedback_html(page, {line}) != []
     assert integrity.scan_feedback_html(page, {line}, student_text=line) == []
 
@@ -130,23 +131,21 @@ GUARD_SCRIPT = textwrap.dedent('''
     guard = types.ModuleType("_paysages_grading_guard")
     exec(compile(source, "<guard>", "exec"), guard.__dict__)
     sys.modules[guard.__name__] = guard
-    guard.install(None)
+    guard.install()
     import builtins
     import numpy as np
     import keras
     original_allclose, original_len = np.allclose, builtins.len
-    # Point the hidden tests' get_settings() at a folder of forged results, and patch a reference.
+    # Point the hidden tests' get_settings() at a folder of forged results, and add an import hook.
     import os
     exec("import os; os.environ['PAYSAGES_RUN_DIR'] = '/tmp/forged'; os.environ['PAYSAGES_SEED'] = '1'",
          {"__name__": "__main__"})
-    import solutions.evaluation
-    exec("import solutions.evaluation as e; e.classification_scores = lambda *a: {'accuracy': 1.0}",
-         {"__name__": "__main__"})
+    exec("class Finder:\\n    def find_spec(self, name, path=None, target=None):\\n        return None\\n"
+         "import sys; sys.meta_path.insert(0, Finder())", {"__name__": "__main__"})
     exec("np.allclose = lambda *a, **k: True", {"np": np, "__name__": "__main__"})
     exec("keras.Model.predict = lambda self, x: 'forged'", {"keras": keras, "__name__": "__main__"})
     exec("import builtins; builtins.len = lambda value: 0", {"__name__": "__main__"})
     restored = guard.before_graded_cell()
-    import solutions.evaluation as fresh_evaluation
     print(json.dumps({
         "restored": restored,
         "allclose": np.allclose is original_allclose,
@@ -154,7 +153,7 @@ GUARD_SCRIPT = textwrap.dedent('''
         "predict": "predict" not in vars(keras.Model),
         "run_dir": os.environ.get("PAYSAGES_RUN_DIR"),
         "seed": os.environ.get("PAYSAGES_SEED"),
-        "scores": fresh_evaluation.classification_scores([0, 1], [[0.9, 0.1], [0.8, 0.2]])["accuracy"],
+        "hooks": [type(finder).__name__ for finder in sys.meta_path],
         "again": guard.before_graded_cell(),
     }))
 ''')
@@ -162,7 +161,7 @@ GUARD_SCRIPT = textwrap.dedent('''
 
 @pytest.mark.slow
 def test_kernel_guard_undoes_library_patches(tmp_path):
-    """Does the guard undo patched libraries and references, and give the grader's PAYSAGES_* settings back?"""
+    """Does the guard undo patched libraries and import hooks, and give the grader's PAYSAGES_* settings back?"""
     script = tmp_path / "guard_check.py"
     script.write_text(GUARD_SCRIPT, encoding="utf-8")
     guard_source = REPOSITORY_DIR / "autograde" / "kernel_guard.py"
@@ -176,11 +175,12 @@ def test_kernel_guard_undoes_library_patches(tmp_path):
     assert outcome["allclose"] and outcome["len"] and outcome["predict"]
     assert "numpy.allclose restored" in outcome["restored"]
     assert "builtins.len restored" in outcome["restored"]
-    # The grader's run folder is back, the added variable is gone, the reference is imported afresh.
+    # The grader's run folder is back, the added variable is gone, the notebook's import hook too.
     assert outcome["run_dir"] == str(tmp_path / "grading-run") and outcome["seed"] is None
     assert "os.environ['PAYSAGES_RUN_DIR'] restored" in outcome["restored"]
     assert "os.environ['PAYSAGES_SEED'] (set by the notebook) removed" in outcome["restored"]
-    assert outcome["scores"] == 0.5
+    assert "Finder" not in outcome["hooks"]
+    assert "an import hook defined by the notebook was removed from sys.meta_path" in outcome["restored"]
     assert outcome["again"] == []
 
 

@@ -184,6 +184,6 @@ def test_no_grader_variable_is_visible_to_a_kernel(sandboxed_grading):
 
 
 def test_solutions_cannot_be_imported_by_the_students_code(sandboxed_grading):
-    """Does `import solutions` fail in a student's cell (notebook 00 is graded without solutions/ bound)?"""
+    """Does `import solutions` fail in a student's cell (no sandbox binds solutions/)?"""
     autograded = next(sandboxed_grading.layout.autograded_dir("importsolutions").glob("00_*.ipynb"))
     assert "attack failed: ModuleNotFoundError" in autograded.read_text(encoding="utf-8")

@@ -143,8 +143,8 @@ def test_planted_files_are_ignored_and_never_unpickled(verdict_grading):
     assert json.loads(verdict_file.read_text(encoding="utf-8"))["verdicts"]["test_imbalance_ratio"]["fraction"] == 0.0
 
 
-def test_solutions_is_not_even_bound_for_a_covered_notebook(verdict_grading):
-    """Is notebook 00, judged outside the kernel, graded without the reference solutions in its sandbox?"""
+def test_solutions_is_never_bound_in_a_sandbox(verdict_grading):
+    """Is notebook 00 graded without the reference solutions anywhere in its sandbox (no bind, even off the path)?"""
     cell = _autograded_cell(verdict_grading, "forgedexport", "imbalance_ratio")
     printed = "".join(output.get("text", "") for output in cell.outputs)
     assert "reference solutions readable: False" in printed

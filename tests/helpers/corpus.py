@@ -949,7 +949,7 @@ for _folder in (_export, _pathlib.Path.cwd(), _pathlib.Path(_os.environ["PAYSAGE
 with open(_export / "test_imbalance_ratio.npz", "wb") as _handle:
     _np.savez(_handle, results=_np.array([_RunsWhenUnpickled()], dtype=object))
 _os.symlink("/etc/passwd", _export / "test_imbalance_ratio.json")
-# Notebook 00 is judged outside the kernel: the reference solutions are not even bound.
+# Every notebook is judged outside the kernel: the reference solutions are never bound in a sandbox.
 print("reference solutions readable:", _os.path.exists("/opt/paysages/reference/solutions/separation.py"))
 '''
 
