@@ -20,14 +20,20 @@ SHARED_DIR = REPOSITORY_DIR.parent / "shared"
 SHARED_LICENCES_DIR = SHARED_DIR / "landscapes" / "licenses"
 SHARED_COLAB_FREEZE = SHARED_DIR / "colab" / "pip-freeze.gpu.txt"
 
-# The session fixtures that execute a course or grade a corpus (minutes each). Under
+# The fixtures that execute a course or grade submissions (minutes each). Under
 # `pytest -n 2 --dist loadgroup` every test that reads one goes to the same worker, which builds
-# it once; the two groups start first, one per worker (largest groups are scheduled first).
+# it once; the largest groups are scheduled first, and the smaller ones fill the other worker.
+# The release alone (`released_course`, under a minute) is not grouped: a worker that needs it
+# without the corpus builds its own, so that the Colab run and the sandboxed attacks need not
+# wait behind the corpus on the same worker.
 EXPENSIVE_FIXTURE_GROUPS = {
     "validated_course": "executed_course",
     "release_notebooks": "executed_course",
-    "released_course": "grading_corpus",
     "graded_course": "grading_corpus",
+    "colab_run": "colab_runtime",
+    "sandboxed_grading": "sandboxed_grading",
+    "verdict_grading": "verdict_grading",
+    "attacked_course": "attacked_course",
 }
 
 # Keep TensorFlow quiet and deterministic enough for tests.
