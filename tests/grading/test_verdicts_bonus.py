@@ -18,6 +18,9 @@ from solutions import defence, reductions, signatures
 from tests.helpers.tables import with_cell
 from tests.helpers.verdicts import probe_exchange
 
+# Every case builds Keras models or runs t-SNE on the kernel's side and again on the verdict's.
+pytestmark = pytest.mark.slow
+
 
 def _judged(notebook: str, seed: int, namespace: dict, tmp_path, run_files: dict | None = None) -> dict:
     """grade id -> (fraction, reason) of every registered cell, the run folder holding ``run_files`` (name -> JSON)."""
