@@ -139,6 +139,21 @@ def is_number(value) -> bool:
     return type(value) in (int, float) and abs(value) < float("inf")
 
 
+def number_rows(rows, shape: tuple = (None, None)):
+    """Exported rows (lists of plain finite numbers, all as long) as a float64 2-D array, or None.
+
+    ``shape`` gives the number of rows and of columns expected; None accepts any.
+    """
+    if not isinstance(rows, list) or not all(isinstance(row, list) and all(map(is_number, row)) for row in rows):
+        return None
+    if len({len(row) for row in rows}) > 1:
+        return None
+    array = np.asarray(rows, dtype=np.float64)
+    if array.ndim != 2 or any(size is not None and actual != size for actual, size in zip(array.shape, shape)):
+        return None
+    return array
+
+
 def close_numbers(got: list, expected, tolerance: float) -> bool:
     """True when ``got`` (a list of plain numbers) matches ``expected`` within ``tolerance``."""
     expected = np.asarray(expected, dtype=np.float64)

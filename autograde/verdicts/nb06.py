@@ -32,8 +32,8 @@ folder's model (``paysages.probes.export_run``), and the trusted process rebuild
 * ``test_saved_errors``: errors.json (as read from the disk) must name that model, list the same
   errors with each image's path, and hold its confusion matrix and per-class report;
 * ``test_grad_cam`` (bonus): the student's ``grad_cam`` is called in the kernel on the saved model
-  the notebook explains (``cam_name``), at validation positions and for classes the grader drew
-  (none, the true class, another class); each map must lie in [0, 1], have the image's size and
+  the notebook explains (``cam_name``), at validation positions the grader drew, for the predicted
+  class and two classes drawn at random; each map must lie in [0, 1], have the image's size and
   correlate with the reference map (``solutions.gradcam``) computed here on the same model and images.
 """
 
@@ -379,7 +379,7 @@ def judge_saved_errors(probes: dict, export, models: dict) -> Judgement:
         return failed("errors.json: the path of an error is not its validation image's (data.validation_paths)")
     class_names = list(data.class_names)
     predictions = probabilities.argmax(axis=1)
-    matrix = metrics.confusion_matrix(data.y_validation, predictions, labels=np.arange(len(class_names)))
+    matrix = _confusion_matrix(data.y_validation, predictions, len(class_names))
     saved_matrix = saved.get("confusion_matrix")
     if (not isinstance(saved_matrix, list) or len(saved_matrix) != len(class_names)
             or not all(close_numbers(row, expected_row, 0.0) for row, expected_row in zip(saved_matrix, matrix))):

@@ -39,7 +39,7 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 from autograde.verdicts.cells import (NOTHING_EXPORTED, CellVerdict, Judgement, error_name, exported_list, failed,
-                                      is_number, passed, valid_indices)
+                                      number_rows, passed, valid_indices)
 from autograde.verdicts.models import load_saved_model
 from autograde.verdicts.runs import rebuilt_best_model
 from paysages.probes import fraction_positions, penultimate_features
@@ -194,11 +194,9 @@ def judge_tsne_embedding(probes: dict, export) -> Judgement:
     result, groups = export.get("map"), np.asarray(probes["groups"], dtype=np.int64)
     if not isinstance(result, dict) or "error" in result:
         return failed(f"tsne_embedding raised {error_name(result)}")
-    rows = result.get("rows")
-    if (not isinstance(rows, list) or len(rows) != len(groups)
-            or not all(isinstance(row, list) and len(row) == 2 and all(map(is_number, row)) for row in rows)):
+    embedding = number_rows(result.get("rows"), (len(groups), 2))
+    if embedding is None:
         return failed(f"tsne_embedding must return a finite array of shape ({len(groups)}, 2)")
-    embedding = np.asarray(rows, dtype=np.float64)
     if np.std(embedding) < 1e-6:
         return failed("the map is degenerate (every point at the same place)")
     agreement = neighbour_agreement(embedding, groups)

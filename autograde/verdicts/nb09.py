@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograde.verdicts.cells import (NOTHING_EXPORTED, CellVerdict, Judgement, error_name, failed, is_number,
-                                      passed, table_problem)
+                                      number_rows, passed, table_problem)
 from solutions.reductions import knn_accuracy_2d, reduce_features
 
 NOTEBOOK = "09_espace_features"
@@ -37,15 +37,6 @@ def reduce_probes(rng: np.random.Generator) -> dict:
     return {"points": points.tolist(), "seed": int(rng.integers(0, 1000)), "unknown_method": f"methode_{unknown}"}
 
 
-def _map_of(result, num_points: int):
-    """An exported map as a finite (N, 2) float array, or None."""
-    rows = result.get("rows") if isinstance(result, dict) else None
-    if (not isinstance(rows, list) or len(rows) != num_points
-            or not all(isinstance(row, list) and len(row) == 2 and all(map(is_number, row)) for row in rows)):
-        return None
-    return np.asarray(rows, dtype=np.float64)
-
-
 def judge_reduce_features(probes: dict, export) -> Judgement:
     if not isinstance(export, dict):
         return failed(NOTHING_EXPORTED)
@@ -55,7 +46,7 @@ def judge_reduce_features(probes: dict, export) -> Judgement:
         result = maps.get(method)
         if not isinstance(result, dict) or "error" in result:
             return failed(f"reduce_features(..., {method!r}) raised {error_name(result)}")
-        embedding = _map_of(result, len(points))
+        embedding = number_rows(result.get("rows"), (len(points), 2))
         if embedding is None:
             return failed(f"reduce_features(..., {method!r}) must return a finite array of shape ({len(points)}, 2)")
         if method == "pca":

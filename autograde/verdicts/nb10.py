@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograde.verdicts.cells import (NOTHING_EXPORTED, CellVerdict, Judgement, error_name, exported_list, failed,
-                                      is_number, passed)
+                                      is_number, number_rows, passed)
 from autograde.verdicts.models import load_saved_model
 from solutions.signatures import choose_num_clusters, layer_signatures, separation_by_layer
 
@@ -135,9 +135,7 @@ def _activations_problem(probes: dict, export, models: dict) -> str | None:
         except ValueError:
             return f"the notebook's network has no layer {name}"
         expected = np.asarray(keras.Model(network.input, layer.output)(inputs, training=False), dtype=np.float64)
-        rows = activations[name]
-        got = np.asarray(rows, dtype=np.float64) if isinstance(rows, list) and all(
-            isinstance(row, list) and all(map(is_number, row)) for row in rows) else None
+        got = number_rows(activations[name])
         if got is None or got.shape != expected.shape or not np.allclose(got, expected, atol=ACTIVATION_TOLERANCE):
             return f"the activations of {name} are not those of that layer, one row of neurons per input"
     return None
@@ -177,10 +175,9 @@ def _signatures_problem(result, probes: dict) -> str | None:
     if not isinstance(result, dict) or "error" in result:
         return f"layer_signatures raised {error_name(result)}"
     _assignment, expected = layer_signatures(np.asarray(probes["points"]), probes["num_clusters"], probes["seed"])
-    rows = result.get("signatures")
-    if not isinstance(rows, list) or not all(isinstance(row, list) and all(map(is_number, row)) for row in rows):
+    signatures = number_rows(result.get("signatures"))
+    if signatures is None:
         return "the signatures must be an array of numbers"
-    signatures = np.asarray(rows, dtype=np.float64)
     if signatures.shape != expected.shape:
         return f"the signatures must have the shape (K, neurons) = {expected.shape}"
     if not np.allclose(np.sort(signatures, axis=0), np.sort(expected, axis=0), atol=SCORE_TOLERANCE):

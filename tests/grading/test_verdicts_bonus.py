@@ -38,8 +38,8 @@ def _fractions(verdicts: dict) -> dict:
     return {grade_id: fraction for grade_id, (fraction, _reason) in verdicts.items()}
 
 
-def test_every_bonus_notebook_is_covered_and_its_probes_change_with_the_seed():
-    """Are 09, 10 and 11 judged entirely outside the kernel, with probes drawn per run?"""
+def test_the_probes_of_every_bonus_notebook_repeat_with_their_seed_and_change_with_another():
+    """Are the probes of 09, 10 and 11 drawn per run: the same for one seed, others for another?"""
     for module in (nb09, nb10, nb11):
         assert registry.make_probes(module.NOTEBOOK, 5) == registry.make_probes(module.NOTEBOOK, 5)
         first, second = registry.make_probes(module.NOTEBOOK, 5), registry.make_probes(module.NOTEBOOK, 6)

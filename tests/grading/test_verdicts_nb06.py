@@ -21,6 +21,7 @@ SEED = 71
 SAVED_IDS = {"test_errors_best_model", "test_saved_errors", "test_grad_cam"}
 # The hidden part of test_misclassified_examples defines the table kinds the later cells export.
 KERNEL_IDS = SAVED_IDS | {"test_misclassified_examples"}
+BEST = {"name": "cnn", "rule": "F1-macro de validation le plus haut."}
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,7 @@ def saved_run(tmp_path_factory):
     def save_models(run, settings, data):
         for seed, name in enumerate(("cnn", "reg_dropout")):
             run.save_model(_small_cnn(seed, settings.image_shape, len(data.class_names)), name)
-        run.save_json("best", {"name": "cnn", "rule": "F1-macro de validation le plus haut."})
+        run.save_json("best", BEST)
 
     return saved_run_folder(tmp_path_factory.mktemp("nb06"), save_models)
 
@@ -83,7 +84,7 @@ def _judged(saved_run, tmp_path, *, errors_of="cnn", edit_errors=None, edit_file
         if edit_file:
             edit_file(file)
         run.save_json("errors", file)
-        run.save_json("best", best or {"name": "cnn", "rule": "F1-macro de validation le plus haut."})
+        run.save_json("best", best or BEST)
         namespace = {"misclassified_examples": errors.misclassified_examples, "errors": table,
                      "grad_cam": grad_cam, "cam_name": cam_name}
         probes, export = tmp_path / "probes", tmp_path / "export"
@@ -171,7 +172,7 @@ def test_an_errors_file_that_does_not_describe_the_saved_best_model_loses_its_ce
 
 def test_a_best_json_that_names_no_saved_model_loses_both_errors_cells(saved_run, tmp_path):
     """Does best.json naming a model that was never saved lose the cells that read the best model?"""
-    verdicts = _judged(saved_run, tmp_path, best={"name": "absent", "rule": "F1-macro de validation le plus haut."})
+    verdicts = _judged(saved_run, tmp_path, best={**BEST, "name": "absent"})
     for grade_id in ("test_errors_best_model", "test_saved_errors"):
         assert verdicts[grade_id]["fraction"] == 0.0
         assert "does not name a model saved" in verdicts[grade_id]["reason"]
