@@ -6,9 +6,12 @@ Every course notebook saves its figures in ``<run folder>/figures/`` and its res
 * ``soutenance.slides.html``: a self-contained reveal.js deck (:mod:`paysages.slides`) that
   shows as slides offline, in an exam room without network;
 * ``soutenance.pdf``: the same content, one page per section (matplotlib, no LaTeX needed);
-* ``figures/``: each figure at print resolution (300 dpi), ready for another slide tool.
+* ``figures/``: each figure at print resolution, ready for another slide tool: the notebooks'
+  own PNG files as they saved them (at 300 dpi), and the results table drawn at 300 dpi.
 
-It reads results; it never recomputes an exercise.
+It reads results; it never recomputes an exercise. Each figure is read once; the PDF and the
+deck get copies scaled down with Pillow (the PDF at 150 dpi, the deck at 110 dpi on an
+11-inch-wide page), never a figure drawn again by matplotlib.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from paysages import slides  # noqa: E402
 from paysages.checks import IMPROVED_VARIANT, REQUIRED_VARIANTS  # noqa: E402
@@ -32,6 +37,10 @@ from paysages.errors import PrerequisiteError  # noqa: E402
 from paysages.runs import RunFolder  # noqa: E402
 
 PRINT_DPI = 300
+# The width of a figure on a PDF page (0.9 of an A4 landscape page) and on a slide, in inches,
+# and the resolutions each is shown at.
+PDF_FIGURE_INCHES, PDF_DPI = 0.9 * 11.69, 150
+SLIDE_FIGURE_INCHES, SLIDE_DPI = 11, 110
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +73,14 @@ SECTIONS = (
             ("Une image au hasard et ses 3 voisines : même classe ?",
              "Ce que cela dit des caractéristiques apprises."), 1.5),
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class PackFigure:
+    """One figure of the pack: its file name and its PNG content at print resolution."""
+
+    name: str
+    png: bytes
 
 
 @dataclasses.dataclass
@@ -124,20 +141,35 @@ def _table_figure(records, best) -> plt.Figure:
     return figure
 
 
-def _figure_from_png(path: Path) -> plt.Figure:
-    image = plt.imread(path)
-    height, width = image.shape[:2]
-    figure, axis = plt.subplots(figsize=(11, 11 * height / max(width, 1)))
-    axis.imshow(image)
-    axis.axis("off")
-    figure.tight_layout(pad=0)
-    return figure
-
-
-def _png_bytes(figure: plt.Figure, dpi: int) -> bytes:
+def _figure_png(figure: plt.Figure, dpi: int) -> bytes:
+    """Draw a matplotlib figure once, as PNG bytes."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(figure)
     return buffer.getvalue()
+
+
+def _read_png(path: Path) -> bytes:
+    """A figure file of the run folder, checked to be an image Pillow can read."""
+    content = path.read_bytes()
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            image.verify()
+    except (OSError, SyntaxError, ValueError) as error:
+        raise PrerequisiteError(
+            f"La figure {path} est illisible ({error}) : relancez la cellule du notebook qui l'enregistre."
+        ) from error
+    return content
+
+
+def _scaled(figure: PackFigure, width: int) -> Image.Image:
+    """The figure as an RGB(A) image at most ``width`` pixels wide (never enlarged)."""
+    with Image.open(io.BytesIO(figure.png)) as image:
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    if image.width > width:
+        height = max(1, round(image.height * width / image.width))
+        image = image.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return image
 
 
 def _meta_or_none(run: RunFolder, name: str) -> dict | None:
@@ -169,28 +201,26 @@ def own_choices(run: RunFolder) -> list[str]:
     return points
 
 
-def _collect(run: RunFolder) -> tuple[list[tuple[Section, list[plt.Figure], list[str]]], list[str]]:
+def _collect(run: RunFolder) -> tuple[list[tuple[Section, list[PackFigure]]], list[str]]:
     figures_dir = run.path / "figures"
     collected, missing = [], []
     for section in SECTIONS:
         if section.key == "curves":
             section = dataclasses.replace(section, talking_points=section.talking_points + tuple(own_choices(run)))
-        figures, names = [], []
+        figures = []
         if section.key == "results":
             records, best = _results_table(run)
             if records:
-                figures.append(_table_figure(records, best))
-                names.append("05_tableau_resultats.png")
+                figures.append(PackFigure("05_tableau_resultats.png", _figure_png(_table_figure(records, best), PRINT_DPI)))
         seen = set()
         for pattern in section.figure_patterns:
             for path in sorted(figures_dir.glob(pattern)) if figures_dir.is_dir() else []:
                 if path.name not in seen:
                     seen.add(path.name)
-                    figures.append(_figure_from_png(path))
-                    names.append(path.name)
+                    figures.append(PackFigure(path.name, _read_png(path)))
         if not figures:
             missing.append(f"{section.title} : exécutez le notebook {section.notebook}.ipynb")
-        collected.append((section, figures, names))
+        collected.append((section, figures))
     return collected, missing
 
 
@@ -204,7 +234,7 @@ def _write_pdf(path: Path, title: str, student: str, collected, missing) -> None
         cover.text(0.5, 0.45, "\n".join(lines), ha="center", va="top", fontsize=11)
         pdf.savefig(cover)
         plt.close(cover)
-        for section, figures, _ in collected:
+        for section, figures in collected:
             for index, figure in enumerate(figures or [None]):
                 page = plt.figure(figsize=(11.69, 8.27))
                 page.text(0.5, 0.95, section.title, ha="center", fontsize=18, weight="bold")
@@ -212,9 +242,9 @@ def _write_pdf(path: Path, title: str, student: str, collected, missing) -> None
                     page.text(0.5, 0.5, f"Section manquante : exécutez le notebook {section.notebook}.ipynb",
                               ha="center", fontsize=12, color="darkred")
                 else:
-                    image = plt.imread(io.BytesIO(_png_bytes(figure, 150)))
+                    image = _scaled(figure, round(PDF_FIGURE_INCHES * PDF_DPI))
                     axis = page.add_axes([0.05, 0.2, 0.9, 0.7])
-                    axis.imshow(image)
+                    axis.imshow(np.asarray(image))
                     axis.axis("off")
                 if index == 0:
                     page.text(0.06, 0.14, "\n".join(f"• {point}" for point in section.talking_points),
@@ -232,13 +262,15 @@ def _write_slides(path: Path, title: str, student: str, collected, missing) -> N
     cover = f"<p>{slides.text_html(student)}</p>" if student else ""
     cover += "<h3>Plan suggéré (15 minutes)</h3>" + slides.bullet_list_html(outline)
     deck = [slides.Slide(title, cover)]
-    for section, figures, _ in collected:
+    for section, figures in collected:
         if not figures:
             message = f"Section manquante : exécutez le notebook {section.notebook}.ipynb."
             deck.append(slides.Slide(section.title, f'<p class="missing">{slides.text_html(message)}</p>'))
             continue
         for index, figure in enumerate(figures):
-            encoded = base64.b64encode(_png_bytes(figure, 110)).decode("ascii")
+            buffer = io.BytesIO()
+            _scaled(figure, SLIDE_FIGURE_INCHES * SLIDE_DPI).save(buffer, format="PNG")
+            encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
             body = f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(section.title)}">'
             if index == 0:
                 body += slides.bullet_list_html(section.talking_points)
@@ -260,23 +292,20 @@ def build_defence_pack(run_dir: Path | str, out_dir: Path | str, *, student: str
     figures_dir = out_dir / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     collected, missing = _collect(run)
-    if all(not figures for _, figures, _ in collected):
+    if all(not figures for _, figures in collected):
         raise PrerequisiteError(
             f"Aucune figure ni aucun résultat dans {run.path} : exécutez d'abord les notebooks 02 à 08."
         )
     written = []
-    for _, figures, names in collected:
-        for figure, name in zip(figures, names):
-            target = figures_dir / Path(name).with_suffix(".png").name
-            figure.savefig(target, dpi=PRINT_DPI, bbox_inches="tight")
+    for _, figures in collected:
+        for figure in figures:
+            target = figures_dir / Path(figure.name).with_suffix(".png").name
+            target.write_bytes(figure.png)
             written.append(target)
     pdf_path = out_dir / "soutenance.pdf"
     slides_path = out_dir / "soutenance.slides.html"
     _write_pdf(pdf_path, title, student, collected, missing)
     _write_slides(slides_path, title, student, collected, missing)
-    for _, figures, _ in collected:
-        for figure in figures:
-            plt.close(figure)
     (out_dir / "soutenance.json").write_text(
         json.dumps({"missing": missing, "figures": [path.name for path in written],
                     "outline": suggested_outline()}, indent=2, ensure_ascii=False),

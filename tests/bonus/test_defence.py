@@ -1,6 +1,9 @@
 """The defence pack: slides and PDF built from a run folder, every section present."""
 
+import base64
+import io
 import json
+import re
 
 import matplotlib
 
@@ -9,7 +12,7 @@ import matplotlib.pyplot as plt
 import pytest
 from pypdf import PdfReader
 
-from paysages.defence import SECTIONS, build_defence_pack, suggested_outline
+from paysages.defence import SECTIONS, SLIDE_DPI, SLIDE_FIGURE_INCHES, build_defence_pack, suggested_outline
 from paysages.errors import PrerequisiteError
 from paysages.runs import RunFolder
 
@@ -86,3 +89,28 @@ def test_the_deck_names_the_students_own_choices(tmp_path):
     # A run without them keeps the general points only.
     plain = build_defence_pack(_fake_run(tmp_path / "other").path, tmp_path / "pack2").slides.read_text(encoding="utf-8")
     assert "Votre base de transfert" not in plain and "Vos expériences en plus" not in plain
+
+
+def test_notebook_figures_are_kept_as_saved_and_scaled_down_for_the_deck(tmp_path):
+    """Are the notebooks' own PNGs copied unchanged, and shown in the deck no wider than a slide?"""
+    run = _fake_run(tmp_path)
+    wide = run.figure_path("07_tsne.png")
+    figure, axis = plt.subplots(figsize=(20, 5))
+    axis.plot([0, 1], [0, 1])
+    figure.savefig(wide, dpi=300)
+    plt.close(figure)
+    pack = build_defence_pack(run.path, tmp_path / "pack")
+    assert (tmp_path / "pack" / "figures" / "07_tsne.png").read_bytes() == wide.read_bytes()
+    html = pack.slides.read_text(encoding="utf-8")
+    widths = [plt.imread(io.BytesIO(base64.b64decode(encoded))).shape[1]
+              for encoded in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
+    assert len(widths) == len(FIGURE_NAMES) + 1  # The results table is a figure too.
+    assert max(widths) == SLIDE_FIGURE_INCHES * SLIDE_DPI  # The 6000-pixel-wide figure, scaled down.
+
+
+def test_an_unreadable_figure_is_named_in_french(tmp_path):
+    """Does a corrupt PNG in the run folder's figures give a French message naming that file?"""
+    run = _fake_run(tmp_path)
+    run.figure_path("08_voisins.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a PNG")
+    with pytest.raises(PrerequisiteError, match=r"La figure .*08_voisins\.png est illisible"):
+        build_defence_pack(run.path, tmp_path / "pack")
