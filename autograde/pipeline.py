@@ -7,7 +7,8 @@ virtual environment, on a Colab GPU. Each public function takes the course direc
 the caller and handed down) or as a path.
 
 Reading order: :func:`release`, :func:`collect`, :func:`autograde` (one student at a time:
-:func:`autograde_student`, one notebook at a time: :func:`_grade_notebook`), :func:`feedback`.
+:func:`autograde_student`, one notebook at a time: :func:`_run_notebook`
+then :func:`_judge_notebook`), :func:`feedback`.
 What they build on lives beside them: the course directory's paths and set-up in
 :mod:`autograde.layout`, time limits in :mod:`autograde.limits`, the journal and the gradebook
 in :mod:`autograde.records`, the guards between submissions in :mod:`autograde.guards`.
@@ -33,9 +34,11 @@ Grading mode (:func:`autograde`):
   removed once the notebook ran. The decision is recorded in each student's journal entry, where
   the reports read it back;
 * the verdict stage (:mod:`autograde.verdicts`): for a notebook with registered verdicts
-  (notebooks 00 and 01 today), the probes of a fresh seed are written before its kernel starts, the
+  (every graded cell of every notebook), the probes of a fresh seed are written before its kernel starts, the
   trusted verdict process judges the kernel's exports once it ended, and each registered cell
-  scores ``points x verdict``, whatever its own outputs say (:func:`_grade_notebook`);
+  scores ``points x verdict``, whatever its own outputs say (:func:`_run_notebook`,
+  :func:`_judge_notebook`); sandboxed, a notebook's verdicts are computed while the next
+  notebook's kernel runs;
 * a grading kernel that is not sandboxed (``--unsandboxed``) can write anything the instructor's
   user can, and even a sandboxed one may have been started by an earlier unsandboxed run, so
   before each notebook the files every nbgrader process reads (``nbgrader_config.py``,
@@ -275,41 +278,63 @@ def autograde_student(layout: CourseLayout, student_id: str, *, settings: dict, 
             entry["notebooks"][name] = {"status": "missing", "seconds": 0.0, "auto_score": 0.0}
             if stale:
                 entry["notebooks"][name]["note"] = f"{stale} grade(s) of an earlier submission set to 0"
-    for name in names:
-        if name in entry["notebooks"]:
-            continue
-        remaining = deadline - time.monotonic()
-        if remaining <= 1:
-            with guards.gradebook.watch(student_id, name, events, trusted=True):
-                zero_notebook(layout, student_id, name, auto_ids[name])
-            entry["notebooks"][name] = {"status": "not run: submission time limit reached", "seconds": 0.0,
-                                        "auto_score": 0.0}
-            journal.put(student_id, entry)
-            continue
-        entry["quarantined"] += _quarantine_strays(autograded, allowed, work / "quarantine")
-        entry["current"] = name
-        journal.put(student_id, entry)
-        guards.files.restore()
-        try:
-            with guards.gradebook.watch(student_id, name, events):
-                record = _grade_notebook(layout, student_id, name, settings=settings,
-                                         timeout=min(float(settings["notebook_timeout_seconds"]), remaining),
-                                         extra_env=extra_env, token=token, log_dir=log_dir, auto_ids=auto_ids[name],
-                                         sandboxed=decision.sandboxed)
-        finally:
-            shutil.rmtree(kernel_homes, ignore_errors=True)
-            changed = guards.files.check_and_restore()
-            if changed:
-                events.append({"event": "grading_files_restored", "notebook": name, "files": changed})
-        if events and events[-1].get("event") == "gradebook_restored" and events[-1].get("notebook") == name:
-            # The record's score was read before the gradebook was put back: read it again.
-            grades = notebook_grades(layout, student_id, name)
-            record["auto_score"] = sum(float(grades[key]["auto"] or 0) for key in grades if key in auto_ids[name])
-        entry["notebooks"][name] = record
+    def judge(ran: RanNotebook) -> None:
+        with guards.gradebook.watch(student_id, ran.name, events, trusted=True):
+            record = _judge_notebook(layout, student_id, ran, auto_ids=auto_ids[ran.name])
+        entry["notebooks"][ran.name] = record
         entry["integrity"] = list(events)
         journal.put(student_id, entry)
-        echo(f"{student_id}: {name} {record['status']} ({record['seconds']:.0f} s, "
+        echo(f"{student_id}: {ran.name} {record['status']} ({record['seconds']:.0f} s, "
              f"autograded {record['auto_score']:g} points)")
+
+    # Sandboxed, a notebook's verdicts are computed while the next notebook's kernel runs (each
+    # reads only its own workspace); unsandboxed, a later kernel could reach the export folder.
+    waiting: RanNotebook | None = None
+    try:
+        for name in names:
+            if name in entry["notebooks"]:
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 1:
+                if waiting is not None:  # The journal lists the notebooks in order.
+                    judge(waiting)
+                    waiting = None
+                with guards.gradebook.watch(student_id, name, events, trusted=True):
+                    zero_notebook(layout, student_id, name, auto_ids[name])
+                entry["notebooks"][name] = {"status": "not run: submission time limit reached", "seconds": 0.0,
+                                            "auto_score": 0.0}
+                journal.put(student_id, entry)
+                continue
+            entry["quarantined"] += _quarantine_strays(autograded, allowed, work / "quarantine")
+            entry["current"] = name
+            journal.put(student_id, entry)
+            guards.files.restore()
+            try:
+                with guards.gradebook.watch(student_id, name, events):
+                    ran = _run_notebook(layout, student_id, name, settings=settings,
+                                        timeout=min(float(settings["notebook_timeout_seconds"]), remaining),
+                                        extra_env=extra_env, token=token, log_dir=log_dir, auto_ids=auto_ids[name],
+                                        sandboxed=decision.sandboxed)
+            finally:
+                shutil.rmtree(kernel_homes, ignore_errors=True)
+                changed = guards.files.check_and_restore()
+                if changed:
+                    events.append({"event": "grading_files_restored", "notebook": name, "files": changed})
+            if waiting is not None:
+                judge(waiting)
+            waiting = None
+            if decision.sandboxed:
+                waiting = ran
+            else:
+                judge(ran)
+        if waiting is not None:
+            judge(waiting)
+            waiting = None
+    finally:
+        if waiting is not None:  # An error or an interruption: the workspace goes all the same.
+            if waiting.pending is not None:
+                waiting.pending.wait()
+            waiting.cleanup.close()
     entry["quarantined"] += _quarantine_strays(autograded, allowed, work / "quarantine")
     for note in guards.data.check():
         events.append({"event": "grading_data_restored", "when": "after this submission", "details": note})
@@ -330,21 +355,39 @@ def autograde_student(layout: CourseLayout, student_id: str, *, settings: dict, 
     return entry
 
 
-def _grade_notebook(layout: CourseLayout, student_id: str, name: str, *, settings: dict, timeout: float,
-                    extra_env: dict, token: str, log_dir: Path, auto_ids: set[str], sandboxed: bool) -> dict:
-    """Run nbgrader on one notebook of one submission, then its verdict stage; return its journal record.
+@dataclasses.dataclass
+class RanNotebook:
+    """One notebook whose nbgrader process has ended; its verdicts may still be computed.
+
+    ``pending``: the trusted verdict process, running in the background; ``cleanup`` removes the
+    notebook's sandbox workspace (its export folder is read until the verdicts are in).
+    """
+
+    name: str
+    record: dict
+    judged: list[str]
+    seed: int | None
+    pending: verdict_stage.PendingVerdicts | None
+    cleanup: contextlib.ExitStack
+
+
+def _run_notebook(layout: CourseLayout, student_id: str, name: str, *, settings: dict, timeout: float,
+                  extra_env: dict, token: str, log_dir: Path, auto_ids: set[str], sandboxed: bool) -> RanNotebook:
+    """Run nbgrader on one notebook of one submission and start its verdict process.
 
     ``sandboxed``: each nbgrader process grades in a fresh sandbox workspace (:func:`_notebook_sandbox`).
-    The cells with a registered verdict (:mod:`autograde.verdicts`) are scored from the verdicts
-    of the trusted verdict process, never from their own outputs.
+    The verdict process starts as soon as the kernel has ended; :func:`_judge_notebook` waits
+    for it and scores the notebook.
     """
     record = {"status": None}
     judged = sorted(verdict_registry.registered_grade_ids(name) & set(auto_ids))
     for attempt in range(2):
         seed = verdict_stage.new_seed() if judged else None
-        verdicts, verdict_error = None, None
-        with _notebook_sandbox(layout, student_id, name, settings=settings, extra_env=extra_env,
-                               sandboxed=sandboxed) as exchange:
+        pending = None
+        cleanup = contextlib.ExitStack()
+        try:
+            exchange = cleanup.enter_context(_notebook_sandbox(layout, student_id, name, settings=settings,
+                                                               extra_env=extra_env, sandboxed=sandboxed))
             if judged:
                 verdict_registry.write_probes(name, seed, exchange.probes_dir)
             result = run_nbgrader(
@@ -353,13 +396,13 @@ def _grade_notebook(layout: CourseLayout, student_id: str, name: str, *, setting
                 token=token, log_dir=log_dir)
             if judged and not result.timed_out:
                 # The kernel has ended: its export folder is judged before the workspace goes.
-                try:
-                    verdicts = verdict_stage.run_verdict_process(
-                        name, seed, exchange.export_dir, log_dir / f"{name}.verdicts.json",
-                        log_path=log_dir / f"{name}.verdicts.log",
-                        settings=nbgrader_environment(layout, settings, extra_env))
-                except verdict_stage.VerdictStageError as error:
-                    verdict_error = str(error)
+                pending = verdict_stage.PendingVerdicts(
+                    name, seed, exchange.export_dir, log_dir / f"{name}.verdicts.json",
+                    log_path=log_dir / f"{name}.verdicts.log",
+                    settings=nbgrader_environment(layout, settings, extra_env))
+        except BaseException:
+            cleanup.close()
+            raise
         record["seconds"] = round(result.seconds, 1)
         produced = (layout.autograded_dir(student_id) / f"{name}.ipynb").is_file()
         if result.timed_out:
@@ -372,18 +415,37 @@ def _grade_notebook(layout: CourseLayout, student_id: str, name: str, *, setting
             # Two graders sharing an SQLite gradebook may collide once: try that notebook again.
             if attempt == 0 and "database is locked" in record["log_tail"]:
                 timeout = max(1.0, timeout - result.seconds)
+                if pending is not None:
+                    pending.wait()
+                cleanup.close()
                 continue
         break
-    if judged:
-        record["verdicts"] = verdict_stage.journal_record(seed, verdicts, verdict_error)
+    return RanNotebook(name, record, judged, seed, pending, cleanup)
+
+
+def _judge_notebook(layout: CourseLayout, student_id: str, ran: RanNotebook, *, auto_ids: set[str]) -> dict:
+    """Wait for one notebook's verdicts, store its scores and return its journal record.
+
+    The cells with a registered verdict (:mod:`autograde.verdicts`) are scored from the verdicts
+    of the trusted verdict process, never from their own outputs.
+    """
+    verdicts, verdict_error = None, None
+    try:
+        if ran.pending is not None:
+            verdicts, verdict_error = ran.pending.wait()
+    finally:
+        ran.cleanup.close()
+    record = ran.record
+    if ran.judged:
+        record["verdicts"] = verdict_stage.journal_record(ran.seed, verdicts, verdict_error)
         if record["status"] == "graded" and verdict_error:
             record["status"] = "error"
             record["log_tail"] = verdict_error[-1500:]
     if record["status"] != "graded":
-        zero_notebook(layout, student_id, name, auto_ids)
-    elif judged:
-        set_auto_fractions(layout, student_id, name, verdict_stage.verdict_fractions(verdicts, judged))
-    grades = notebook_grades(layout, student_id, name)
+        zero_notebook(layout, student_id, ran.name, auto_ids)
+    elif ran.judged:
+        set_auto_fractions(layout, student_id, ran.name, verdict_stage.verdict_fractions(verdicts, ran.judged))
+    grades = notebook_grades(layout, student_id, ran.name)
     record["auto_score"] = sum(float(grades[key]["auto"] or 0) for key in grades if key in auto_ids)
     return record
 

@@ -40,7 +40,7 @@ def _verdict_settings(export_dir: Path) -> dict[str, str]:
     Validation runs the reference solutions, not a student's code: when no data root was given
     (a simulated Colab, where each notebook picks its runtime's folders), the settings the kernel
     reported with its exports (``"settings"``) stand in. Grading never does this: the grader passes
-    its own settings (:func:`autograde.pipeline._grade_notebook`).
+    its own settings (:func:`autograde.pipeline._run_notebook`).
     """
     if os.environ.get("PAYSAGES_DATA_ROOT"):
         return verdict_stage.settings_variables(os.environ)

@@ -8,7 +8,9 @@ For one notebook with registered verdicts, the grader:
 2. once the kernel has ended, runs the trusted verdict process (:func:`run_verdict_process`: a
    fresh ``python -m autograde.verdicts judge``, outside the sandbox, with the repository on its
    path), which reads only the kernel's export folder and writes the verdict file at a path of
-   the grader's choosing;
+   the grader's choosing; in sandboxed grading it runs in the background
+   (:class:`PendingVerdicts`) while the next notebook's kernel starts, and its export folder
+   stays out of that kernel's sandbox;
 3. stores ``points x verdict`` for each registered cell in the gradebook
    (:func:`autograde.records.set_auto_fractions`): what nbgrader derived from the cell's outputs
    is replaced, so a cell's own outputs never earn anything.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 from autograde.layout import REPOSITORY_DIR
@@ -28,8 +31,10 @@ from paysages.errors import PaysagesError
 VERDICT_TIMEOUT_SECONDS = 300.0
 # Variables of the verdict process: nothing of the grader's environment but what Python needs.
 PASSED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
-# Never passed, even among the settings: the gradebook's address may hold a database password.
-SECRET_VARIABLES = ("PAYSAGES_GRADEBOOK_URL",)
+# Never passed, even among the settings: the gradebook's address may hold a database password,
+# and the grading token marks the processes of an nbgrader run, all killed when that run ends
+# (autograde/limits.py): a verdict process, which may outlive it, is not one of them.
+SECRET_VARIABLES = ("PAYSAGES_GRADEBOOK_URL", "PAYSAGES_GRADING_TOKEN")
 
 
 class VerdictStageError(PaysagesError):
@@ -83,6 +88,37 @@ def run_verdict_process(notebook: str, seed: int, export_dir: Path, output: Path
         raise VerdictStageError(f"the verdict process of {notebook} failed (exit {result.returncode}, "
                                 f"timed out: {result.timed_out}):\n{log_tail(log_path, 1500)}")
     return json.loads(output.read_text(encoding="utf-8"))
+
+
+class PendingVerdicts:
+    """The trusted verdict process of one notebook, run in a background thread.
+
+    The grader starts it as soon as the notebook's kernel has ended and goes on with the next
+    notebook's kernel; :meth:`wait` returns ``(verdicts, error)`` once it ended. The thread is a
+    daemon: an interrupted grader does not wait for it (its process has its own time limit).
+    """
+
+    def __init__(self, notebook: str, seed: int, export_dir: Path, output: Path, *, log_path: Path,
+                 settings: dict | None = None, timeout: float = VERDICT_TIMEOUT_SECONDS):
+        self.verdicts: dict | None = None
+        self.error: str | None = None
+        arguments = (notebook, seed, export_dir, output)
+        options = {"log_path": log_path, "settings": settings, "timeout": timeout}
+        self.thread = threading.Thread(target=self._run, args=(arguments, options), daemon=True,
+                                       name=f"verdicts-{notebook}")
+        self.thread.start()
+
+    def _run(self, arguments, options) -> None:
+        try:
+            self.verdicts = run_verdict_process(*arguments, **options)
+        except VerdictStageError as error:
+            self.error = str(error)
+        except Exception as error:  # The grader's own failure: the cells score 0, and the journal says why.
+            self.error = f"the verdict stage failed: {type(error).__name__}: {error}"
+
+    def wait(self) -> tuple[dict | None, str | None]:
+        self.thread.join()
+        return self.verdicts, self.error
 
 
 def verdict_fractions(result: dict, grade_ids) -> dict[str, float]:

@@ -1150,6 +1150,31 @@ def test_the_trusted_process_refuses_a_notebook_without_verdicts(tmp_path):
         stage.run_verdict_process("99_unknown", 1, tmp_path, tmp_path / "out.json", log_path=tmp_path / "log")
 
 
+def test_the_background_verdicts_return_the_verdicts_or_the_failure_without_raising(tmp_path):
+    """Does the background verdict stage give the trusted process's verdicts, and a failure as its message?"""
+    export = _exchange(tmp_path, 23, {**REFERENCE, "imbalance_ratio": _wrong_imbalance_ratio})
+    judged = stage.PendingVerdicts(NOTEBOOK, 23, export, tmp_path / "out" / "verdicts.json",
+                                   log_path=tmp_path / "out" / "verdicts.log")
+    failing = stage.PendingVerdicts("99_unknown", 1, tmp_path, tmp_path / "unknown" / "verdicts.json",
+                                    log_path=tmp_path / "unknown" / "verdicts.log")
+    verdicts, error = judged.wait()
+    assert error is None
+    assert _fractions(verdicts) == {"test_class_counts": 1.0, "test_imbalance_ratio": 0.0}
+    verdicts, error = failing.wait()
+    assert verdicts is None
+    assert "the verdict process of 99_unknown failed" in error and "no verdict is registered" in error
+
+
+def test_the_verdict_process_gets_the_settings_but_neither_the_gradebook_nor_the_run_token():
+    """Does the trusted process get the grading settings, without the gradebook's address or the token
+    that marks the processes an nbgrader run kills when it ends (a verdict may outlive that run)?"""
+    environment = stage.verdict_environment({
+        "PAYSAGES_IMAGE_SIZE": "64", "PAYSAGES_GRADEBOOK_URL": "postgresql://grader:secret@db/course",
+        "PAYSAGES_GRADING_TOKEN": "0123abcd", "OTHER": "x"})
+    assert environment["PAYSAGES_IMAGE_SIZE"] == "64"
+    assert not {"PAYSAGES_GRADEBOOK_URL", "PAYSAGES_GRADING_TOKEN", "OTHER"} & set(environment)
+
+
 def test_each_verdict_module_is_found_from_its_notebook_and_only_from_it():
     """Is every autograde/verdicts/nbNN.py the registry of a course notebook NN_..., and no other name found?"""
     import importlib
