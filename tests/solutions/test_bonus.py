@@ -91,6 +91,7 @@ def test_reductions_are_measured_and_separate_blobs():
         reduce_features(features, "lda")
 
 
+@pytest.mark.slow  # UMAP's first call compiles its numba code: about 13 s.
 def test_umap_reduction_runs():
     """Does the UMAP reduction return a deterministic 2-D map?"""
     features, _ = make_blobs(n_samples=80, centers=3, n_features=10, random_state=2)
