@@ -320,12 +320,12 @@ def autograde_student(layout: CourseLayout, student_id: str, *, settings: dict, 
                 changed = guards.files.check_and_restore()
                 if changed:
                     events.append({"event": "grading_files_restored", "notebook": name, "files": changed})
-            if waiting is not None:
-                judge(waiting)
-            waiting = None
-            if decision.sandboxed:
-                waiting = ran
-            else:
+            # From here on, this notebook is the one whose workspace an error must remove.
+            previous, waiting = waiting, ran
+            if previous is not None:
+                judge(previous)
+            if not decision.sandboxed:
+                waiting = None
                 judge(ran)
         if waiting is not None:
             judge(waiting)
