@@ -18,6 +18,7 @@ For one notebook with registered verdicts, the grader:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -102,15 +103,14 @@ class PendingVerdicts:
                  settings: dict | None = None, timeout: float = VERDICT_TIMEOUT_SECONDS):
         self.verdicts: dict | None = None
         self.error: str | None = None
-        arguments = (notebook, seed, export_dir, output)
-        options = {"log_path": log_path, "settings": settings, "timeout": timeout}
-        self.thread = threading.Thread(target=self._run, args=(arguments, options), daemon=True,
-                                       name=f"verdicts-{notebook}")
+        judge = functools.partial(run_verdict_process, notebook, seed, export_dir, output, log_path=log_path,
+                                  settings=settings, timeout=timeout)
+        self.thread = threading.Thread(target=self._run, args=(judge,), daemon=True, name=f"verdicts-{notebook}")
         self.thread.start()
 
-    def _run(self, arguments, options) -> None:
+    def _run(self, judge) -> None:
         try:
-            self.verdicts = run_verdict_process(*arguments, **options)
+            self.verdicts = judge()
         except VerdictStageError as error:
             self.error = str(error)
         except Exception as error:  # The grader's own failure: the cells score 0, and the journal says why.
