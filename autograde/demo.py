@@ -2,7 +2,8 @@
 
 1. generate, verify, split and load the sample dataset;
 2. execute every course notebook (00-11) with the reference solutions, in order, sharing one run
-   folder; executed copies with their outputs go to ``<out>/notebooks/`` (outside git);
+   folder; executed copies with their outputs go to ``<out>/notebooks/`` (outside git), each
+   kernel's own messages (TensorFlow's start-up lines...) to ``<out>/logs/``;
 3. print the results table of notebook 05 and the defence pack of notebook 11;
 4. autograde the reference and the blank submissions with nbgrader and print their grades
    (:func:`run_demo_grading`: release, collect, autograde, export, with one course layout).
@@ -76,12 +77,14 @@ def run_course(out_dir: Path) -> bool:
 
     from paysages.runs import RunFolder
 
-    _heading(f"5. Execute the course notebooks (executed copies in {out_dir / 'notebooks'})")
+    _heading(f"5. Execute the course notebooks (executed copies in {out_dir / 'notebooks'}, "
+             f"kernel messages in {out_dir / 'logs'})")
     run_dir = out_dir / "run"
     results = execute_course(out_dir, course_notebooks(), data_root=out_dir / "datasets", run_dir=run_dir)
     failed = [result for result in results if result.error is not None]
     if failed:
-        print(f"\n{failed[0].notebook.name} failed; its executed copy is {failed[0].output}:")
+        print(f"\n{failed[0].notebook.name} failed; its executed copy is {failed[0].output} "
+              f"and its kernel's messages are in {failed[0].kernel_log}:")
         print(failed[0].error[-3000:])
         return False
 

@@ -60,11 +60,17 @@ class ExecutionResult:
     output: Path
     seconds: float
     error: str | None
+    kernel_log: Path | None = None
 
 
 def execute_notebook(path: Path, output: Path, environment: dict[str, str], *, timeout: int = 900,
-                     kernel_name: str = "python3") -> ExecutionResult:
-    """Run one notebook top to bottom in a ``kernel_name`` kernel; write the executed copy to ``output``."""
+                     kernel_name: str = "python3", kernel_log: Path | None = None) -> ExecutionResult:
+    """Run one notebook top to bottom in a ``kernel_name`` kernel; write the executed copy to ``output``.
+
+    What the kernel process itself writes to its standard output and error (TensorFlow's start-up
+    lines, ipykernel's warnings; not the cells' outputs, which go into the executed copy) goes to
+    ``kernel_log`` when one is given, instead of the caller's terminal.
+    """
     notebook = nbformat.read(path, as_version=4)
     output.parent.mkdir(parents=True, exist_ok=True)
     client = NotebookClient(
@@ -78,22 +84,32 @@ def execute_notebook(path: Path, output: Path, environment: dict[str, str], *, t
     # The kernel gets the settings in its own environment; this process's os.environ is left
     # alone (make demo grades in another thread meanwhile).
     kernel_environment = {**os.environ, **environment}
-    try:
-        client.execute(env=kernel_environment)
-    except CellExecutionError as exception:
-        error = str(exception)
+    with contextlib.ExitStack() as stack:
+        streams = {}
+        if kernel_log is not None:
+            kernel_log.parent.mkdir(parents=True, exist_ok=True)
+            log_file = stack.enter_context(open(kernel_log, "w", encoding="utf-8"))
+            streams = {"stdout": log_file, "stderr": log_file}
+        try:
+            client.execute(env=kernel_environment, **streams)
+        except CellExecutionError as exception:
+            error = str(exception)
     nbformat.write(notebook, output)
-    return ExecutionResult(path, output, time.perf_counter() - started, error)
+    return ExecutionResult(path, output, time.perf_counter() - started, error, kernel_log)
 
 
 def execute_course(out_dir: Path, notebooks: list[Path] | None = None, *, data_root=None, run_dir=None,
                    stop_on_error: bool = True, timeout: int = 900) -> list[ExecutionResult]:
-    """Execute the course notebooks in order; executed copies go to ``out_dir/notebooks``."""
+    """Execute the course notebooks in order; executed copies go to ``out_dir/notebooks``.
+
+    Each kernel's own messages go to ``out_dir/logs/<notebook>.log``.
+    """
     out_dir = Path(out_dir).resolve()
     environment = fast_environment(data_root or out_dir / "datasets", run_dir or out_dir / "run")
     results = []
     for path in notebooks if notebooks is not None else course_notebooks():
-        result = execute_notebook(path, out_dir / "notebooks" / path.name, environment, timeout=timeout)
+        result = execute_notebook(path, out_dir / "notebooks" / path.name, environment, timeout=timeout,
+                                  kernel_log=out_dir / "logs" / f"{path.stem}.log")
         results.append(result)
         status = "ok" if result.error is None else "FAILED"
         print(f"{path.name:<28} {result.seconds:6.1f} s  {status}", flush=True)
