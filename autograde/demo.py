@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 from autograde import pipeline, sandbox
-from autograde.execute import execute_course
+from autograde.execute import EXECUTED_FOLDER, KERNEL_LOG_FOLDER, execute_course
 from autograde.layout import QUICK_GRADING_OVERRIDES, CourseLayout, course_notebooks, notebook_names
 from autograde.notebooks import reference_notebook
 from autograde.report import export_csv
@@ -77,8 +77,8 @@ def run_course(out_dir: Path) -> bool:
 
     from paysages.runs import RunFolder
 
-    _heading(f"5. Execute the course notebooks (executed copies in {out_dir / 'notebooks'}, "
-             f"kernel messages in {out_dir / 'logs'})")
+    _heading(f"5. Execute the course notebooks (executed copies in {out_dir / EXECUTED_FOLDER}, "
+             f"kernel messages in {out_dir / KERNEL_LOG_FOLDER})")
     run_dir = out_dir / "run"
     results = execute_course(out_dir, course_notebooks(), data_root=out_dir / "datasets", run_dir=run_dir)
     failed = [result for result in results if result.error is not None]

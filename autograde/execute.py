@@ -18,6 +18,10 @@ from nbclient.exceptions import CellExecutionError
 
 from autograde.layout import course_notebooks
 
+# Where execute_course puts, under its output folder, the executed copies and each kernel's log.
+EXECUTED_FOLDER = "notebooks"
+KERNEL_LOG_FOLDER = "logs"
+
 
 def fast_environment(data_root: Path | None, run_dir: Path | None, **extra) -> dict[str, str]:
     """The environment variables that put the notebooks in fast, offline, sample-data mode.
@@ -84,12 +88,11 @@ def execute_notebook(path: Path, output: Path, environment: dict[str, str], *, t
     # The kernel gets the settings in its own environment; this process's os.environ is left
     # alone (make demo grades in another thread meanwhile).
     kernel_environment = {**os.environ, **environment}
-    with contextlib.ExitStack() as stack:
-        streams = {}
-        if kernel_log is not None:
-            kernel_log.parent.mkdir(parents=True, exist_ok=True)
-            log_file = stack.enter_context(open(kernel_log, "w", encoding="utf-8"))
-            streams = {"stdout": log_file, "stderr": log_file}
+    if kernel_log is not None:
+        kernel_log.parent.mkdir(parents=True, exist_ok=True)
+    log_context = open(kernel_log, "w", encoding="utf-8") if kernel_log is not None else contextlib.nullcontext()
+    with log_context as log_file:
+        streams = {} if log_file is None else {"stdout": log_file, "stderr": log_file}
         try:
             client.execute(env=kernel_environment, **streams)
         except CellExecutionError as exception:
@@ -102,14 +105,15 @@ def execute_course(out_dir: Path, notebooks: list[Path] | None = None, *, data_r
                    stop_on_error: bool = True, timeout: int = 900) -> list[ExecutionResult]:
     """Execute the course notebooks in order; executed copies go to ``out_dir/notebooks``.
 
-    Each kernel's own messages go to ``out_dir/logs/<notebook>.log``.
+    Each kernel's own messages go to ``out_dir/logs/<notebook>.log`` (:data:`EXECUTED_FOLDER`,
+    :data:`KERNEL_LOG_FOLDER`).
     """
     out_dir = Path(out_dir).resolve()
     environment = fast_environment(data_root or out_dir / "datasets", run_dir or out_dir / "run")
     results = []
     for path in notebooks if notebooks is not None else course_notebooks():
-        result = execute_notebook(path, out_dir / "notebooks" / path.name, environment, timeout=timeout,
-                                  kernel_log=out_dir / "logs" / f"{path.stem}.log")
+        result = execute_notebook(path, out_dir / EXECUTED_FOLDER / path.name, environment, timeout=timeout,
+                                  kernel_log=out_dir / KERNEL_LOG_FOLDER / f"{path.stem}.log")
         results.append(result)
         status = "ok" if result.error is None else "FAILED"
         print(f"{path.name:<28} {result.seconds:6.1f} s  {status}", flush=True)

@@ -27,6 +27,12 @@ def write_notebook(path, *, failing: bool = False):
     return path
 
 
+def execute_tiny(tmp_path, *, failing: bool = False, kernel_log=None):
+    source = write_notebook(tmp_path / "tiny.ipynb", failing=failing)
+    return execute_notebook(source, tmp_path / "out" / "tiny.ipynb", fast_environment(None, None), timeout=120,
+                            kernel_log=kernel_log)
+
+
 def cell_texts(path) -> str:
     notebook = nbformat.read(path, as_version=4)
     return "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
@@ -34,22 +40,20 @@ def cell_texts(path) -> str:
 
 def test_kernel_messages_go_to_the_log_and_cell_outputs_to_the_copy(tmp_path, capfd):
     """With kernel_log, is the kernel's own stderr in the log only, and the cell's output in the executed copy?"""
-    source = write_notebook(tmp_path / "tiny.ipynb")
     log = tmp_path / "logs" / "tiny.log"
-    result = execute_notebook(source, tmp_path / "out" / "tiny.ipynb", fast_environment(None, None), timeout=120,
-                              kernel_log=log)
+    result = execute_tiny(tmp_path, kernel_log=log)
     assert result.error is None
     assert result.kernel_log == log
-    assert KERNEL_MESSAGE in log.read_text(encoding="utf-8")
+    logged = log.read_text(encoding="utf-8")
+    assert KERNEL_MESSAGE in logged
     assert KERNEL_MESSAGE not in capfd.readouterr().err
     assert CELL_OUTPUT in cell_texts(result.output)
-    assert CELL_OUTPUT not in log.read_text(encoding="utf-8")
+    assert CELL_OUTPUT not in logged
 
 
 def test_without_a_log_the_kernel_messages_reach_the_caller(tmp_path, capfd):
     """Without kernel_log, does the kernel's own stderr still reach the caller's, as before?"""
-    source = write_notebook(tmp_path / "tiny.ipynb")
-    result = execute_notebook(source, tmp_path / "out" / "tiny.ipynb", fast_environment(None, None), timeout=120)
+    result = execute_tiny(tmp_path)
     assert result.error is None
     assert result.kernel_log is None
     assert KERNEL_MESSAGE in capfd.readouterr().err
@@ -57,10 +61,8 @@ def test_without_a_log_the_kernel_messages_reach_the_caller(tmp_path, capfd):
 
 def test_a_failing_notebook_keeps_its_log_and_its_error(tmp_path):
     """When a cell fails, are the error, the executed copy up to it and the kernel's log all kept?"""
-    source = write_notebook(tmp_path / "tiny.ipynb", failing=True)
     log = tmp_path / "logs" / "tiny.log"
-    result = execute_notebook(source, tmp_path / "out" / "tiny.ipynb", fast_environment(None, None), timeout=120,
-                              kernel_log=log)
+    result = execute_tiny(tmp_path, failing=True, kernel_log=log)
     assert result.error is not None and "the second cell fails" in result.error
     assert KERNEL_MESSAGE in log.read_text(encoding="utf-8")
     assert CELL_OUTPUT in cell_texts(result.output)
